@@ -1,0 +1,107 @@
+"""The CLK JSON file ``{"clks": [base64, ...]}``: streaming reader and writer.
+
+Files of a million CLKs are read one CLK at a time with ``ijson`` (a C-backed
+incremental JSON parser), so memory does not grow with the file. Every CLK is
+checked as it is read: it must be base64 and as long as the first one.
+"""
+
+import base64
+import binascii
+from typing import IO, Iterable, Iterator, Optional
+
+import ijson
+
+from anonlinkclient.errors import InputFileError
+
+CLK_FILE_HINT = 'expected a CLK file made by "anonlink hash": {"clks": [...]}'
+
+
+def open_binary_input(path: str) -> IO[bytes]:
+    """Open ``path`` for binary reading, turning OS errors into an :class:`InputFileError`."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(path, "is a directory, not a file") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot open ({exc.strerror})") from None
+
+
+def decode_clk(text: str, path: str, index: int) -> bytes:
+    """Decode one base64 CLK, naming the file and CLK index if it is not base64."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputFileError(path, "not a valid base64 CLK", row=index, row_label="CLK") from None
+
+
+def iter_clk_strings(path: str) -> Iterator[str]:
+    """Yield the base64 strings of the ``clks`` list of ``path`` without loading the file.
+
+    :raises InputFileError: if the file is missing, not JSON, or has no ``clks``
+        list of strings.
+    """
+    with open_binary_input(path) as handle:
+        found = False
+        index = 0
+        try:
+            for prefix, event, value in ijson.parse(handle):
+                if prefix == "clks.item":
+                    if event != "string":
+                        raise InputFileError(path, "is not a string; " + CLK_FILE_HINT, row=index, row_label="CLK")
+                    index += 1
+                    yield value
+                elif prefix == "clks" and event == "start_array":
+                    found = True
+        except ijson.JSONError as exc:
+            raise InputFileError(path, f"not valid JSON ({_first_line(exc)}); {CLK_FILE_HINT}") from None
+        except UnicodeDecodeError:
+            raise InputFileError(path, f"not valid UTF-8 text; {CLK_FILE_HINT}") from None
+        if not found:
+            raise InputFileError(path, f'has no "clks" list; {CLK_FILE_HINT}')
+
+
+def iter_clks(path: str) -> Iterator[bytes]:
+    """Yield each CLK of ``path`` as bytes, checking base64 and that all have one size.
+
+    :raises InputFileError: naming the file and CLK index of the first bad CLK.
+    """
+    size: Optional[int] = None
+    for index, text in enumerate(iter_clk_strings(path)):
+        clk = decode_clk(text, path, index)
+        if size is None:
+            size = len(clk)
+            if size == 0:
+                raise InputFileError(path, "is empty", row=index, row_label="CLK")
+        elif len(clk) != size:
+            raise InputFileError(
+                path,
+                f"is {len(clk)} bytes but the first CLK is {size} bytes; all CLKs must have one size",
+                row=index,
+                row_label="CLK",
+            )
+        yield clk
+
+
+def write_clks(handle: IO[str], clks: Iterable[bytes]) -> int:
+    """Write ``{"clks": [...]}`` to ``handle`` one CLK at a time; return how many.
+
+    The bytes are the same as ``json.dump({"clks": [...]})`` would write.
+    """
+    count = 0
+    handle.write('{"clks": [')
+    for clk in clks:
+        if count:
+            handle.write(", ")
+        handle.write('"')
+        handle.write(base64.b64encode(clk).decode("ascii"))
+        handle.write('"')
+        count += 1
+    handle.write("]}")
+    return count
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,78 @@
+"""Reading PII CSV files record by record, with errors that say where.
+
+Files are decoded as UTF-8 (a leading byte order mark is dropped). Row numbers
+in messages count CSV records from 1, the header included, as a spreadsheet
+shows them.
+"""
+
+import csv
+from typing import Iterator, List, Optional, TextIO
+
+from anonlinkclient.errors import InputFileError
+
+
+def open_text_input(path: str) -> TextIO:
+    """Open ``path`` as UTF-8 text for reading, turning OS errors into one clear line.
+
+    :raises InputFileError: if the file is missing, a directory or unreadable.
+    """
+    try:
+        return open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InputFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(path, "is a directory, not a file") from None
+    except PermissionError:
+        raise InputFileError(path, "permission denied") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot open ({exc.strerror})") from None
+
+
+class CsvRecords:
+    """The records of a PII CSV, checked for width, decoding and binary content.
+
+    :param handle: an open text stream (a file or ``io.StringIO``).
+    :param name: the name used in messages.
+    :param header: ``True`` if the first record is a header.
+    :param width: the number of columns every record must have, if known.
+    """
+
+    def __init__(self, handle: TextIO, name: str, header: bool, width: Optional[int] = None) -> None:
+        self.name = name
+        self.width = width
+        self.rows_read = 0
+        self._reader = csv.reader(handle)
+        self.header: Optional[List[str]] = None
+        if header:
+            first = self._next()
+            if first is None:
+                raise InputFileError(name, "the file is empty; expected a header row")
+            self.header = first
+
+    def _next(self) -> Optional[List[str]]:
+        row_number = self.rows_read + 1
+        try:
+            row = next(self._reader)
+        except StopIteration:
+            return None
+        except UnicodeDecodeError as exc:
+            bad_byte = exc.object[exc.start : exc.start + 1].hex()
+            raise InputFileError(self.name, f"not valid UTF-8 text (byte 0x{bad_byte})", row=row_number) from None
+        except csv.Error as exc:
+            reason = str(exc)
+            if "NUL" in reason:
+                reason = "contains a NUL byte; is this a binary file rather than a CSV?"
+            raise InputFileError(self.name, f"malformed CSV: {reason}", row=row_number) from None
+        self.rows_read = row_number
+        return row
+
+    def __iter__(self) -> Iterator[List[str]]:
+        """Yield each data record, raising :class:`InputFileError` on the first bad one."""
+        while (row := self._next()) is not None:
+            if self.width is not None and len(row) != self.width:
+                raise InputFileError(
+                    self.name,
+                    f"has {len(row)} columns but the schema describes {self.width}",
+                    row=self.rows_read,
+                )
+            yield row

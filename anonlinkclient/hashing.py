@@ -1,0 +1,127 @@
+"""Hashing a PII CSV into CLKs: what ``anonlink hash`` and ``generate_clk_from_csv`` do.
+
+:func:`hash_csv` joins the pieces: the CSV reader (:mod:`.csv_input`), the header
+check, the streaming parallel encoder (:mod:`.encoding`) and the optional
+progress bar. It turns a record that fails the schema into an
+:class:`~anonlinkclient.errors.InputFileError` naming file, row and column.
+"""
+
+import contextlib
+import time
+from typing import Iterator, Optional, Sequence, TextIO, Union
+
+from clkhash.schema import Schema
+from clkhash.stats import OnlineMeanVariance
+from clkhash.validate_data import FormatError, validate_header
+
+from anonlinkclient.clk_json import write_clks
+from anonlinkclient.csv_input import CsvRecords, open_text_input
+from anonlinkclient.encoding import ProgressCallback, RecordError, encode_records
+from anonlinkclient.errors import InputFileError
+from anonlinkclient.linkage_schema import load_linkage_schema
+from anonlinkclient.output import atomic_output
+
+HeaderMode = Union[bool, str]  # True: check it, "ignore": skip it, False: no header
+
+
+def _count_records(handle: TextIO) -> Optional[int]:
+    """Lines in a seekable file (a cheap estimate of records for the progress bar)."""
+    if not handle.seekable():
+        return None
+    start = handle.tell()
+    count = sum(block.count("\n") for block in iter(lambda: handle.read(1 << 20), ""))
+    handle.seek(start)
+    return count
+
+
+@contextlib.contextmanager
+def progress_bar(total: Optional[int], enabled: bool) -> Iterator[Optional[ProgressCallback]]:
+    """A tqdm bar on stderr showing CLKs/s and the running popcount mean and std."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    stats = OnlineMeanVariance()
+    with tqdm(desc="generating CLKs", total=total, unit="clk", unit_scale=True) as bar:
+
+        def update(count: int, popcounts: Sequence[int]) -> None:
+            stats.update(popcounts)
+            bar.set_postfix(mean=stats.mean(), std=stats.std(), refresh=False)
+            bar.update(count)
+
+        yield update
+
+
+def hash_csv(
+    handle: TextIO,
+    name: str,
+    secret: Union[str, bytes],
+    schema: Schema,
+    header: HeaderMode = True,
+    validate: bool = True,
+    workers: Optional[int] = None,
+    progress: bool = False,
+) -> Iterator[bytes]:
+    """Yield the CLK (as bytes) of every record of a PII CSV, in order.
+
+    :param handle: the CSV as a text stream.
+    :param name: the file name used in error messages.
+    :param header: ``True`` to check the header against the schema,
+        ``"ignore"`` to skip it unchecked, ``False`` if there is none.
+    :param progress: show a progress bar on stderr.
+    :raises InputFileError: naming file, row and column of the first bad record.
+    """
+    if header not in (True, False, "ignore"):
+        raise ValueError(f"header must be True, False or 'ignore', not {header!r}")
+    records = CsvRecords(handle, name, header=bool(header), width=len(schema.fields))
+    if header is True and records.header is not None:
+        try:
+            validate_header(schema.fields, records.header)
+        except FormatError as exc:
+            raise InputFileError(name, f"header does not match the schema: {exc}", row=1) from None
+    first_data_row = 2 if header else 1
+    total = _count_records(handle) if progress else None
+    with progress_bar(total, progress) as on_chunk:
+        try:
+            yield from encode_records(records, secret, schema, validate, workers, on_chunk)
+        except RecordError as exc:
+            raise InputFileError(name, exc.reason, row=exc.record_index + first_data_row, column=exc.column) from None
+
+
+def hash_csv_file(
+    pii_path: str,
+    secret: str,
+    schema_path: str,
+    clk_path: str,
+    header: HeaderMode = True,
+    validate: bool = True,
+    workers: Optional[int] = None,
+    progress: bool = False,
+) -> int:
+    """Hash the CSV at ``pii_path`` into the CLK JSON file ``clk_path`` (``-``: stdout).
+
+    The output appears only when every record has been hashed.
+
+    :return: the number of CLKs written.
+    :raises InputFileError: for a bad CSV, or one with no records.
+    :raises SchemaFileError: for a bad schema.
+    """
+    schema = load_linkage_schema(schema_path)
+    with open_text_input(pii_path) as handle, atomic_output(clk_path) as out:
+        count = write_clks(out, hash_csv(handle, pii_path, secret, schema, header, validate, workers, progress))
+        if count == 0:
+            raise InputFileError(pii_path, "contains no records to hash")
+    return count
+
+
+def benchmark_hashing(count: int = 10_000, workers: Optional[int] = None, progress: bool = True) -> float:
+    """Hash ``count`` generated records with the default schema; return the seconds taken."""
+    from clkhash.randomnames import NameList
+
+    people = NameList(count)
+    start = time.perf_counter()
+    with progress_bar(count, progress) as on_chunk:
+        for _ in encode_records(people.names, "secret", people.SCHEMA, workers=workers, on_chunk=on_chunk):
+            pass
+    return time.perf_counter() - start

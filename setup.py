@@ -1,0 +1,73 @@
+"""Packaging for anonlink-client: the ``anonlinkclient`` package and the ``anonlink`` command."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "anonlinkclient" / "__init__.py").read_text()).group(1)
+
+INSTALL_REQUIRES = [
+    "anonlink>=0.15.3",
+    "bitarray>=2.6,<3",
+    "blocklib>=0.1.11",
+    "click>=8.1",
+    "clkhash>=0.18.3",
+    "ijson>=3.2",
+    "jsonschema>=4.16",
+    "minio>=7.2",
+    "requests>=2.31",
+    "retrying>=1.3.4",
+    "tqdm>=4.65",
+]
+
+EXTRAS_REQUIRE = {
+    "tutorials": [
+        "jupyter-core>=5",
+        "ipykernel>=6",
+        "nbformat>=5",
+        "pandas>=2",
+        "recordlinkage>=0.16",
+    ],
+    "test": [
+        "boto3>=1.28",
+        "hypothesis>=6.80",
+        "moto[server]>=5.0",
+        "mypy>=1.8",
+        "nbmake>=1.5",
+        "pyinstaller>=6.0",
+        "pytest>=8",
+        "pytest-timeout>=2.2",
+        "pyyaml>=6",
+        "ruff>=0.4",
+        "sphinx>=7",
+        "build>=1.0",
+        "types-requests>=2.31",
+        "jupyter-core>=5",
+        "ipykernel>=6",
+        "nbformat>=5",
+        "pandas>=2",
+        "recordlinkage>=0.16",
+    ],
+}
+
+setup(
+    name="anonlinkclient",
+    version=VERSION,
+    description="Client-side tools for privacy preserving record linkage with the Anonlink Entity Service",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    packages=find_packages(include=["anonlinkclient", "anonlinkclient.*"]),
+    package_data={"anonlinkclient": ["py.typed", "schemas/*.json"]},
+    python_requires=">=3.8,<3.12",
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["anonlink = anonlinkclient.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Operating System :: OS Independent",
+        "Topic :: Security :: Cryptography",
+    ],
+)
