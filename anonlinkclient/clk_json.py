@@ -7,7 +7,8 @@ checked as it is read: it must be base64 and as long as the first one.
 
 import base64
 import binascii
-from typing import IO, Iterable, Iterator, Optional
+import contextlib
+from typing import IO, Iterable, Iterator, Optional, Tuple, Union
 
 import ijson
 
@@ -28,6 +29,27 @@ def open_binary_input(path: str) -> IO[bytes]:
         raise InputFileError(path, f"cannot open ({exc.strerror})") from None
 
 
+Source = Union[str, IO[bytes]]  # a path, or a file opened in binary mode
+
+
+def source_name(source: Source) -> str:
+    """The name to show in messages for a path or an open file."""
+    return source if isinstance(source, str) else str(getattr(source, "name", "<stream>"))
+
+
+@contextlib.contextmanager
+def open_source(source: Source) -> Iterator[Tuple[IO[bytes], str]]:
+    """Yield a binary handle and a display name for a path or an open binary file.
+
+    A path is opened (and closed afterwards); a file object is read from where it is.
+    """
+    if isinstance(source, str):
+        with open_binary_input(source) as handle:
+            yield handle, source
+    else:
+        yield source, source_name(source)
+
+
 def decode_clk(text: str, path: str, index: int) -> bytes:
     """Decode one base64 CLK, naming the file and CLK index if it is not base64."""
     try:
@@ -36,13 +58,14 @@ def decode_clk(text: str, path: str, index: int) -> bytes:
         raise InputFileError(path, "not a valid base64 CLK", row=index, row_label="CLK") from None
 
 
-def iter_clk_strings(path: str) -> Iterator[str]:
-    """Yield the base64 strings of the ``clks`` list of ``path`` without loading the file.
+def iter_clk_strings(source: Source) -> Iterator[str]:
+    """Yield the base64 strings of the ``clks`` list of a CLK file without loading it.
 
+    :param source: a path, or a file opened in binary mode.
     :raises InputFileError: if the file is missing, not JSON, or has no ``clks``
         list of strings.
     """
-    with open_binary_input(path) as handle:
+    with open_source(source) as (handle, path):
         found = False
         index = 0
         try:
@@ -62,13 +85,15 @@ def iter_clk_strings(path: str) -> Iterator[str]:
             raise InputFileError(path, f'has no "clks" list; {CLK_FILE_HINT}')
 
 
-def iter_clks(path: str) -> Iterator[bytes]:
-    """Yield each CLK of ``path`` as bytes, checking base64 and that all have one size.
+def iter_clks(source: Source) -> Iterator[bytes]:
+    """Yield each CLK of a CLK file as bytes, checking base64 and that all have one size.
 
+    :param source: a path, or a file opened in binary mode.
     :raises InputFileError: naming the file and CLK index of the first bad CLK.
     """
     size: Optional[int] = None
-    for index, text in enumerate(iter_clk_strings(path)):
+    path = source_name(source)
+    for index, text in enumerate(iter_clk_strings(source)):
         clk = decode_clk(text, path, index)
         if size is None:
             size = len(clk)

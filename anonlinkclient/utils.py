@@ -18,6 +18,7 @@ from typing import Iterable, List, Optional, TextIO, Union
 from bitarray import bitarray
 from clkhash.schema import Schema
 
+from anonlinkclient.clknblocks import combine_clks_blocks
 from anonlinkclient.hashing import HeaderMode, hash_csv
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "serialize_bitarray",
     "deserialize_bitarray",
     "deserialize_filters",
+    "combine_clks_blocks",
 ]
 
 
