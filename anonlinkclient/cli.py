@@ -12,7 +12,7 @@ answer quickly.
 import copy
 import signal
 import sys
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, Tuple, TypeVar
 
 import click
 
@@ -53,7 +53,7 @@ def log(message: str) -> None:
 
 def set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        ctx.ensure_object(dict)["verbose"] = True
+        ctx.find_root().ensure_object(dict)["verbose"] = True
 
 
 def verbose_option(command: F) -> F:
@@ -255,19 +255,23 @@ alias(compare, "compare-schema")
 
 
 @cli.command("generate", short_help="generate random pii data for testing")
-@click.argument("size", type=click.IntRange(min=1), default=100)
-@click.argument("output")
+@click.argument("size_output", nargs=-1, required=True, metavar="[SIZE] OUTPUT")
 @click.option(
     "-s", "--schema", metavar="FILENAME", help="Also write the linkage schema that fits the data to FILENAME."
 )
 @verbose_option
-def generate(size: int, output: str, schema: Optional[str]) -> None:
+def generate(size_output: Tuple[str, ...], schema: Optional[str]) -> None:
     """Generate fake PII data for testing
 
-    Writes SIZE records (id, name, date of birth, gender) as CSV with a header
-    to OUTPUT ("-" for stdout).
+    Writes SIZE records (default 100) of id, name, date of birth and gender as
+    CSV with a header to OUTPUT ("-" for stdout).
     """
     from anonlinkclient.fake_pii import write_default_schema, write_fake_pii
+
+    if len(size_output) > 2:
+        raise click.UsageError("expected [SIZE] OUTPUT")
+    size = click.IntRange(min=1).convert(size_output[0], None, None) if len(size_output) == 2 else 100
+    output = size_output[-1]
 
     write_fake_pii(size, output)
     if schema is not None:

@@ -17,7 +17,8 @@ def open_text_input(path: str) -> TextIO:
     :raises InputFileError: if the file is missing, a directory or unreadable.
     """
     try:
-        return open(path, encoding="utf-8-sig", newline="")
+        # surrogateescape: undecodable bytes are found per row by CsvRecords, with row and column
+        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
     except FileNotFoundError:
         raise InputFileError(path, "no such file") from None
     except IsADirectoryError:
@@ -64,7 +65,21 @@ class CsvRecords:
                 reason = "contains a NUL byte; is this a binary file rather than a CSV?"
             raise InputFileError(self.name, f"malformed CSV: {reason}", row=row_number) from None
         self.rows_read = row_number
+        try:
+            "\x00".join(row).encode("utf-8")
+        except UnicodeEncodeError:
+            self._undecodable(row)
         return row
+
+    def _undecodable(self, row: List[str]) -> None:
+        for number, value in enumerate(row, start=1):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad_byte = ord(value[exc.start]) - 0xDC00
+                raise InputFileError(
+                    self.name, f"not valid UTF-8 text (byte 0x{bad_byte:02x})", row=self.rows_read, column=str(number)
+                ) from None
 
     def __iter__(self) -> Iterator[List[str]]:
         """Yield each data record, raising :class:`InputFileError` on the first bad one."""

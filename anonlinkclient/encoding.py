@@ -25,6 +25,7 @@ from typing import (
 )
 
 from clkhash.clk import hash_chunk
+from clkhash.field_formats import InvalidEntryError
 from clkhash.key_derivation import generate_key_lists
 from clkhash.schema import Schema
 from clkhash.validate_data import EntryError, FormatError
@@ -84,6 +85,15 @@ def _hash(keys: Keys, schema: Schema, validate: bool, chunk: Chunk) -> ChunkResu
         return EntryFailure(exc.row_index or first_index, column, str(cause))
     except FormatError as exc:
         return EntryFailure(first_index, None, str(exc))
+    except InvalidEntryError as exc:
+        # Raised while hashing (e.g. an unparsable date with validation off): find the row.
+        if len(rows) > 1:
+            for offset, row in enumerate(rows):
+                failure = _hash(keys, schema, validate, (first_index + offset, [row]))
+                if isinstance(failure, EntryFailure):
+                    return failure
+        column = exc.field_spec.identifier if exc.field_spec is not None else None
+        return EntryFailure(first_index, column, str(exc))
     return [clk.tobytes() for clk in clks], popcounts
 
 

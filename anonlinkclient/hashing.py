@@ -74,6 +74,7 @@ def hash_csv(
     """
     if header not in (True, False, "ignore"):
         raise ValueError(f"header must be True, False or 'ignore', not {header!r}")
+    total = _count_records(handle) if progress else None
     records = CsvRecords(handle, name, header=bool(header), width=len(schema.fields))
     if header is True and records.header is not None:
         try:
@@ -81,7 +82,8 @@ def hash_csv(
         except FormatError as exc:
             raise InputFileError(name, f"header does not match the schema: {exc}", row=1) from None
     first_data_row = 2 if header else 1
-    total = _count_records(handle) if progress else None
+    if total is not None and header:
+        total -= 1
     with progress_bar(total, progress) as on_chunk:
         try:
             yield from encode_records(records, secret, schema, validate, workers, on_chunk)

@@ -7,6 +7,7 @@ and a previous file of the same name is left untouched. ``-`` means stdout.
 """
 
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -15,6 +16,8 @@ from typing import IO, Iterator
 from anonlinkclient.errors import OutputFileError
 
 STDOUT = "-"
+# Errors of writing or renaming the output itself (others come from the caller's work).
+WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EACCES, errno.EPERM, errno.EROFS, errno.EXDEV}
 
 
 @contextlib.contextmanager
@@ -47,6 +50,8 @@ def atomic_output(path: str, private: bool = False) -> Iterator[IO[str]]:
         os.replace(tmp_path, path)
         committed = True
     except OSError as exc:
+        if exc.errno not in WRITE_FAILURES:
+            raise
         raise OutputFileError(path, f"cannot write output file ({exc.strerror})") from exc
     finally:
         if not committed:

@@ -1,0 +1,61 @@
+"""Run a command and measure its wall time and the peak memory of its whole process tree.
+
+Peak RSS is sampled from /proc every 20 ms as the sum over the process and all
+its descendants (worker processes included), so it is what the machine really
+spends. Linux only.
+"""
+
+import os
+import subprocess
+import time
+from typing import Dict, List, Sequence, Tuple
+
+
+def _children() -> Dict[int, List[int]]:
+    tree: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry))
+    return tree
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kib(root: int) -> int:
+    """Resident memory (KiB) of ``root`` and all its descendants."""
+    tree = _children()
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += _rss_kib(pid)
+        stack.extend(tree.get(pid, []))
+    return total
+
+
+def measure(command: Sequence[str], **popen_args: object) -> Tuple[float, float]:
+    """Run ``command``; return (seconds, peak MiB of its process tree). Raises if it fails."""
+    start = time.perf_counter()
+    process = subprocess.Popen(list(command), **popen_args)  # type: ignore[call-overload]
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_kib(process.pid))
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed with exit code {process.returncode}")
+    return seconds, peak / 1024
