@@ -36,27 +36,39 @@ def iter_block_entries(source: Source) -> Iterator[Tuple[int, List[BlockId]]]:
     :raises InputFileError: if the file is not a block file.
     """
     with open_source(source) as (handle, path):
+        found = False
+        entry_prefix: Optional[str] = None
+        item_prefix: Optional[str] = None
+        key = ""
+        current: Optional[List[BlockId]] = None
         try:
-            found = False
-            for key, value in ijson.kvitems(handle, "blocks", use_float=True):
-                found = True
-                if not isinstance(value, list) or not all(isinstance(b, (str, int)) for b in value):
-                    raise InputFileError(path, f"record {key}: blocks must be a list of block ids")
-                yield _record_index(key, path), value
+            for prefix, event, value in ijson.parse(handle, use_float=True):
+                if prefix == "blocks":
+                    if event == "start_map":
+                        found = True
+                    elif event == "map_key":
+                        key = value
+                        entry_prefix, item_prefix = f"blocks.{key}", f"blocks.{key}.item"
+                    elif event != "end_map":
+                        raise InputFileError(path, f'"blocks" is not an object; {BLOCK_FILE_HINT}')
+                elif prefix == entry_prefix:
+                    if event == "start_array":
+                        current = []
+                    elif event == "end_array" and current is not None:
+                        yield _record_index(key, path), current
+                        current = None
+                    else:
+                        raise InputFileError(path, f"record {key}: blocks must be a list of block ids")
+                elif prefix == item_prefix and current is not None:
+                    if not (event == "string" or (event == "number" and isinstance(value, int))):
+                        raise InputFileError(path, f"record {key}: block ids must be strings or integers")
+                    current.append(value)
         except ijson.JSONError as exc:
             raise InputFileError(path, f"not valid JSON ({str(exc).strip()}); {BLOCK_FILE_HINT}") from None
         except UnicodeDecodeError:
             raise InputFileError(path, f"not valid UTF-8 text; {BLOCK_FILE_HINT}") from None
-        if not found and not _has_blocks_object(source):
+        if not found:
             raise InputFileError(path, f'has no "blocks" object; {BLOCK_FILE_HINT}')
-
-
-def _has_blocks_object(source: Source) -> bool:
-    # kvitems yields nothing for both an empty and a missing "blocks" object.
-    if not isinstance(source, str):
-        return True  # cannot re-read a stream; an empty object is the kinder guess
-    with open_source(source) as (handle, _path):
-        return any(prefix == "blocks" and event == "start_map" for prefix, event, _ in ijson.parse(handle))
 
 
 def declared_record_count(source: Source) -> Optional[int]:

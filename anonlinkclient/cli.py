@@ -270,7 +270,7 @@ def generate(size_output: Tuple[str, ...], schema: Optional[str]) -> None:
 
     if len(size_output) > 2:
         raise click.UsageError("expected [SIZE] OUTPUT")
-    size = click.IntRange(min=1).convert(size_output[0], None, None) if len(size_output) == 2 else 100
+    size = click.IntRange(min=1)(size_output[0]) if len(size_output) == 2 else 100
     output = size_output[-1]
 
     write_fake_pii(size, output)

@@ -17,7 +17,16 @@ from anonlinkclient.errors import OutputFileError
 
 STDOUT = "-"
 # Errors of writing or renaming the output itself (others come from the caller's work).
-WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EACCES, errno.EPERM, errno.EROFS, errno.EXDEV}
+WRITE_FAILURES = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+    errno.EIO,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.EXDEV,
+}
 
 
 @contextlib.contextmanager

@@ -39,8 +39,14 @@ def main(sizes: list) -> None:
             measure(anonlink + ["generate", str(rows), pii])
             runs = {
                 "anonlink hash": anonlink + ["hash", pii, "secret", schema, os.path.join(tmp, "a.json")],
-                "clkhash generate_clk_from_csv": [sys.executable, "-c", CLKHASH_SCRIPT, pii, schema,
-                                                  os.path.join(tmp, "b.json")],
+                "clkhash generate_clk_from_csv": [
+                    sys.executable,
+                    "-c",
+                    CLKHASH_SCRIPT,
+                    pii,
+                    schema,
+                    os.path.join(tmp, "b.json"),
+                ],
             }
             for name, command in runs.items():
                 seconds, peak = measure(command, stderr=open(os.devnull, "w"))

@@ -32,7 +32,9 @@ def run_cli(*args: Any, env: Optional[dict] = None, input: Optional[str] = None)
     return CliRunner().invoke(cli, [str(a) for a in args], env=env, input=input, catch_exceptions=False)
 
 
-def run_anonlink(*args: Any, env: Optional[dict] = None, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess:
+def run_anonlink(
+    *args: Any, env: Optional[dict] = None, timeout: float = 120, **kwargs: Any
+) -> subprocess.CompletedProcess:
     """Run ``python -m anonlinkclient ARGS`` as a real subprocess and capture its output."""
     full_env = dict(os.environ)
     full_env.update(env or {})

@@ -165,7 +165,12 @@ def test_secret_from_environment_or_file(tmp_path, form):
     out = tmp_path / "clks.json"
 
     result = run_cli(
-        "-v", "hash", data("dirty_1000_50_1.csv"), argument, data("dirty-data-schema.json"), out,
+        "-v",
+        "hash",
+        data("dirty_1000_50_1.csv"),
+        argument,
+        data("dirty-data-schema.json"),
+        out,
         env={"MY_SECRET": "s3cr3t-value"},
     )
 
@@ -182,16 +187,34 @@ def test_missing_secret_variable_is_a_clear_error(tmp_path):
 
 BAD_INPUTS = {
     "missing file": (lambda d: str(d / "nope.csv"), "no such file", None),
-    "ragged row": (lambda d: write(d, "INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n0,Ann Lee,1990/01/01,F\n1,Bo\n"),
-                   "has 2 columns but the schema describes 4", 3),
-    "wrong header": (lambda d: write(d, "id,name,dob,sex\n0,Ann Lee,1990/01/01,F\n"),
-                     "header does not match the schema", 1),
-    "bad value": (lambda d: write(d, "INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n0,Ann Lee,1990/01/01,F\n1,Bob Ray,2001/02/03,Q\n"),
-                  "column GENDER M or F", 3),
+    "ragged row": (
+        lambda d: write(d, "INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n0,Ann Lee,1990/01/01,F\n1,Bo\n"),
+        "has 2 columns but the schema describes 4",
+        3,
+    ),
+    "wrong header": (
+        lambda d: write(d, "id,name,dob,sex\n0,Ann Lee,1990/01/01,F\n"),
+        "header does not match the schema",
+        1,
+    ),
+    "bad value": (
+        lambda d: write(
+            d, "INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n0,Ann Lee,1990/01/01,F\n1,Bob Ray,2001/02/03,Q\n"
+        ),
+        "column GENDER M or F",
+        3,
+    ),
     "empty file": (lambda d: write(d, ""), "the file is empty", None),
-    "header only": (lambda d: write(d, "INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n"), "contains no records", None),
-    "not utf-8": (lambda d: write_bytes(d, b"INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n0,Jos\xe9 Diaz,1990/01/01,M\n"),
-                  "not valid UTF-8", 2),
+    "header only": (
+        lambda d: write(d, "INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n"),
+        "contains no records",
+        None,
+    ),
+    "not utf-8": (
+        lambda d: write_bytes(d, b"INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n0,Jos\xe9 Diaz,1990/01/01,M\n"),
+        "not valid UTF-8",
+        2,
+    ),
     "binary": (lambda d: write_bytes(d, b"\x00\x01\x02PK\x03\x04" * 10), None, None),
 }
 

@@ -1,0 +1,81 @@
+"""A command killed part way leaves no output file, says so in one line, and exits non-zero.
+
+These run the real ``anonlink`` in a subprocess in its own session, and signal it
+as a terminal's Ctrl-C does (SIGINT to the whole process group) or as a job
+scheduler does (SIGTERM to the process).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from tests.helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def large_pii(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
+    """A CSV that takes several seconds to hash, and its schema."""
+    directory = tmp_path_factory.mktemp("large")
+    pii, schema = directory / "pii.csv", directory / "schema.json"
+    assert run_cli("generate", 120_000, pii, "-s", schema).exit_code == 0
+    return [str(pii), str(schema)]
+
+
+def start(args: List[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "anonlinkclient", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_until_working(process: subprocess.Popen, output_dir: Path) -> None:
+    """Wait until the command is writing (its temporary output file exists)."""
+    deadline = time.monotonic() + 30
+    while not any(p.name.endswith(".part") for p in output_dir.iterdir()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the command never started writing"
+        time.sleep(0.05)
+    time.sleep(0.5)
+
+
+@pytest.mark.parametrize(
+    "how, exit_code, name",
+    [("ctrl-c", 130, "SIGINT"), ("sigterm", 143, "SIGTERM")],
+)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_interrupted_hash_leaves_nothing(tmp_path, large_pii, how, exit_code, name, workers):
+    out = tmp_path / "clks.json"
+    process = start(["hash", large_pii[0], "secret", large_pii[1], str(out), "--workers", workers, "-v"])
+    wait_until_working(process, tmp_path)
+
+    if how == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    _stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == exit_code
+    assert stderr.splitlines()[-1] == f"Error: interrupted by {name}; no output was written"
+    assert "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_hash_keeps_the_previous_output(tmp_path, large_pii):
+    out = tmp_path / "clks.json"
+    out.write_text("earlier result")
+    process = start(["hash", large_pii[0], "secret", large_pii[1], str(out)])
+    wait_until_working(process, tmp_path)
+    os.killpg(process.pid, signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert out.read_text() == "earlier result"
+    assert [p.name for p in tmp_path.iterdir()] == ["clks.json"]
