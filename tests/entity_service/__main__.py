@@ -1,0 +1,69 @@
+"""Run the test Entity Service by hand (from the repository root)::
+
+    python -m tests.entity_service --port 8851 --s3 start
+
+Options: ``--port`` (default 8851; 0 picks a free port), ``--s3 start`` (also run a
+moto S3 server in this process, on a free port), ``--s3 127.0.0.1:PORT`` (use an
+S3 server already running; loopback only), no ``--s3``: object-store uploads
+disabled. ``--stage-delay SECONDS`` and ``--verbose`` (log requests to stderr).
+
+Once listening it prints, flushed, one ``KEY=value`` line each (easy to parse
+from a subprocess), then serves until interrupted::
+
+    ENTITY_SERVICE_URL=http://127.0.0.1:8851
+    S3_ENDPOINT=127.0.0.1:40123        (only with --s3)
+"""
+
+import argparse
+import signal
+import sys
+import threading
+from typing import List, Optional
+
+from tests.entity_service.objectstore import S3Server
+from tests.entity_service.server import EntityService
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Parse arguments, start the service (and S3 server), serve until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.entity_service",
+        description="Run the test Entity Service (and an S3 server) on 127.0.0.1.",
+    )
+    parser.add_argument("--port", type=int, default=8851, help="TCP port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--s3", metavar="start|HOST:PORT", help="run a moto S3 server, or use one at HOST:PORT")
+    parser.add_argument("--stage-delay", type=float, default=0.05, help="seconds before each run state change")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+
+    s3 = None
+    if args.s3 == "start":
+        s3 = S3Server.start()
+    elif args.s3:
+        try:
+            s3 = S3Server.existing(args.s3)
+        except ValueError as exc:
+            parser.error(f"--s3: {exc}")
+    try:
+        service = EntityService(s3=s3, port=args.port, stage_delay=args.stage_delay, verbose=args.verbose).start()
+    except OSError as exc:
+        parser.error(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}")
+
+    print(f"ENTITY_SERVICE_URL={service.url}", flush=True)
+    if s3 is not None:
+        print(f"S3_ENDPOINT={s3.endpoint}", flush=True)
+    print(f"test Entity Service at {service.api_url}; Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    done = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    while not done.wait(0.5):
+        pass
+    service.stop()
+    if s3 is not None:
+        s3.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""pytest fixtures: the test Entity Service and the local S3 server (loaded by ``tests/conftest.py``).
+
+Everything listens on 127.0.0.1 only, on ephemeral ports.
+
+Fixtures
+========
+
+``s3_server`` (session scope) -> :class:`tests.entity_service.objectstore.S3Server`
+    A moto S3 server in this process.
+
+    - ``.endpoint`` ``"127.0.0.1:PORT"`` (for ``minio.Minio(endpoint, secure=False)``),
+      ``.url`` ``"http://127.0.0.1:PORT"`` (for boto3's ``endpoint_url``), ``.host``, ``.port``;
+    - ``.access_key``, ``.secret_key`` (``"testing"``), ``.region`` (``"us-east-1"``):
+      admin credentials (moto accepts any credentials anyway);
+    - ``.boto3_client(access_key=None, secret_key=None, session_token=None)``,
+      ``.minio_client(access_key=None, secret_key=None, session_token=None)``;
+    - ``.ensure_bucket(bucket)``, ``.list_objects(bucket, prefix="") -> [key, ...]``,
+      ``.reset()`` (drop all buckets; shared by the whole session, so only if you must).
+
+``entity_service`` (function scope) -> :class:`tests.entity_service.server.EntityService`
+    A fresh service per test, using ``s3_server`` for object-store uploads. At
+    teardown the test fails if the service answered anything that breaks the
+    OpenAPI contract or crashed (see ``.check()``).
+
+    Addresses:
+      ``.url`` ``"http://127.0.0.1:PORT"`` (the client's ``--server``; the API is at
+      ``.api_url`` = ``.url + "/api/v1"``), ``.port``, ``.s3`` (the ``S3Server``).
+
+    Faults (``.faults``, :class:`tests.entity_service.faults.Faults`); each call
+    adds a rule; per request the first matching unused rule applies; ``n=None``
+    means every matching request; ``path_contains`` is a substring of the URL
+    path (e.g. ``"/clks"``, ``"/status"``), ``method`` e.g. ``"POST"``:
+      - ``.fail_next(n=1, status=503, path_contains=None, method=None, body=None,
+        content_type=None, headers=None)``: answer ``status`` (a problem+json body unless
+        ``body`` bytes are given), the request is *not* processed;
+      - ``.delay(seconds, n=None, path_contains=None, method=None)``: slow answers;
+      - ``.hang(n=1, path_contains=None, method=None)``: accept, never answer until
+        ``.release()``, then close the connection unanswered; ``.wait_hung(count=1, timeout=10)``
+        waits until requests are hung, ``.hung`` counts them;
+      - ``.drop(n=1, ...)``: close the connection without an answer;
+      - ``.garbage(n=1, kind="html"|"truncated"|"empty"|"not-json", status=200, path_contains=None,
+        method=None, process=False)``: a garbage body (``process=True``: the request takes
+        effect first, only its answer is lost);
+      - ``.fail_runs(n=1, message="Injected failure")``: the next runs end in state ``error``;
+      - ``.clear()``; ``.rules`` (pending rules, each with ``.hits`` and ``.remaining``).
+
+    Runs:
+      ``.stage_delay`` (seconds before each run state change, default 0.05; settable),
+      ``.pause_runs(at="running")`` (hold runs ``"queued"`` or ``"running"`` at stage 2),
+      ``.resume_runs()``, ``.wait_for_run(project_id, run_id, timeout=30) -> Run``.
+
+    Inspection:
+      - ``.requests``: every request received, in order, as ``RecordedRequest`` with
+        ``.method``, ``.path`` (no query), ``.query``, ``.headers`` (as sent),
+        ``.header(name)`` (case-insensitive), ``.body`` (bytes, de-chunked), ``.body_size``,
+        ``.chunked``, ``.json()``, ``.status`` (``None`` if unanswered), ``.fault``,
+        ``.response_body``;
+      - ``.requests_to(path_contains="", method=None) -> [RecordedRequest]``;
+      - ``.projects`` ``{project_id: Project}``, ``.project(project_id)``, ``.run(project_id, run_id)``
+        (dataclasses of :mod:`tests.entity_service.state`: ``Project.parties[i].upload``,
+        ``.update_token``, ``.dp_id``, ``.object_store_access``; ``Run.state``, ``.stage``, ``.result``);
+      - ``.uploads(project_id) -> [Upload | None]`` per party (``Upload.clks`` raw bytes,
+        ``.blocks``, ``.count``, ``.encoding_size``, ``.source`` in ``"clks"``, ``"clknblocks"``,
+        ``"encodings"``, ``"object-store"``, ``.receipt_token``, ``.objects`` = what was read from
+        S3: ``{"encodings": {"bucket", "path", "metadata", "size"}, "blocks": ... | None, "credentials"}``);
+      - ``.clk_counts(project_id) -> {party_index: count}``,
+        ``.received_clks(project_id, party) -> [bytes]``,
+        ``.received_blocks(project_id, party) -> [[block_id, ...], ...]``;
+      - ``.contract_violations`` (the service's own answers; teardown fails on any),
+        ``.request_violations`` (requests that broke the contract, answered 400 as the real
+        service would; informational), ``.server_errors`` (tracebacks; teardown fails on any).
+
+    ``.reset()`` forgets projects, requests, faults and violations, keeping the port.
+
+``entity_service_process`` (session scope) -> :class:`ServiceProcess`
+    ``python -m tests.entity_service --port 0 --s3 start`` in a subprocess (for code
+    that cannot share this process, e.g. notebooks): ``.url``, ``.s3_endpoint``,
+    ``.process`` (the ``Popen``). No inspection or faults: it is another process.
+
+Without fixtures: ``EntityService(s3=None | S3Server, port=0, stage_delay=0.05).start()``
+(``s3=None`` disables object-store uploads: authorize-external-upload answers 500),
+``S3Server.start()``, and :func:`start_service_process`.
+"""
+
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, Iterator, Optional
+
+import pytest
+
+if TYPE_CHECKING:  # imported when a fixture is used, so that loading this plugin stays cheap
+    from tests.entity_service.objectstore import S3Server
+    from tests.entity_service.server import EntityService
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator["S3Server"]:
+    """A moto S3 server on 127.0.0.1 for the whole session."""
+    from tests.entity_service.objectstore import S3Server
+
+    server = S3Server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def entity_service(s3_server: "S3Server") -> Iterator["EntityService"]:
+    """A fresh test Entity Service for one test; fails the test if it broke the API contract."""
+    from tests.entity_service.server import EntityService
+
+    service = EntityService(s3=s3_server).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+    try:
+        service.check()
+        failure = None
+    except AssertionError as exc:
+        failure = str(exc)
+    if failure:
+        pytest.fail(failure, pytrace=False)
+
+
+@dataclass
+class ServiceProcess:
+    """A test Entity Service (with its own S3 server) running as a subprocess."""
+
+    process: "subprocess.Popen[bytes]"
+    url: str
+    s3_endpoint: Optional[str]
+
+    def stop(self) -> None:
+        """SIGTERM it and wait (kill after 10 s)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_service_process(port: int = 0, s3: Optional[str] = "start", timeout: float = 60.0) -> ServiceProcess:
+    """Start ``python -m tests.entity_service`` and wait for it to print its addresses.
+
+    :param port: TCP port (0: a free one).
+    :param s3: ``"start"``, ``"127.0.0.1:PORT"`` or ``None`` (no object store).
+    """
+    command = [sys.executable, "-m", "tests.entity_service", "--port", str(port)]
+    if s3:
+        command += ["--s3", s3]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, bufsize=0)
+    assert process.stdout is not None
+    found: Dict[str, str] = {}
+    wanted = {"ENTITY_SERVICE_URL"} | ({"S3_ENDPOINT"} if s3 else set())
+    deadline = time.monotonic() + timeout
+    while not wanted <= found.keys():
+        ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
+        line = process.stdout.readline().decode() if ready else ""
+        if not line:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"the test Entity Service did not start (exit code {process.returncode})")
+        key, _, value = line.strip().partition("=")
+        found[key] = value
+    return ServiceProcess(process, found["ENTITY_SERVICE_URL"], found.get("S3_ENDPOINT"))
+
+
+@pytest.fixture(scope="session")
+def entity_service_process() -> Iterator[ServiceProcess]:
+    """The test Entity Service and an S3 server in a subprocess, for the session."""
+    service = start_service_process(port=0, s3="start")
+    try:
+        yield service
+    finally:
+        service.stop()
