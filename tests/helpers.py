@@ -10,6 +10,7 @@ from typing import Any, List, Optional
 from click.testing import CliRunner, Result
 
 from anonlinkclient.cli import cli
+from tests.secrets_guard import allow_secret_file, record_output
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
@@ -27,9 +28,25 @@ def tutorial(name: str) -> str:
     return str(TUTORIAL_DATA / name)
 
 
+CREDENTIAL_OUTPUT_COMMANDS = {"create-project", "create", "upload"}
+
+
+def _note_run(args: List[str], stdout: str, stderr: str) -> None:
+    """Hand the run's output to the secrets guard; exempt the files the user asked to hold tokens."""
+    record_output(f"anonlink {' '.join(args[:1])} stdout", stdout)
+    record_output(f"anonlink {' '.join(args[:1])} stderr", stderr)
+    if CREDENTIAL_OUTPUT_COMMANDS.intersection(args):
+        for flag in ("-o", "--output"):
+            if flag in args[:-1]:
+                allow_secret_file(args[args.index(flag) + 1])
+
+
 def run_cli(*args: Any, env: Optional[dict] = None, input: Optional[str] = None) -> Result:
     """Invoke ``anonlink ARGS`` in-process with click's CliRunner (stderr kept apart)."""
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env, input=input, catch_exceptions=False)
+    arguments = [str(a) for a in args]
+    result = CliRunner().invoke(cli, arguments, env=env, input=input, catch_exceptions=False)
+    _note_run(arguments, result.stdout, result.stderr)
+    return result
 
 
 def run_anonlink(
@@ -38,14 +55,17 @@ def run_anonlink(
     """Run ``python -m anonlinkclient ARGS`` as a real subprocess and capture its output."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "anonlinkclient", *[str(a) for a in args]],
+    arguments = [str(a) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-m", "anonlinkclient", *arguments],
         capture_output=True,
         text=True,
         env=full_env,
         timeout=timeout,
         **kwargs,
     )
+    _note_run(arguments, done.stdout or "", done.stderr or "")
+    return done
 
 
 def load_clks(path: Any) -> List[str]:
