@@ -65,8 +65,7 @@ def _service_secrets(service: Any) -> Iterator[str]:
 
 def _texts(item: pytest.Item, report: pytest.TestReport) -> Iterator[Tuple[str, str]]:
     yield from _outputs
-    for name, content in report.sections:
-        yield name, content
+    yield from report.sections
     tmp_path = item.funcargs.get("tmp_path") if hasattr(item, "funcargs") else None
     if isinstance(tmp_path, Path) and tmp_path.exists():
         for path in sorted(tmp_path.rglob("*")):
