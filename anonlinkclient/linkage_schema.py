@@ -6,6 +6,7 @@ version that clkhash ships (``clkhash/schemas/vN.json``), then parsed by
 with the place in the schema it concerns.
 """
 
+import copy
 import difflib
 import json
 import pkgutil
@@ -60,7 +61,7 @@ def schema_errors(document: Any) -> List[str]:
     if errors:
         return [f"{_place(error.absolute_path)}: {error.message}" for error in errors]
     try:
-        clkhash_schema.from_json_dict(document, validate=False)
+        clkhash_schema.from_json_dict(copy.deepcopy(document), validate=False)  # it fills in defaults
     except clkhash_schema.SchemaError as exc:
         return [f"features[{error.field_spec_index}]: {error}" for error in exc.errors] or [exc.msg]
     return []
@@ -90,7 +91,7 @@ def convert_schema(path: str) -> Dict[str, Any]:
     errors = schema_errors(document)
     if errors:
         raise SchemaFileError(path, f"not a valid linkage schema: {errors[0]}")
-    converted: Dict[str, Any] = clkhash_schema.convert_to_latest_version(document)
+    converted: Dict[str, Any] = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
     return converted
 
 
