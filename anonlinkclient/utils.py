@@ -6,6 +6,12 @@ Encoding::
     with open("pii.csv") as f:
         clks = generate_clk_from_csv(f, "secret", schema)   # a list of bitarrays
 
+Blocking (a PII CSV, or a CLK file for a lambda-fold schema with ``"input-clks": true``)::
+
+    from anonlinkclient.utils import combine_clks_blocks, generate_candidate_blocks_from_csv
+    blocks = generate_candidate_blocks_from_csv("pii.csv", "blocking-schema.json")  # the block file's content
+    clknblocks = json.load(combine_clks_blocks("clks.json", "blocks.json"))["clknblocks"]
+
 CLKs travel as base64 strings; :func:`serialize_bitarray`,
 :func:`deserialize_bitarray` and :func:`deserialize_filters` convert between the
 two forms.
@@ -18,6 +24,7 @@ from typing import Iterable, List, Optional, TextIO, Union
 from bitarray import bitarray
 from clkhash.schema import Schema
 
+from anonlinkclient.blocking import generate_candidate_blocks_from_csv
 from anonlinkclient.clknblocks import combine_clks_blocks
 from anonlinkclient.hashing import HeaderMode, hash_csv
 
@@ -27,6 +34,7 @@ __all__ = [
     "deserialize_bitarray",
     "deserialize_filters",
     "combine_clks_blocks",
+    "generate_candidate_blocks_from_csv",
 ]
 
 
