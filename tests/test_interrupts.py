@@ -5,6 +5,8 @@ as a terminal's Ctrl-C does (SIGINT to the whole process group) or as a job
 scheduler does (SIGTERM to the process).
 """
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +17,7 @@ from typing import List
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import data, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +81,50 @@ def test_interrupted_hash_keeps_the_previous_output(tmp_path, large_pii):
     assert process.returncode == 130
     assert out.read_text() == "earlier result"
     assert [p.name for p in tmp_path.iterdir()] == ["clks.json"]
+
+
+def interrupt_after(process: subprocess.Popen, seconds: float, how: str) -> str:
+    """Signal a still-running command after ``seconds``; return its stderr."""
+    time.sleep(seconds)
+    assert process.poll() is None, "the command finished before it could be interrupted; give it more work"
+    if how == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    return process.communicate(timeout=60)[1]
+
+
+@pytest.mark.parametrize("how, exit_code, name", [("ctrl-c", 130, "SIGINT"), ("sigterm", 143, "SIGTERM")])
+def test_interrupted_block_leaves_nothing(tmp_path, large_pii, how, exit_code, name):
+    out = tmp_path / "blocks.json"
+    process = start(["block", large_pii[0], data("p-sig-schema.json"), str(out)])
+    stderr = interrupt_after(process, 2.0, how)
+    assert process.returncode == exit_code, stderr
+    assert stderr.splitlines()[-1] == f"Error: interrupted by {name}; no output was written"
+    assert "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def random_clk_files(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
+    """Two parties of 25,000 random CLKs: unblocked linkage takes several seconds."""
+    directory = tmp_path_factory.mktemp("random_clks")
+    paths = []
+    for party in range(2):
+        path = directory / f"clks_{party}.json"
+        clks = (base64.b64encode(os.urandom(128)).decode() for _ in range(25_000))
+        path.write_text(json.dumps({"clks": list(clks)}))
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.parametrize("how, exit_code, name", [("ctrl-c", 130, "SIGINT"), ("sigterm", 143, "SIGTERM")])
+def test_interrupted_find_similarity_leaves_nothing(tmp_path, random_clk_files, how, exit_code, name):
+    out, scores = tmp_path / "groups.json", tmp_path / "scores.json"
+    args = ["find-similarity", "0.6", str(out), "--scores", str(scores)]
+    process = start(args + ["--clk", random_clk_files[0], "--clk", random_clk_files[1]])
+    stderr = interrupt_after(process, 1.5, how)
+    assert process.returncode == exit_code, stderr
+    assert stderr.splitlines()[-1] == f"Error: interrupted by {name}; no output was written"
+    assert "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.utils import combine_clks_blocks
-from tests.helpers import data, run_cli
+from tests.helpers import data, run_cli, tutorial
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 DEFAULT_HEADER = "INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n"
@@ -132,3 +132,30 @@ def test_combine_clks_blocks_random_files(tmp_path_factory, clks, blocks, count)
     assert [e[0] for e in entries] == clks
     if count is not None:
         assert len(entries) == count
+
+
+@SETTINGS
+@given(body=csv_text, schema_name=st.sampled_from(["p-sig-schema.json", "lambda-fold-schema.json"]))
+def test_block_random_csv(tmp_path_factory, body, schema_name):
+    directory = tmp_path_factory.mktemp("block")
+    pii = directory / "pii.csv"
+    pii.write_text(DEFAULT_HEADER + body, encoding="utf-8")
+    out = directory / "blocks.json"
+    result = run_cli("block", pii, data(schema_name), out)
+    assert_clean_failure_or_success(result, pii, out)
+    if result.exit_code == 0:
+        assert "blocks" in json.loads(out.read_text())
+
+
+@SETTINGS
+@given(document=json_value, raw=st.one_of(st.none(), raw_bytes))
+def test_block_random_clk_json(tmp_path_factory, document, raw):
+    directory = tmp_path_factory.mktemp("blockclks")
+    clk_file = directory / "clks.json"
+    if raw is None:
+        clk_file.write_text(json.dumps(document))
+    else:
+        clk_file.write_bytes(raw)
+    out = directory / "blocks.json"
+    result = run_cli("block", clk_file, tutorial("blocking_schema.json"), out)
+    assert_clean_failure_or_success(result, clk_file, out)
