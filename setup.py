@@ -20,6 +20,7 @@ INSTALL_REQUIRES = [
     "requests>=2.31",
     "retrying>=1.3.4",
     "tqdm>=4.65",
+    "urllib3>=1.26",
 ]
 
 EXTRAS_REQUIRE = {
@@ -32,9 +33,12 @@ EXTRAS_REQUIRE = {
     ],
     "test": [
         "boto3>=1.28",
+        "cryptography>=40",  # tests/test_security.py makes a self-signed TLS certificate
         "hypothesis>=6.80",
         "moto[server]>=5.0",
-        "mypy>=1.8",
+        "openapi-schema-validator>=0.6",
+        "openapi-spec-validator>=0.7",
+        "mypy>=1.0,<1.1",  # clkhash needs mypy_extensions<0.5, which mypy 1.1 and later do not accept
         "nbmake>=1.5",
         "pyinstaller>=6.0",
         "pytest>=8",
@@ -42,6 +46,9 @@ EXTRAS_REQUIRE = {
         "pyyaml>=6",
         "ruff>=0.4",
         "sphinx>=7",
+        "sphinx-click>=6",
+        "myst-nb>=1.0",
+        "referencing>=0.30",
         "build>=1.0",
         "types-requests>=2.31",
         "jupyter-core>=5",
@@ -53,14 +60,16 @@ EXTRAS_REQUIRE = {
 }
 
 setup(
-    name="anonlinkclient",
+    name="anonlink-client",
     version=VERSION,
     description="Client-side tools for privacy preserving record linkage with the Anonlink Entity Service",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    packages=find_packages(include=["anonlinkclient", "anonlinkclient.*"]),
-    package_data={"anonlinkclient": ["py.typed", "schemas/*.json"]},
+    # The JSON Schemas live in the top-level schemas/ directory and install as anonlinkclient/schemas/.
+    packages=find_packages(include=["anonlinkclient", "anonlinkclient.*"]) + ["anonlinkclient.schemas"],
+    package_dir={"anonlinkclient.schemas": "schemas"},
+    package_data={"anonlinkclient": ["py.typed"], "anonlinkclient.schemas": ["*.json"]},
     python_requires=">=3.8,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

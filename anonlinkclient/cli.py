@@ -471,7 +471,21 @@ def service_options(command: F) -> F:
             show_default=True,
             help="<milliseconds> If receiving a 503 from server, stop retrying after this time.",
         ),
-        _service_option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate (testing only)."),
+        _service_option(
+            "--timeout",
+            envvar="ANONLINK_TIMEOUT",
+            show_envvar=True,
+            type=click.FloatRange(min=0, min_open=True),
+            default=300,
+            show_default=True,
+            help="<seconds> Wait this long for each answer of the server and its object store "
+            "(and at most 10 s for a connection).",
+        ),
+        _service_option(
+            "--insecure",
+            is_flag=True,
+            help="Do not verify the TLS certificates of the server and its object store (testing only).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -493,10 +507,12 @@ def service_client() -> Any:
     waiting = ClientWaitingConfiguration(
         settings["retry_multiplier"], settings["retry_exponential_max"], settings["retry_max_time"]
     )
-    client = RestClient(settings["server"], waiting, verify_tls=not settings["insecure"])
+    client = RestClient(settings["server"], waiting, verify_tls=not settings["insecure"], timeout=settings["timeout"])
     if is_verbose():
         client.on_retry = log
         log(f"Connecting to Entity Matching Server: {client.server}")
+    if settings["insecure"] and client.server.lower().startswith("https:"):
+        log(f"Warning: not verifying the TLS certificate of {client.server} (--insecure)")
     return client
 
 
@@ -664,7 +680,11 @@ def results(project: str, apikey: str, run: str, watch: bool, output: str) -> No
     """Check the status of a run and download its result once it is complete.
 
     With --watch, every change of the run's status is shown until it
-    completes. The result is the service's JSON, e.g. {"groups": [...]}.
+    completes. A status query or the download that fails on the way (no
+    answer, HTTP 5xx, a garbled answer) is reported and asked again, until
+    they have failed for longer than --retry-max-time; a run that fails on the
+    service stops the watch with the service's message. The result is the
+    service's JSON, e.g. {"groups": [...]}.
     """
     from anonlinkclient.output import atomic_output
     from anonlinkclient.run_results import fetch_run_result

@@ -7,15 +7,19 @@ reused between requests) that
 * gives every request a timeout unless the caller passes one, so a service that
   stops answering cannot hang the tool;
 * verifies TLS certificates unless the caller opts out (``verify=False``) or
-  names a CA bundle.
+  names a CA bundle; when the caller opted out, urllib3's multi-line
+  ``InsecureRequestWarning`` is not shown (the CLI says so once instead).
 
 Retrying a busy service (HTTP 503) is the job of
 :class:`anonlinkclient.rest_client.RestClient`, which knows the waiting limits.
 """
 
-from typing import Any, Tuple, Union
+import os
+import warnings
+from typing import Any, Optional, Tuple, Union
 
 import requests
+import urllib3
 
 from anonlinkclient import __version__
 
@@ -26,7 +30,21 @@ USER_AGENT = f"anonlink-client/{__version__}"
 #: it has received (and checked) the whole body.
 DEFAULT_TIMEOUT: Tuple[float, float] = (10.0, 300.0)
 
+#: The longest wait for a connection when the user gives a single timeout.
+MAX_CONNECT_TIMEOUT = 10.0
+
 Timeout = Union[float, Tuple[float, float]]
+
+
+def timeout_pair(timeout: Timeout) -> Tuple[float, float]:
+    """``(connect, read)`` seconds for a timeout given as one number or as a pair.
+
+    One number ``T`` waits ``T`` seconds for each answer and at most
+    ``min(T, 10)`` for a connection.
+    """
+    if isinstance(timeout, tuple):
+        return float(timeout[0]), float(timeout[1])
+    return min(float(timeout), MAX_CONNECT_TIMEOUT), float(timeout)
 
 
 class TimeoutSession(requests.Session):
@@ -37,10 +55,38 @@ class TimeoutSession(requests.Session):
         self.default_timeout = timeout
 
     def request(self, method: Union[str, bytes], url: Union[str, bytes], *args: Any, **kwargs: Any) -> Any:
-        """Send a request like :meth:`requests.Session.request`, with the default timeout if none is given."""
+        """Send a request like :meth:`requests.Session.request`, with the default timeout and the
+        session's TLS verification unless the call gives its own."""
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
-        return super().request(method, url, *args, **kwargs)
+        if kwargs.get("verify") is None:
+            # Given per request, or requests would let REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+            # override a session's verify=False (so --insecure would not work).
+            kwargs["verify"] = self.verify
+        if self.verify is not False:
+            return super().request(method, url, *args, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            return super().request(method, url, *args, **kwargs)
+
+
+def ca_bundle(verify: Union[bool, str]) -> Optional[str]:
+    """The CA bundle to verify TLS certificates against, chosen as requests does.
+
+    A path is used as it is; ``True`` means ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE`` if set, else requests' default (certifi's bundle); ``False`` (no
+    verification) gives ``None``. For connections that do not go through
+    requests (the object store), so that both trust the same certificates.
+    """
+    if verify is False:
+        return None
+    if isinstance(verify, str):
+        return verify
+    return (
+        os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or requests.utils.DEFAULT_CA_BUNDLE_PATH
+    )
 
 
 def create_session(verify: Union[bool, str] = True, timeout: Timeout = DEFAULT_TIMEOUT) -> requests.Session:
@@ -52,7 +98,7 @@ def create_session(verify: Union[bool, str] = True, timeout: Timeout = DEFAULT_T
     :param timeout: seconds to wait for a connection and for each read, as one
         number or a ``(connect, read)`` pair.
     """
-    session = TimeoutSession(timeout)
+    session = TimeoutSession(timeout_pair(timeout))
     session.headers["User-Agent"] = USER_AGENT
     session.verify = verify
     return session

@@ -14,29 +14,43 @@ progress bar per file shows how far it got. Two settings change where and how:
   profile in ``~/.aws/credentials`` (or ``AWS_SHARED_CREDENTIALS_FILE``) instead
   of the temporary ones.
 
-Every failure is an :class:`~anonlinkclient.errors.ObjectStoreError` naming the
-endpoint, bucket and object; credentials never appear in a message.
+Parts are uploaded with ``PUT``, which is safe to send again: a part whose
+connection is cut, that gets no answer in time, or that the store answers with
+HTTP 500/502/503/504 is sent again (3 times at most, with a short back-off).
+Starting and completing the multipart upload (``POST``) are not repeated. Every
+failure is an :class:`~anonlinkclient.errors.ObjectStoreError` naming the
+endpoint, bucket and object (:class:`CredentialsExpired` when the store says the
+temporary credentials have expired); credentials never appear in a message.
+TLS certificates are verified unless the caller opts out.
 """
 
 import os
+import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import urllib3
 from minio import Minio
 from minio.credentials import AWSConfigProvider, StaticProvider
 from minio.error import MinioException
+from minio.helpers import get_part_info
 from tqdm import tqdm
 
 from anonlinkclient.errors import ObjectStoreError
+from anonlinkclient.http_session import DEFAULT_TIMEOUT, Timeout, ca_bundle, timeout_pair
 from anonlinkclient.rest_client import exc_reason
 
 ENDPOINT_VARIABLE = "UPLOAD_OBJECT_STORE_SERVER"
 #: Region to sign requests for when the store is the service's own (MinIO's default region).
 DEFAULT_REGION = "us-east-1"
-#: Seconds to wait for a connection to the object store, and for each answer.
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 300.0
+#: How often a part (a ``PUT``) is sent again after a cut connection, a timeout or HTTP 5xx.
+PART_RETRIES = 3
+#: S3 error codes meaning the (temporary) credentials are no longer valid.
+EXPIRED_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
+
+
+class CredentialsExpired(ObjectStoreError):
+    """The object store refused the upload because the credentials have expired."""
 
 
 def parse_endpoint(value: str) -> Tuple[str, Optional[bool]]:
@@ -131,6 +145,11 @@ class ObjectStore:
     :param region: the region to sign for; ``None`` asks the store (AWS S3 with
         one's own bucket), the default suits MinIO and the service's store.
     :param progress: show a progress bar per file on stderr.
+    :param timeout: seconds to wait for each answer (and at most 10 for a
+        connection), or a ``(connect, read)`` pair.
+    :param verify: verify the store's TLS certificate (``True``: against the CA
+        bundle requests would use, see :func:`~anonlinkclient.http_session.ca_bundle`),
+        against the CA bundle at this path, or not at all (``False``).
     """
 
     def __init__(
@@ -140,15 +159,27 @@ class ObjectStore:
         credentials: Any,
         region: Optional[str] = DEFAULT_REGION,
         progress: bool = True,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        verify: Union[bool, str] = True,
     ) -> None:
         self.endpoint = endpoint
         self.progress = progress
-        # A shorter connect timeout than minio's default (5 minutes), and a
-        # few retries of transient server errors.
+        self.verify = verify
+        self.connect_timeout, self.read_timeout = timeout_pair(timeout)
+        # A shorter connect timeout than minio's default (5 minutes), and a few
+        # retries of what is safe to send again (urllib3 repeats only idempotent
+        # methods such as a part's PUT). After the last retry the store's own
+        # error answer is kept, so that its message can be shown.
         http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
-            retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
-            cert_reqs="CERT_REQUIRED",
+            timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
+            retries=urllib3.Retry(
+                total=PART_RETRIES,
+                backoff_factor=0.2,
+                status_forcelist=[500, 502, 503, 504],
+                raise_on_status=False,
+            ),
+            cert_reqs="CERT_REQUIRED" if verify is not False else "CERT_NONE",
+            ca_certs=ca_bundle(verify),
         )
         try:
             self.client = Minio(endpoint, secure=secure, credentials=credentials, region=region, http_client=http)
@@ -167,31 +198,56 @@ class ObjectStore:
 
         :param metadata: user metadata, sent as ``X-Amz-Meta-<name>`` headers.
         :param label: the name shown on the progress bar (default: the file's name).
+        :raises CredentialsExpired: if the store says the credentials have expired.
         :raises ObjectStoreError: naming the endpoint, bucket and object.
         """
         where = f"{bucket}/{object_name} on the object store at {self.endpoint}"
-        progress = UploadProgress(label or os.path.basename(file_path)) if self.progress else None
+        progress = None
+        if self.progress:
+            try:
+                part_size, _count = get_part_info(os.path.getsize(file_path), 0)
+            except (OSError, ValueError):
+                part_size = 0  # fput_object reports the problem
+            progress = UploadProgress(label or os.path.basename(file_path), part_size)
         try:
-            self.client.fput_object(
-                bucket,
-                object_name,
-                file_path,
-                content_type="application/json",
-                metadata=dict(metadata or {}),
-                progress=progress,
-                num_parallel_uploads=1,
-            )
+            with warnings.catch_warnings():
+                if self.verify is False:
+                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                self.client.fput_object(
+                    bucket,
+                    object_name,
+                    file_path,
+                    content_type="application/json",
+                    metadata=dict(metadata or {}),
+                    progress=progress,
+                    num_parallel_uploads=1,
+                )
+            if progress is not None:
+                progress.finish()
         except MinioException as exc:
+            if getattr(exc, "code", None) in EXPIRED_CODES:
+                raise CredentialsExpired(f"Uploading {where} failed: {_minio_reason(exc)}") from None
             raise ObjectStoreError(f"Uploading {where} failed: {_minio_reason(exc)}") from None
         except OSError as exc:
-            raise ObjectStoreError(f"Uploading {where} failed: {_network_reason(exc)}") from None
+            raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(exc)}") from None
         except Exception as exc:  # urllib3 errors (MaxRetryError, ...) do not share a base class with OSError
             if type(exc).__module__.startswith("urllib3"):
-                raise ObjectStoreError(f"Uploading {where} failed: {_network_reason(exc)}") from None
+                raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(exc)}") from None
             raise
         finally:
             if progress is not None:
                 progress.close()
+
+    def _network_reason(self, exc: BaseException) -> str:
+        """What went wrong on the network, in words: no connection, a cut one, or no answer in time."""
+        reason = exc_reason(exc)
+        if reason == "timed out":
+            return f"the object store did not answer within {self.read_timeout:g} s"
+        if reason in ("Connection refused", "No route to host") or "Name or service not known" in reason:
+            return f"cannot connect ({reason})"
+        if reason.startswith("certificate verify failed") or reason == "wrong version number":
+            return f"TLS connection failed ({reason})"
+        return f"the connection was cut ({reason})"
 
 
 class MegabyteBar(tqdm):
@@ -208,15 +264,25 @@ class MegabyteBar(tqdm):
 
 
 class UploadProgress:
-    """A tqdm bar in megabytes for one file, driven by minio's progress calls (``set_meta``, ``update``)."""
+    """A tqdm bar in megabytes for one file, driven by minio's progress calls (``set_meta``, ``update``).
+
+    minio reports bytes as it *reads* them from the file, a part (``part_size``
+    bytes) before sending it. The bar shows only bytes the store has accepted:
+    a part counts once minio goes on to read the next one (it sends one part at
+    a time), and the rest when :meth:`finish` is called after the upload
+    succeeded. So a failed upload never shows 100%.
+    """
 
     BAR_FORMAT = (
         "{desc}: |{bar}| {mb_done:.2f} MB/{mb_total:.2f} MB {percentage:3.0f}% "
         "[elapsed: {elapsed} left: {remaining}, {mb_rate:.2f} MB/sec]"
     )
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, part_size: int = 0) -> None:
         self.label = label
+        self.part_size = part_size
+        self.read = 0
+        self.shown = 0
         self.bar: Optional[MegabyteBar] = None
 
     def set_meta(self, object_name: str, total_length: int) -> None:
@@ -226,9 +292,19 @@ class UploadProgress:
         )
 
     def update(self, length: int) -> None:
-        """Advance the bar by ``length`` bytes."""
-        if self.bar is not None:
-            self.bar.update(length)
+        """Count ``length`` more bytes read; show the parts read before as sent."""
+        if self.part_size and self.read > self.shown and self.read % self.part_size == 0:
+            self._show(self.read)  # a new part is being read: the previous one was accepted
+        self.read += length
+
+    def finish(self) -> None:
+        """The upload succeeded: show every byte as sent."""
+        self._show(self.read)
+
+    def _show(self, upto: int) -> None:
+        if self.bar is not None and upto > self.shown:
+            self.bar.update(upto - self.shown)
+        self.shown = upto
 
     def close(self) -> None:
         """Finish the bar."""
@@ -243,7 +319,3 @@ def _minio_reason(exc: Exception) -> str:
     if code or message:
         return ": ".join(str(part) for part in (code, message) if part)
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _network_reason(exc: BaseException) -> str:
-    return exc_reason(exc)

@@ -16,9 +16,16 @@ results with the result token::
 
 Every request carries a timeout. A busy service (HTTP 503) is asked again with
 exponential back-off within the limits of a :class:`ClientWaitingConfiguration`;
-a file body is sent again from its start. Every failure is a
-:class:`ServiceError` (or a subclass) whose message says what failed, the HTTP
-status and the server's own message; tokens never appear in it.
+a file body is sent again from its start. Nothing else is sent twice by a
+single call: after a dropped connection, a timeout or a garbled answer the
+service may or may not have acted on a request, so the call fails
+(:class:`NoAnswer`, :class:`UnexpectedAnswer`) instead of risking a second
+project, run or upload. Only queries that change nothing are asked again after
+such failures: :meth:`RestClient.watch_run_status` keeps polling through them
+(see :func:`is_transient`) until they have lasted longer than the waiting
+configuration's ``stop_max_delay_ms``. Every failure is a :class:`ServiceError`
+(or a subclass) whose message says what failed, names the server, and gives the
+HTTP status and the server's own message; tokens never appear in it.
 
 Two behaviours of the service to know about when uploading: without blocks,
 every party of a project must upload the same way (all directly with
@@ -28,16 +35,18 @@ the service's default blocks do not line up and runs link nothing; and
 403, for a token that is not an upload token.
 """
 
+import io
 import re
 import time
-from typing import IO, Any, Callable, Collection, Dict, Iterator, Mapping, Optional, Union
+from typing import IO, Any, Callable, Collection, Dict, Iterator, Mapping, Optional, TypeVar, Union
 
+import ijson
 import requests
 import retrying
 
 from anonlinkclient import __version__
 from anonlinkclient.errors import RateLimitedClient, ServiceConnectionError, ServiceError
-from anonlinkclient.http_session import DEFAULT_TIMEOUT, Timeout, create_session
+from anonlinkclient.http_session import DEFAULT_TIMEOUT, Timeout, create_session, timeout_pair
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -46,7 +55,12 @@ __all__ = [
     "ServiceError",
     "ServiceConnectionError",
     "RateLimitedClient",
+    "NoAnswer",
+    "TLSError",
+    "UnexpectedAnswer",
+    "FailureWindow",
     "format_run_status",
+    "is_transient",
     "normalise_server_url",
 ]
 
@@ -59,6 +73,61 @@ TERMINAL_STATES = frozenset({"completed", "error"})
 HIDDEN = "<hidden>"
 
 ClkData = Union[Mapping[str, Any], bytes, str, IO[bytes]]
+T = TypeVar("T")
+#: ``exc_reason`` values that mean the server was reached but the connection ended without an answer.
+DROPPED = ("RemoteDisconnected", "Connection aborted", "Connection reset by peer", "Broken pipe")
+
+
+class NoAnswer(ServiceConnectionError):
+    """The request was sent (perhaps only in part) but no answer came: the service
+    closed the connection or did not answer in time. It may have acted on the request."""
+
+
+class TLSError(ServiceConnectionError):
+    """The TLS connection to the service failed: its certificate could not be
+    verified, or it does not speak TLS. Asking again does not help."""
+
+
+class UnexpectedAnswer(ServiceError):
+    """The service answered, but not with the JSON the API promises (e.g. a proxy's
+    HTML error page, or JSON cut off in the middle)."""
+
+
+def is_transient(error: ServiceError) -> bool:
+    """Whether asking again later may succeed: the service was busy (HTTP 503) or
+    failing (5xx), could not be reached, gave no answer, or a garbled one.
+
+    Refusals (4xx), TLS failures and failed runs are not transient.
+    """
+    if isinstance(error, TLSError):
+        return False
+    if isinstance(error, (ServiceConnectionError, RateLimitedClient, UnexpectedAnswer)):
+        return True
+    return error.status_code is not None and error.status_code >= 500
+
+
+class FailureWindow:
+    """How long a repeated query (such as polling a run's status) may keep failing before giving up.
+
+    :param limit_seconds: give up once queries have been failing, without a
+        success in between, for longer than this.
+    """
+
+    def __init__(self, limit_seconds: float) -> None:
+        self.limit_seconds = limit_seconds
+        self.failing_since: Optional[float] = None
+
+    def tolerate(self, error: ServiceError, started: float) -> bool:
+        """Whether to ask again after ``error``, from a query started at ``started`` (``time.monotonic()``)."""
+        if not is_transient(error):
+            return False
+        if self.failing_since is None:
+            self.failing_since = started
+        return time.monotonic() - self.failing_since < self.limit_seconds
+
+    def reset(self) -> None:
+        """A query succeeded: the next failure starts a new window."""
+        self.failing_since = None
 
 
 class ClientWaitingConfiguration:
@@ -142,9 +211,11 @@ class RestClient:
         :class:`ClientWaitingConfiguration` defaults if ``None``.
     :param verify_tls: verify the server's TLS certificate (``True``), use the
         CA bundle at this path, or skip verification (``False``).
-    :param timeout: seconds to wait for a connection and for each read.
+    :param timeout: seconds to wait for each answer (and at most 10 for a
+        connection), or a ``(connect, read)`` pair.
     :ivar on_retry: called with a short message before each retry of a busy
-        service (``None`` to stay quiet).
+        service, and for each failed poll that a watch asks again (``None`` to
+        stay quiet).
     """
 
     def __init__(
@@ -157,6 +228,7 @@ class RestClient:
         self.server = normalise_server_url(server)
         self.client_waiting_configuration = client_waiting_configuration or ClientWaitingConfiguration()
         self.session = create_session(verify_tls, timeout)
+        self.verify_tls = verify_tls
         self.timeout = timeout
         self.on_retry: Optional[Callable[[str], None]] = None
 
@@ -218,30 +290,61 @@ class RestClient:
 
     def _connection_error(self, action: str, exc: requests.exceptions.RequestException) -> ServiceConnectionError:
         where = f"the Entity Service at {self.server}"
+        connect, read = timeout_pair(self.timeout)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return ServiceConnectionError(f"{action}: {where} did not accept a connection within {connect:g} s")
         if isinstance(exc, requests.exceptions.Timeout):
-            what = "accept a connection" if isinstance(exc, requests.exceptions.ConnectTimeout) else "answer"
-            return ServiceConnectionError(f"{action}: {where} did not {what} in time ({exc_reason(exc)})")
+            return NoAnswer(f"{action}: {where} did not answer within {read:g} s")
         if isinstance(exc, requests.exceptions.SSLError):
-            return ServiceConnectionError(f"{action}: TLS connection to {where} failed ({exc_reason(exc)})")
+            return TLSError(f"{action}: TLS connection to {where} failed ({exc_reason(exc)})")
+        if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+            return NoAnswer(f"{action}: the answer of {where} was cut off ({exc_reason(exc)})")
+        reason = exc_reason(exc)
         if isinstance(exc, requests.exceptions.ConnectionError):
-            reason = exc_reason(exc)
-            if reason in ("RemoteDisconnected", "Connection aborted", "Connection reset by peer"):
-                return ServiceConnectionError(f"{action}: {where} closed the connection without answering ({reason})")
+            if reason == "timed out":
+                return NoAnswer(f"{action}: {where} stopped answering within {read:g} s")
+            if reason in DROPPED:
+                return NoAnswer(f"{action}: {where} closed the connection without answering ({reason})")
             return ServiceConnectionError(f"{action}: cannot connect to {where} ({reason})")
-        return ServiceConnectionError(f"{action}: request to {where} failed ({exc_reason(exc)})")
+        return ServiceConnectionError(f"{action}: request to {where} failed ({reason})")
 
     def _json(self, response: requests.Response, action: str, required: Collection[str] = ()) -> Dict[str, Any]:
         """The JSON object of an answer, checking it has the ``required`` fields."""
         try:
             body = response.json()
         except ValueError:
-            raise ServiceError(f"{action}: the service's answer is not JSON", response) from None
+            raise UnexpectedAnswer(f"{action}: the service's answer is not JSON", response) from None
         if not isinstance(body, dict):
-            raise ServiceError(f"{action}: the service's answer is not a JSON object", response)
+            raise UnexpectedAnswer(f"{action}: the service's answer is not a JSON object", response)
         missing = [name for name in required if name not in body]
         if missing:
-            raise ServiceError(f"{action}: the service's answer has no {', '.join(missing)}", response)
+            raise UnexpectedAnswer(f"{action}: the service's answer has no {', '.join(missing)}", response)
         return body
+
+    def keep_asking(
+        self, query: Callable[[], T], period: float = 1.0, on_error: Optional[Callable[[str], None]] = None
+    ) -> T:
+        """``query()``, asked again every ``period`` seconds while it fails transiently.
+
+        Only for queries that change nothing on the service (GET requests).
+        Gives up, raising the last error, once the query has been failing for
+        longer than ``stop_max_delay_ms`` of the waiting configuration, or at
+        once for an error that is not transient (see :func:`is_transient`).
+
+        :param on_error: called with the message of each failure that is asked again.
+        """
+        window = FailureWindow(self.client_waiting_configuration.stop_max_delay_ms / 1000)
+        report = on_error or self.on_retry
+        while True:
+            started = time.monotonic()
+            try:
+                return query()
+            except ServiceError as exc:
+                if not window.tolerate(exc, started):
+                    raise
+                if report is not None:
+                    report(f"{exc}; asking again in {period:g} s")
+            time.sleep(period)
 
     # ---- service ----
 
@@ -327,7 +430,7 @@ class RestClient:
         body = self._json(response, action, ["credentials", "upload"])
         upload = body["upload"]
         if not isinstance(upload, dict) or not all(isinstance(upload.get(k), str) for k in ("bucket", "path")):
-            raise ServiceError(f"{action}: the service's answer names no bucket and path", response)
+            raise UnexpectedAnswer(f"{action}: the service's answer names no bucket and path", response)
         return body
 
     def project_upload_clks(self, project: str, apikey: str, clk_data: ClkData) -> Dict[str, Any]:
@@ -383,17 +486,33 @@ class RestClient:
     def run_get_result_text(self, project: str, run: str, apikey: str) -> str:
         """The result of a completed run as the JSON text the service sent.
 
-        The service answers 404 while the run is not complete.
+        The service answers 404 while the run is not complete. The text is
+        checked to be one whole JSON document (without building it in memory),
+        so that a cut-off or garbled answer is an :class:`UnexpectedAnswer`,
+        never a result.
         """
         path = f"/projects/{project}/runs/{run}/result"
-        return self._request("get", path, "Getting the run result failed", apikey).text
+        action = "Getting the run result failed"
+        response = self._request("get", path, action, apikey)
+        try:
+            for _event in ijson.parse(io.BytesIO(response.content)):
+                pass
+        except ijson.JSONError:
+            raise UnexpectedAnswer(f"{action}: the service's answer is not complete JSON", response) from None
+        return response.text
 
     def run_delete(self, project: str, run: str, apikey: str) -> None:
         """Cancel a run and delete its results."""
         self._request("delete", f"/projects/{project}/runs/{run}", "Run deletion failed", apikey, expected=(204,))
 
     def watch_run_status(
-        self, project: str, run: str, apikey: str, timeout: Optional[float] = None, update_period: float = 1
+        self,
+        project: str,
+        run: str,
+        apikey: str,
+        timeout: Optional[float] = None,
+        update_period: float = 1,
+        on_error: Optional[Callable[[str], None]] = None,
     ) -> Iterator[Dict[str, Any]]:
         """Monitor a linkage run and yield status updates.
 
@@ -402,28 +521,45 @@ class RestClient:
         entered a terminal state (error or completed) when the timeout is reached,
         updates will cease and a ``TimeoutError`` will be raised.
 
+        A query that fails transiently (no answer, a busy or failing service, a
+        garbled answer: see :func:`is_transient`) is asked again at the next
+        period; the watch gives up with that error once queries have been
+        failing for longer than ``stop_max_delay_ms`` of the waiting
+        configuration. Other errors (e.g. HTTP 403) end it at once.
+
         :param project: the project ID.
         :param run: the run ID.
         :param apikey: the project's result token.
         :param timeout: Stop waiting after this many seconds. The default
             (``None``) is to never give you up.
         :param update_period: Time in seconds between queries to the run's status.
+        :param on_error: called with the message of each failed query that is
+            asked again (default: :attr:`on_retry`).
         :raises TimeoutError: if timeout is reached
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        status = self.run_get_status(project, run, apikey)
-        yield status
-        while status.get("state") not in TERMINAL_STATES:
+        window = FailureWindow(self.client_waiting_configuration.stop_max_delay_ms / 1000)
+        report = on_error or self.on_retry
+        status: Optional[Dict[str, Any]] = None
+        while True:
+            started = time.monotonic()
+            try:
+                new_status = self.run_get_status(project, run, apikey)
+            except ServiceError as exc:
+                if not window.tolerate(exc, started):
+                    raise
+                if report is not None:
+                    report(f"{exc}; asking again in {update_period:g} s")
+            else:
+                window.reset()
+                if new_status != status:
+                    status = new_status
+                    yield status
+                if status.get("state") in TERMINAL_STATES:
+                    return
             if deadline is not None and time.monotonic() + update_period > deadline:
                 raise TimeoutError(f"run {run} did not finish within {timeout:g} seconds")
             time.sleep(update_period)
-            try:
-                new_status = self.run_get_status(project, run, apikey)
-            except RateLimitedClient:
-                continue  # still busy after the retries: keep watching
-            if new_status != status:
-                status = new_status
-                yield status
 
     def wait_for_run(
         self, project: str, run: str, apikey: str, timeout: Optional[float] = None, update_period: float = 1
@@ -457,7 +593,10 @@ def exc_reason(exc: BaseException) -> str:
         return errno_reason[-1].strip()
     if "timed out" in text.lower():
         return "timed out"
-    for marker in ("certificate verify failed", "wrong version number", "RemoteDisconnected", "Connection aborted"):
+    certificate = re.search(r"certificate verify failed(: [^(\"'\]]+)?", text)
+    if certificate:
+        return certificate.group(0).strip()
+    for marker in ("wrong version number", "RemoteDisconnected", "IncompleteRead", "Connection aborted"):
         if marker.lower() in text.lower():
             return marker
     return type(exc).__name__

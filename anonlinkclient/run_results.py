@@ -3,7 +3,10 @@
 :func:`fetch_run_result` is what ``anonlink results`` does: it reports the
 run's status (every change while watching), and downloads the result once the
 run is ``completed``. A run that failed, or has not finished, is an error with
-the run's own message or its state and stage.
+the run's own message or its state and stage. While watching, a status query or
+the download that fails transiently (a dropped connection, HTTP 503 or 5xx, a
+garbled answer) is reported and asked again, within the client's retry time
+limit (see :meth:`~anonlinkclient.rest_client.RestClient.watch_run_status`).
 """
 
 from typing import Any, Callable, Dict, Optional
@@ -51,7 +54,7 @@ def fetch_run_result(
     status: Dict[str, Any] = {}
     if watch:
         try:
-            for status in client.watch_run_status(project, run, apikey, timeout, update_period):
+            for status in client.watch_run_status(project, run, apikey, timeout, update_period, on_error=say):
                 say(format_run_status(status))
         except TimeoutError:
             raise RunNotComplete(f"Run {run} did not finish within {timeout:g} seconds") from None
@@ -60,7 +63,10 @@ def fetch_run_result(
     state = status.get("state")
     if state == "completed":
         say("Downloading result")
-        text = client.run_get_result_text(project, run, apikey)
+        if watch:
+            text = client.keep_asking(lambda: client.run_get_result_text(project, run, apikey), update_period, say)
+        else:
+            text = client.run_get_result_text(project, run, apikey)
         say("Received result")
         return text
     if state == "error":

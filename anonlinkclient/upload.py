@@ -15,6 +15,15 @@
 Files are streamed from disk all the way: nothing holds all the encodings in
 memory.
 
+Success is reported only when the service has answered the final
+``POST /clks`` with its receipt. What is safe to send again is sent again: a
+busy service (HTTP 503) gets the whole body again, object-store parts are
+re-sent after a cut connection or HTTP 5xx, and when the store says the
+temporary credentials have expired, fresh ones are asked for and that file is
+uploaded again (once). The final request is never repeated after the service
+may have acted on it (a dropped connection, a timeout, a garbled answer): the
+error then says that the outcome is unknown and how to find out.
+
 Two behaviours of the real service matter here. Without blocks, every party of
 a project must upload the same way: if one party uploads directly and another
 through the object store, the service puts their records in different default
@@ -31,17 +40,23 @@ from anonlinkclient.block_json import blocks_by_record, declared_record_count
 from anonlinkclient.clknblocks import combine_clks_blocks, count_clks
 from anonlinkclient.errors import InputFileError, ServiceError
 from anonlinkclient.objectstore import (
+    CredentialsExpired,
     ObjectStore,
     credentials_provider,
     upload_place,
 )
-from anonlinkclient.rest_client import RestClient
+from anonlinkclient.rest_client import NoAnswer, RestClient, UnexpectedAnswer
 
 OBJECT_STORE_MESSAGE = "Anonlink client: Uploading to the external object store - MINIO"
 DIRECT_MESSAGE = "Anonlink client: Uploading to entity service"
 SAME_ROUTE_WARNING = (
     "Note: without blocks, every party of a project must upload the same way (all through the object store, or "
     "all with --to_entityservice); otherwise the service's default blocks do not line up and the run links nothing."
+)
+REFRESH_MESSAGE = "Anonlink client: the object store credentials have expired; asking the service for new ones"
+UNKNOWN_OUTCOME = (
+    "; the service may or may not have stored the upload: upload again, and if the token is refused "
+    "as already used, it was stored"
 )
 ENCODINGS_OBJECT = "encodings.json"
 BLOCKS_OBJECT = "blocks.json"
@@ -112,7 +127,7 @@ def upload_encodings(
         if access is not None:
             say(OBJECT_STORE_MESSAGE)
             return upload_via_object_store(
-                client, project, apikey, access, clk_path, blocks_path, count, size, profile, progress
+                client, project, apikey, access, clk_path, blocks_path, count, size, profile, progress, say
             )
     say(DIRECT_MESSAGE)
     return upload_direct(client, project, apikey, clk_path, blocks_path)
@@ -149,38 +164,63 @@ def upload_via_object_store(
     size: int,
     profile: Optional[str] = None,
     progress: bool = True,
+    log: Optional[Log] = None,
 ) -> Dict[str, Any]:
     """Upload the files to the place ``access`` names, then tell the service where they are.
 
+    If the store answers that the temporary credentials have expired, new ones
+    are asked for and the file is uploaded again (once per file; not with an
+    AWS ``profile``, whose credentials are the user's own).
+
     :param access: the answer of ``authorize-external-upload``.
     :param count: / :param size: the number of CLKs and bytes per CLK (object metadata).
+    :param log: called with status messages (default: silent).
     :return: the service's receipt.
     """
-    place = upload_place(access["upload"])
-    store = ObjectStore(
-        place.endpoint,
-        place.secure,
-        credentials_provider(access.get("credentials"), profile),
-        region=None if profile else "us-east-1",
-        progress=progress,
-    )
-    service_credentials = _read_credentials(access.get("credentials"))
     files = [(ENCODINGS_OBJECT, clk_path, {"hash-count": str(count), "hash-size": str(size)})]
     if blocks_path is not None:
         files.append((BLOCKS_OBJECT, blocks_path, {}))
-    body: Dict[str, Any] = {}
+    store = _object_store(client, access, profile, progress)
+    places: Dict[str, Tuple[str, str]] = {}
     for object_file, path, metadata in files:
-        object_name = place.object_name(object_file)
-        store.upload_file(place.bucket, object_name, path, metadata, label=os.path.basename(path))
-        external: Dict[str, Any] = {"file": {"bucket": place.bucket, "path": object_name}}
+        place = upload_place(access["upload"])
+        try:
+            store.upload_file(place.bucket, place.object_name(object_file), path, metadata, os.path.basename(path))
+        except CredentialsExpired:
+            if profile is not None:
+                raise
+            (log or _quiet)(REFRESH_MESSAGE)
+            access = client.get_temporary_objectstore_credentials(project, apikey)
+            store = _object_store(client, access, profile, progress)
+            place = upload_place(access["upload"])
+            store.upload_file(place.bucket, place.object_name(object_file), path, metadata, os.path.basename(path))
+        places[object_file] = (place.bucket, place.object_name(object_file))
+    service_credentials = _read_credentials(access.get("credentials"))  # the latest, which can read every file
+    body: Dict[str, Any] = {}
+    for object_file, (bucket, object_name) in places.items():
+        external: Dict[str, Any] = {"file": {"bucket": bucket, "path": object_name}}
         if service_credentials:
             external["credentials"] = service_credentials
         body["blocks" if object_file == BLOCKS_OBJECT else "encodings"] = external
     try:
         return client.project_upload_clks(project, apikey, body)
     except ServiceError as exc:
-        _hint_upload_token(exc)
+        _explain_failed_upload(exc)
         raise
+
+
+def _object_store(client: RestClient, access: Dict[str, Any], profile: Optional[str], progress: bool) -> ObjectStore:
+    """The store ``access`` names, signed with its credentials (or the profile's), with the client's TLS and timeout."""
+    place = upload_place(access["upload"])
+    return ObjectStore(
+        place.endpoint,
+        place.secure,
+        credentials_provider(access.get("credentials"), profile),
+        region=None if profile else "us-east-1",
+        progress=progress,
+        timeout=client.timeout,
+        verify=client.verify_tls,
+    )
 
 
 def _read_credentials(credentials: Any) -> Optional[Dict[str, str]]:
@@ -209,13 +249,16 @@ def upload_direct(
     except OSError as exc:
         raise InputFileError(clk_path, f"cannot read ({exc.strerror})") from exc
     except ServiceError as exc:
-        _hint_upload_token(exc)
+        _explain_failed_upload(exc)
         raise
 
 
-def _hint_upload_token(exc: ServiceError) -> None:
-    """Add a hint to a refused upload (HTTP 403) that the token may be the wrong one."""
+def _explain_failed_upload(exc: ServiceError) -> None:
+    """Add a hint to a failed ``POST /clks``: a refused token may be the wrong one (HTTP 403); after
+    a dropped connection, a timeout or a garbled success answer, nobody knows if the upload was stored."""
     if exc.status_code == 403 and str(exc).startswith("Upload failed"):
         hinted = "Upload failed (is --apikey one of the project's upload tokens?)"
         exc.args = (hinted + str(exc)[len("Upload failed") :],)
         exc.msg = hinted
+    elif isinstance(exc, NoAnswer) or (isinstance(exc, UnexpectedAnswer) and 200 <= (exc.status_code or 0) < 300):
+        exc.args = (str(exc) + UNKNOWN_OUTCOME,)

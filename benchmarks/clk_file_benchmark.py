@@ -40,15 +40,17 @@ def write_inputs(directory: str, count: int) -> tuple:
         for i in range(count):
             blocks = [f"{g}_{rng.getrandbits(10):010b}" for g in range(5)]
             out.write((", " if i else "") + f'"{i}": ' + json.dumps(blocks))
-        out.write('}, "meta": {"source": {"clk_count": [%d]}}}' % count)
+        out.write('}, "meta": {"source": {"clk_count": [' + str(count) + "]}}}")
     return clk_path, block_path
 
 
 def main(count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clk_path, block_path = write_inputs(tmp, count)
-        print(f"{count} CLKs: CLK file {os.path.getsize(clk_path) / 2**20:.0f} MiB, "
-              f"block file {os.path.getsize(block_path) / 2**20:.0f} MiB")
+        print(
+            f"{count} CLKs: CLK file {os.path.getsize(clk_path) / 2**20:.0f} MiB, "
+            f"block file {os.path.getsize(block_path) / 2**20:.0f} MiB"
+        )
         runs = {
             "anonlink describe": [sys.executable, "-m", "anonlinkclient", "describe", clk_path],
             "combine_clks_blocks": [sys.executable, "-c", COMBINE, clk_path, block_path],

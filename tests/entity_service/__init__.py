@@ -9,7 +9,8 @@ for real with ``anonlink``. Fixtures and their API: :mod:`.fixtures`. By hand:
 Modules: :mod:`.server` (HTTP, recording, faults applied; ``EntityService``),
 :mod:`.api` (routes, auth rules, runs), :mod:`.uploads` (the upload forms and
 object-store ingest), :mod:`.linkage` (anonlink), :mod:`.state`,
-:mod:`.contract` (OpenAPI checks), :mod:`.faults`, :mod:`.objectstore` (moto S3).
+:mod:`.contract` (OpenAPI checks), :mod:`.faults`, :mod:`.objectstore` (moto S3),
+:mod:`.fault_proxy` (object-store faults and TLS, as a proxy in front of a local server).
 
 Known deviations from the real service:
 

@@ -72,6 +72,19 @@ Fixtures
 
     ``.reset()`` forgets projects, requests, faults and violations, keeping the port.
 
+``s3_proxy`` (function scope) -> :class:`tests.entity_service.fault_proxy.FaultProxy`
+    A fault-injecting HTTP proxy on 127.0.0.1 in front of ``s3_server``, for object-store
+    faults. Point uploads at it with ``UPLOAD_OBJECT_STORE_SERVER=<s3_proxy.url>``.
+    ``.deny(n=1, status=403, code="AccessDenied", message=..., method=None, path_contains=None,
+    query_contains=None)`` (an S3 XML error, not forwarded), ``.expire_credentials(after=0)``
+    (``403 ExpiredToken`` for the first access key seen, after ``after`` requests signed with it),
+    ``.cut(n=1, after_bytes=0, ...)`` (reset the connection after that much of the body),
+    ``.vanish(after_bytes=0, ...)`` (cut, then stop listening: connections refused from then on),
+    ``.hang(n=1, ...)`` / ``.release()``; ``.requests`` / ``.requests_to(method, query_contains,
+    path_contains)`` (method, path, query, ``access_key``, ``content_length``, ``body_size``,
+    ``status``, ``fault``). ``FaultProxy(host, port, ssl_context)`` serves HTTPS in front of any
+    local server (e.g. the test Entity Service with a self-signed certificate).
+
 ``entity_service_process`` (session scope) -> :class:`ServiceProcess`
     ``python -m tests.entity_service --port 0 --s3 start`` in a subprocess (for code
     that cannot share this process, e.g. notebooks): ``.url``, ``.s3_endpoint``,
@@ -94,6 +107,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, Optional
 import pytest
 
 if TYPE_CHECKING:  # imported when a fixture is used, so that loading this plugin stays cheap
+    from tests.entity_service.fault_proxy import FaultProxy
     from tests.entity_service.objectstore import S3Server
     from tests.entity_service.server import EntityService
 
@@ -129,6 +143,18 @@ def entity_service(s3_server: "S3Server") -> Iterator["EntityService"]:
         failure = str(exc)
     if failure:
         pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture
+def s3_proxy(s3_server: "S3Server") -> Iterator["FaultProxy"]:
+    """A fault-injecting proxy in front of the session's S3 server, for one test."""
+    from tests.entity_service.fault_proxy import FaultProxy
+
+    proxy = FaultProxy(s3_server.host, s3_server.port).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
 
 
 @dataclass
