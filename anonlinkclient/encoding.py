@@ -8,6 +8,7 @@ hashed by :func:`clkhash.clk.hash_chunk` with keys from
 :func:`clkhash.key_derivation.generate_key_lists`.
 """
 
+import functools
 import itertools
 import os
 import signal
@@ -99,10 +100,30 @@ def _hash(keys: Keys, schema: Schema, validate: bool, chunk: Chunk) -> ChunkResu
 
 _worker_state: Optional[Tuple[Keys, Schema, bool]] = None
 
+# clkhash memoizes hashed n-grams in LRU caches of up to 131,072 entries (about
+# 200 MB once full). Worker processes share this budget of entries, so memory
+# stays bounded whatever the number of rows or cores, keeping most of the speed.
+CACHE_ENTRIES_ALL_WORKERS = 131_072
 
-def _init_worker(keys: Keys, schema: Schema, validate: bool) -> None:
+
+def limit_clkhash_caches(max_entries: int) -> None:
+    """Give clkhash's memoizing functions smaller LRU caches, in this process only.
+
+    Only the worker processes :func:`encode_records` starts call this.
+    """
+    from clkhash import bloomfilter
+
+    for name, function in list(vars(bloomfilter).items()):
+        info = getattr(function, "cache_info", None)
+        wrapped = getattr(function, "__wrapped__", None)
+        if info is not None and wrapped is not None and (info().maxsize or 0) > max_entries:
+            setattr(bloomfilter, name, functools.lru_cache(maxsize=max_entries)(wrapped))
+
+
+def _init_worker(keys: Keys, schema: Schema, validate: bool, cache_entries: int) -> None:
     # Ctrl-C goes to the whole process group; only the parent handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_clkhash_caches(cache_entries)
     global _worker_state
     _worker_state = (keys, schema, validate)
 
@@ -164,7 +185,8 @@ def encode_records(
 
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(keys, schema, validate))
+    cache_entries = max(4096, CACHE_ENTRIES_ALL_WORKERS // workers)
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(keys, schema, validate, cache_entries))
     try:
         in_flight: deque[Future[ChunkResult]] = deque()
         for chunk in itertools.chain(first_two, chunks):

@@ -1,8 +1,9 @@
 """Run a command and measure its wall time and the peak memory of its whole process tree.
 
-Peak RSS is sampled from /proc every 20 ms as the sum over the process and all
-its descendants (worker processes included), so it is what the machine really
-spends. Linux only.
+Peak memory is sampled from /proc every 20 ms as the sum of the proportional set
+size (PSS) over the process and all its descendants (worker processes
+included): pages that forked workers share with their parent are counted once,
+so the sum is what the machine really spends. Linux only.
 """
 
 import os
@@ -26,10 +27,11 @@ def _children() -> Dict[int, List[int]]:
 
 
 def _rss_kib(pid: int) -> int:
+    """Proportional set size: shared pages (forked workers share the parent's) counted once in all."""
     try:
-        with open(f"/proc/{pid}/status") as handle:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith("Pss:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -37,7 +39,7 @@ def _rss_kib(pid: int) -> int:
 
 
 def tree_rss_kib(root: int) -> int:
-    """Resident memory (KiB) of ``root`` and all its descendants."""
+    """Memory (PSS, KiB) of ``root`` and all its descendants."""
     tree = _children()
     total, stack = 0, [root]
     while stack:
