@@ -70,7 +70,7 @@ setup(
     packages=find_packages(include=["anonlinkclient", "anonlinkclient.*"]) + ["anonlinkclient.schemas"],
     package_dir={"anonlinkclient.schemas": "schemas"},
     package_data={"anonlinkclient": ["py.typed"], "anonlinkclient.schemas": ["*.json"]},
-    python_requires=">=3.8,<3.12",
+    python_requires=">=3.10,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": ["anonlink = anonlinkclient.cli:main"]},

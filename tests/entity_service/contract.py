@@ -185,7 +185,7 @@ class Contract:
         validate(self.spec)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shared_contract() -> Contract:
     """One :class:`Contract` per process (parsing the YAML takes a while; checks do not mutate it)."""
     return Contract()
