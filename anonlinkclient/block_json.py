@@ -14,6 +14,7 @@ import ijson
 
 from anonlinkclient.clk_json import Source, open_source, source_name
 from anonlinkclient.errors import InputFileError
+from anonlinkclient.input_files import json_stream_errors
 
 BlockId = Union[str, int]
 BLOCK_FILE_HINT = 'expected a block file made by "anonlink block": {"blocks": {...}, "meta": {...}}'
@@ -41,7 +42,7 @@ def iter_block_entries(source: Source) -> Iterator[Tuple[int, List[BlockId]]]:
         item_prefix: Optional[str] = None
         key = ""
         current: Optional[List[BlockId]] = None
-        try:
+        with json_stream_errors(path, BLOCK_FILE_HINT):
             for prefix, event, value in ijson.parse(handle, use_float=True):
                 if prefix == "blocks":
                     if event == "start_map":
@@ -63,21 +64,14 @@ def iter_block_entries(source: Source) -> Iterator[Tuple[int, List[BlockId]]]:
                     if not (event == "string" or (event == "number" and isinstance(value, int))):
                         raise InputFileError(path, f"record {key}: block ids must be strings or integers")
                     current.append(value)
-        except ijson.JSONError as exc:
-            raise InputFileError(path, f"not valid JSON ({str(exc).strip()}); {BLOCK_FILE_HINT}") from None
-        except UnicodeDecodeError:
-            raise InputFileError(path, f"not valid UTF-8 text; {BLOCK_FILE_HINT}") from None
         if not found:
             raise InputFileError(path, f'has no "blocks" object; {BLOCK_FILE_HINT}')
 
 
 def declared_record_count(source: Source) -> Optional[int]:
     """The ``meta.source.clk_count`` of a block file (records blocked), if it has one."""
-    with open_source(source) as (handle, path):
-        try:
-            counts = list(ijson.items(handle, "meta.source.clk_count.item"))
-        except ijson.JSONError as exc:
-            raise InputFileError(path, f"not valid JSON ({str(exc).strip()}); {BLOCK_FILE_HINT}") from None
+    with open_source(source) as (handle, path), json_stream_errors(path, BLOCK_FILE_HINT):
+        counts = list(ijson.items(handle, "meta.source.clk_count.item"))
     return int(counts[0]) if counts else None
 
 

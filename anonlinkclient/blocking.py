@@ -37,6 +37,7 @@ from anonlinkclient.blocking_schema import SchemaSource, load_blocking_schema, s
 from anonlinkclient.clk_json import Source, iter_clks, open_binary_input, source_name
 from anonlinkclient.csv_input import CsvRecords, open_text_input
 from anonlinkclient.errors import InputFileError, SchemaFileError
+from anonlinkclient.input_files import first_line
 from anonlinkclient.output import atomic_output
 
 CLK_FILE_FORM = 'a CLK file made by "anonlink hash" ({"clks": [...]})'
@@ -299,9 +300,9 @@ def block_records(
                 "config.filter drops every block, so no record is in any block; raise the filter's max "
                 "or use signatures that make smaller blocks",
             ) from exc
-        raise SchemaFileError(schema_name, f"blocklib cannot use this schema: {_first_line(exc)}") from exc
+        raise SchemaFileError(schema_name, f"blocklib cannot use this schema: {first_line(exc)}") from exc
     except (AssertionError, IndexError, KeyError, TypeError, NotImplementedError) as exc:
-        raise SchemaFileError(schema_name, f"blocklib cannot use this schema: {_first_line(exc)}") from exc
+        raise SchemaFileError(schema_name, f"blocklib cannot use this schema: {first_line(exc)}") from exc
     seconds = time.perf_counter() - start
 
     record_blocks: List[List[BlockId]] = [[] for _ in records]
@@ -470,11 +471,6 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 __all__ = [

@@ -13,20 +13,15 @@ from typing import IO, Iterable, Iterator, Optional, Tuple, Union
 import ijson
 
 from anonlinkclient.errors import InputFileError
+from anonlinkclient.input_files import json_stream_errors, open_input
 
 CLK_FILE_HINT = 'expected a CLK file made by "anonlink hash": {"clks": [...]}'
 
 
 def open_binary_input(path: str) -> IO[bytes]:
     """Open ``path`` for binary reading, turning OS errors into an :class:`InputFileError`."""
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise InputFileError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputFileError(path, "is a directory, not a file") from None
-    except OSError as exc:
-        raise InputFileError(path, f"cannot open ({exc.strerror})") from None
+    handle: IO[bytes] = open_input(path, "rb")
+    return handle
 
 
 Source = Union[str, IO[bytes]]  # a path, or a file opened in binary mode
@@ -68,7 +63,7 @@ def iter_clk_strings(source: Source) -> Iterator[str]:
     with open_source(source) as (handle, path):
         found = False
         index = 0
-        try:
+        with json_stream_errors(path, CLK_FILE_HINT):
             for prefix, event, value in ijson.parse(handle):
                 if prefix == "clks.item":
                     if event != "string":
@@ -77,10 +72,6 @@ def iter_clk_strings(source: Source) -> Iterator[str]:
                     yield value
                 elif prefix == "clks" and event == "start_array":
                     found = True
-        except ijson.JSONError as exc:
-            raise InputFileError(path, f"not valid JSON ({_first_line(exc)}); {CLK_FILE_HINT}") from None
-        except UnicodeDecodeError:
-            raise InputFileError(path, f"not valid UTF-8 text; {CLK_FILE_HINT}") from None
         if not found:
             raise InputFileError(path, f'has no "clks" list; {CLK_FILE_HINT}')
 
@@ -125,8 +116,3 @@ def write_clks(handle: IO[str], clks: Iterable[bytes]) -> int:
         count += 1
     handle.write("]}")
     return count
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -6,27 +6,21 @@ shows them.
 """
 
 import csv
-from typing import Iterator, List, Optional, TextIO
+from typing import Iterator, List, Optional, TextIO, cast
 
 from anonlinkclient.errors import InputFileError
+from anonlinkclient.input_files import open_input
 
 
 def open_text_input(path: str) -> TextIO:
-    """Open ``path`` as UTF-8 text for reading, turning OS errors into one clear line.
+    """Open a CSV as UTF-8 text for reading, turning OS errors into one clear line.
+
+    Undecodable bytes are kept (``surrogateescape``) so that :class:`CsvRecords`
+    can name the row and column they are in.
 
     :raises InputFileError: if the file is missing, a directory or unreadable.
     """
-    try:
-        # surrogateescape: undecodable bytes are found per row by CsvRecords, with row and column
-        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    except FileNotFoundError:
-        raise InputFileError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputFileError(path, "is a directory, not a file") from None
-    except PermissionError:
-        raise InputFileError(path, "permission denied") from None
-    except OSError as exc:
-        raise InputFileError(path, f"cannot open ({exc.strerror})") from None
+    return cast(TextIO, open_input(path, "r", encoding="utf-8-sig", errors="surrogateescape", newline=""))
 
 
 class CsvRecords:

@@ -16,6 +16,7 @@ import jsonschema
 from clkhash import schema as clkhash_schema
 
 from anonlinkclient.errors import SchemaFileError
+from anonlinkclient.input_files import open_input
 
 LATEST_VERSION = max(clkhash_schema.MASTER_SCHEMA_FILE_NAMES)
 
@@ -23,14 +24,8 @@ LATEST_VERSION = max(clkhash_schema.MASTER_SCHEMA_FILE_NAMES)
 def load_json_document(path: str) -> Any:
     """Read a JSON schema file, raising :class:`SchemaFileError` naming the place of a syntax error."""
     try:
-        with open(path, encoding="utf-8-sig") as handle:
+        with open_input(path, "r", SchemaFileError, encoding="utf-8-sig") as handle:
             return json.load(handle)
-    except FileNotFoundError:
-        raise SchemaFileError(path, "no such file") from None
-    except IsADirectoryError:
-        raise SchemaFileError(path, "is a directory, not a schema file") from None
-    except OSError as exc:
-        raise SchemaFileError(path, f"cannot open ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise SchemaFileError(path, "not valid UTF-8 text; expected a JSON schema") from None
     except json.JSONDecodeError as exc:
