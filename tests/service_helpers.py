@@ -71,6 +71,16 @@ def new_project(client: RestClient, parties: int = 2, blocked: bool = False, res
     return client.project_create(schema_document(), result_type, "test", parties=parties, uses_blocking=blocked)
 
 
+def new_linked_project(client: RestClient, directory: Path) -> Dict:
+    """A 2-party project whose parties uploaded similar random CLKs directly; return its credentials."""
+    credentials = new_project(client)
+    clks = random_clks(20)
+    for token, party_clks, name in zip(credentials["update_tokens"], (clks, noisy(clks)), "ab"):
+        with open(write_clk_file(directory / f"{name}.json", party_clks), "rb") as handle:
+            client.project_upload_clks(credentials["project_id"], token, handle)
+    return credentials
+
+
 def secrets_of(credentials: Dict[str, Any]) -> List[str]:
     """Every token in a create-project answer."""
     return [credentials["result_token"], *credentials["update_tokens"]]

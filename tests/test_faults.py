@@ -17,7 +17,7 @@ import pytest
 from anonlinkclient.rest_client import ClientWaitingConfiguration, NoAnswer, RateLimitedClient, RestClient
 from anonlinkclient.upload import DIRECT_MESSAGE, UNKNOWN_OUTCOME
 from tests.helpers import data, run_anonlink, run_cli
-from tests.service_helpers import new_project, noisy, random_clks, write_clk_file
+from tests.service_helpers import new_linked_project, new_project, random_clks, write_clk_file
 
 
 def fast(service, max_time_ms=500, timeout=None):
@@ -72,11 +72,7 @@ def assert_not_uploaded(service, project, result, receipt):
 def linked_project(entity_service, tmp_path):
     """A 2-party project with both parties' CLKs uploaded, and a run of it created."""
     client = RestClient(entity_service.url)
-    credentials = new_project(client)
-    clks = random_clks(20)
-    for token, party_clks, name in zip(credentials["update_tokens"], (clks, noisy(clks)), "ab"):
-        with open(write_clk_file(tmp_path / f"{name}.json", party_clks), "rb") as handle:
-            client.project_upload_clks(credentials["project_id"], token, handle)
+    credentials = new_linked_project(client, tmp_path)
     run = client.run_create(credentials["project_id"], credentials["result_token"], 0.8, "faults")
     return dict(credentials, run_id=run["run_id"])
 

@@ -7,7 +7,7 @@ import pytest
 
 from anonlinkclient.rest_client import RestClient
 from tests.helpers import data, run_anonlink, run_cli
-from tests.service_helpers import new_project, noisy, random_clks, secrets_of, write_clk_file
+from tests.service_helpers import new_linked_project, secrets_of
 from tests.test_rest_client import closed_port
 
 
@@ -33,13 +33,7 @@ def one_error_line(result):
 @pytest.fixture
 def linked_project(entity_service, tmp_path):
     """A 2-party project with both uploads done directly."""
-    client = RestClient(entity_service.url)
-    credentials = new_project(client)
-    clks = random_clks(20)
-    for token, party_clks, name in zip(credentials["update_tokens"], (clks, noisy(clks)), "ab"):
-        with open(write_clk_file(tmp_path / f"{name}.json", party_clks), "rb") as handle:
-            client.project_upload_clks(credentials["project_id"], token, handle)
-    return credentials
+    return new_linked_project(RestClient(entity_service.url), tmp_path)
 
 
 def create_run(service, credentials, tmp_path, threshold="0.8"):
