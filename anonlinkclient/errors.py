@@ -1,28 +1,45 @@
-"""The errors anonlink-client raises, and the exit code the CLI gives each.
+r"""Every exception anonlink-client raises, and the exit code the CLI gives each.
 
 Every error the tool expects is an :class:`AnonlinkClientError`. Its ``str()`` is
-one line a user can act on (what went wrong, and where: file, row, column), and
-its ``exit_code`` tells scripts which kind of failure it was::
+one complete line a user can act on (what went wrong, and where: file, row,
+column or server), built when the error is raised and never rewritten after; its
+``exit_code`` tells scripts which kind of failure it was::
 
-    AnonlinkClientError              exit 1   base class
-     ├── InputFileError              exit 3   a data file (CSV, CLK JSON, blocks) cannot be used
-     │    └── OutputFileError        exit 3   an output file cannot be written
-     ├── SchemaFileError             exit 4   a linkage or blocking schema is unusable
-     ├── SecretError                 exit 5   the secret could not be read
-     ├── ServiceError                exit 6   the Entity Service failed or refused
-     │    ├── ServiceConnectionError exit 6   the service could not be reached
-     │    └── RateLimitedClient      exit 6   asking for updates too often
-     ├── ObjectStoreError            exit 7   the object store (S3/MinIO) failed
-     └── Interrupted                 exit 130/143  stopped by SIGINT or SIGTERM
+    AnonlinkClientError                  exit 1   base class
+     ├── UsageError (ValueError)         exit 2   a function or command was given arguments that cannot work
+     ├── InputFileError (ValueError)     exit 3   a data file (CSV, CLK file, block file, scores) cannot be used
+     │    └── OutputFileError            exit 3   an output file cannot be written
+     ├── SchemaFileError (ValueError)    exit 4   a linkage or blocking schema is unusable
+     │    └── InvalidSchema              exit 4   it is JSON, but not a valid schema (every problem kept)
+     ├── SecretError                     exit 5   the secret could not be read
+     ├── ServiceError                    exit 6   the Entity Service failed or refused
+     │    ├── ServiceConnectionError     exit 6   the service could not be reached
+     │    │    ├── NoAnswer              exit 6   sent, but no (whole) answer came: it may have acted
+     │    │    └── TLSError              exit 6   the TLS connection failed (asking again does not help)
+     │    ├── UnexpectedAnswer           exit 6   an answer that is not the JSON the API promises
+     │    ├── RateLimitedClient          exit 6   the service stayed busy (HTTP 503) / asking too often
+     │    ├── RunNotComplete             exit 6   the run has no result yet
+     │    └── RunFailed                  exit 6   the run ended in the error state
+     ├── ObjectStoreError                exit 7   the object store (S3/MinIO) failed
+     │    └── CredentialsExpired         exit 7   the store says the temporary credentials expired
+     └── Interrupted                     exit 130/143  stopped by SIGINT or SIGTERM
 
-Lower-layer exceptions (``OSError``, ``json.JSONDecodeError``, ``requests``,
-``minio``, clkhash and blocklib errors) are re-raised as one of these with
-``raise ... from exc`` at the boundary where the file or service is touched, so
-the CLI only ever has to catch this tree. Messages never contain a secret, an API
-token or object-store credentials.
+    RecordError (ValueError)             internal: a record does not fit the schema; the
+                                         hashing layer turns it into an InputFileError
+
+``UsageError``, ``InputFileError`` and ``SchemaFileError`` are also
+:class:`ValueError`\ s, as the errors of the 0.1.5 helpers were, so that
+``except ValueError:`` in existing notebooks still catches them.
+
+Lower-layer exceptions (``OSError``, JSON parser errors, ``requests``, ``minio``,
+clkhash and blocklib errors) are re-raised as one of these with ``raise ... from
+exc`` at the boundary where the file or service is touched, so the CLI only ever
+has to catch this tree. Messages never contain a secret, an API token or
+object-store credentials: :class:`ServiceError` blanks the tokens it is given
+out of the server's text.
 """
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 
 class AnonlinkClientError(Exception):
@@ -31,7 +48,22 @@ class AnonlinkClientError(Exception):
     exit_code = 1
 
 
-class InputFileError(AnonlinkClientError):
+class UsageError(AnonlinkClientError, ValueError):
+    """A library function (or command) was called with arguments that cannot work together.
+
+    :param message: what is wrong, in the library's terms.
+    :param argument: the name of the parameter at fault, so that the CLI can say
+        it in terms of its own options.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, argument: Optional[str] = None) -> None:
+        self.argument = argument
+        super().__init__(message)
+
+
+class InputFileError(AnonlinkClientError, ValueError):
     """A data file (PII CSV, CLK JSON, block JSON) is missing, unreadable or malformed.
 
     :param path: the file as the user named it.
@@ -73,7 +105,7 @@ class OutputFileError(InputFileError):
     """An output file could not be created or written."""
 
 
-class SchemaFileError(AnonlinkClientError):
+class SchemaFileError(AnonlinkClientError, ValueError):
     """A linkage or blocking schema is not JSON, not valid, or does not fit the data."""
 
     exit_code = 4
@@ -82,6 +114,32 @@ class SchemaFileError(AnonlinkClientError):
         self.path = path
         self.message = message
         super().__init__(f"{path}: {message}")
+
+
+class InvalidSchema(SchemaFileError):
+    """A linkage or blocking schema is JSON but not valid; every problem found is kept.
+
+    :param kind: ``linkage`` or ``blocking``.
+    :param problems: one line per problem, each naming its place in the schema.
+    :param every_problem: list every problem, a line each (as ``validate-schema`` does),
+        instead of the first ``shown`` on one line.
+    :param shown: how many problems the one-line message lists.
+    """
+
+    def __init__(
+        self, path: str, kind: str, problems: Sequence[str], every_problem: bool = False, shown: int = 1
+    ) -> None:
+        self.kind = kind
+        self.problems = list(problems)
+        if every_problem:
+            listed = "".join(f"\n  {problem}" for problem in self.problems)
+            super().__init__(path, f"not a valid {kind} schema:{listed}")
+            return
+        more = len(self.problems) - shown
+        listed = "; ".join(self.problems[:shown])
+        if more > 0:
+            listed += f" (and {more} more {'problem' if more == 1 else 'problems'})"
+        super().__init__(path, f"not a valid {kind} schema: {listed}")
 
 
 class SecretError(AnonlinkClientError):
@@ -95,32 +153,72 @@ class ServiceError(AnonlinkClientError):
 
     :param msg: what the client was doing, e.g. ``"Project creation failed"``.
     :param response: the ``requests.Response``, when the server answered.
+    :param secrets: tokens that must not appear in the message (replaced by ``<hidden>``).
+    :param advice: what to do about it, appended to the message.
     :ivar status_code: the HTTP status, or ``None`` if there was no answer.
-    :ivar text: the server's message (its ``detail``/``message`` field or body).
+    :ivar text: the server's message (its ``detail``/``message``/``title`` field or body).
     """
 
     exit_code = 6
 
-    def __init__(self, msg: str, response: Optional[Any] = None) -> None:
+    def __init__(self, msg: str, response: Optional[Any] = None, secrets: Sequence[str] = (), advice: str = "") -> None:
         self.response = response
         self.status_code: Optional[int] = getattr(response, "status_code", None)
-        self.text: Optional[str] = _server_message(response)
-        self.msg = msg
+        self.text: Optional[str] = _hidden(_server_message(response), secrets)
+        self.msg = _hidden(msg, secrets) or ""
+        self.advice = advice
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        if self.status_code is None:
-            return self.msg
-        detail = f": {self.text}" if self.text else ""
-        return f"{self.msg} (HTTP {self.status_code}){detail}"
+        message = self.msg
+        if self.status_code is not None:
+            detail = f": {self.text}" if self.text else ""
+            message = f"{message} (HTTP {self.status_code}){detail}"
+        return message + self.advice
 
 
 class ServiceConnectionError(ServiceError):
     """The Entity Service could not be reached (refused, timed out, DNS, TLS)."""
 
 
+class NoAnswer(ServiceConnectionError):
+    """The request was sent (perhaps only in part) but no answer came: the service
+    closed the connection or did not answer in time. It may have acted on the request."""
+
+
+class TLSError(ServiceConnectionError):
+    """The TLS connection to the service failed: its certificate could not be
+    verified, or it does not speak TLS. Asking again does not help."""
+
+
+class UnexpectedAnswer(ServiceError):
+    """The service answered, but not with the JSON the API promises (e.g. a proxy's
+    HTML error page, or JSON cut off in the middle)."""
+
+
 class RateLimitedClient(ServiceError):
     """Exception indicating client is asking for updates too frequently."""
+
+
+class RunNotComplete(ServiceError):
+    """The run has no result yet (it is still waiting, queued or running)."""
+
+
+class RunFailed(ServiceError):
+    """The run ended in the ``error`` state."""
+
+
+HIDDEN = "<hidden>"
+
+
+def _hidden(text: Optional[str], secrets: Sequence[str]) -> Optional[str]:
+    """``text`` with every secret replaced by ``<hidden>``."""
+    if text is None:
+        return None
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, HIDDEN)
+    return text
 
 
 def _server_message(response: Optional[Any]) -> Optional[str]:
@@ -145,9 +243,28 @@ class ObjectStoreError(AnonlinkClientError):
     exit_code = 7
 
 
+class CredentialsExpired(ObjectStoreError):
+    """The object store refused the upload because the credentials have expired."""
+
+
 class Interrupted(AnonlinkClientError):
     """The work was stopped by a signal; partial output has been removed."""
 
     def __init__(self, signal_name: str = "SIGINT", exit_code: int = 130) -> None:
         self.exit_code = exit_code
         super().__init__(f"interrupted by {signal_name}; no output was written")
+
+
+class RecordError(ValueError):
+    """A record does not fit the schema (raised by the encoder; the hashing layer names the file).
+
+    :ivar record_index: 0-based index of the record among the data records.
+    :ivar column: the schema identifier of the offending column, if known.
+    :ivar reason: what is wrong with the value (clkhash's words).
+    """
+
+    def __init__(self, record_index: int, column: Optional[str], reason: str) -> None:
+        self.record_index = record_index
+        self.column = column
+        self.reason = reason
+        super().__init__(f"record {record_index}: {reason}")

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from anonlinkclient.rest_client import RestClient
+from anonlinkclient.service.rest_client import RestClient
 
 
 def random_clks(count: int, size: int = 128, seed: int = 0) -> List[bytes]:

@@ -1,0 +1,100 @@
+"""The ``anonlink`` command line tool.
+
+Each command is a thin adapter (in :mod:`.encoding`, :mod:`.blocking`,
+:mod:`.linkage` and :mod:`.service`): it parses options, calls one library
+function, and reports. Every expected failure is an
+:class:`~anonlinkclient.errors.AnonlinkClientError`; :class:`AnonlinkGroup` is
+the one boundary that turns it into ``Error: <one line>`` on stderr and the
+error's exit code (adding the hints in :data:`HINTS`, which speak of options
+and commands the library does not know), and turns Ctrl-C and SIGTERM into a
+short message instead of a traceback. Heavy libraries are imported inside the
+commands, so ``--help`` and ``--version`` answer quickly.
+"""
+
+import signal
+import sys
+from typing import Any, Dict, List, Optional, Type
+
+import click
+
+from anonlinkclient import __version__
+from anonlinkclient.cli import blocking, encoding, linkage, service
+from anonlinkclient.cli.options import verbose_option
+from anonlinkclient.errors import AnonlinkClientError, Interrupted, RunNotComplete
+
+#: What the command line adds to a library error's message, by error class.
+HINTS: Dict[Type[AnonlinkClientError], str] = {
+    RunNotComplete: "; use --watch to wait for it",
+}
+
+
+class CommandFailed(click.ClickException):
+    """A known error, shown as ``Error: <message>`` with the error's exit code."""
+
+    def __init__(self, error: AnonlinkClientError) -> None:
+        hint = next((text for kind, text in HINTS.items() if isinstance(error, kind)), "")
+        super().__init__(f"{error}{hint}")
+        self.exit_code = error.exit_code  # type: ignore[misc]
+
+
+class AnonlinkGroup(click.Group):
+    """The command group: maps known errors and interruptions to messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command, turning every known error into one line and its exit code."""
+        try:
+            return super().invoke(ctx)
+        except AnonlinkClientError as exc:
+            raise CommandFailed(exc) from exc
+        except KeyboardInterrupt:
+            raise CommandFailed(Interrupted()) from None
+        except BrokenPipeError:
+            # The reader of our stdout went away (e.g. `| head`); nothing to report.
+            sys.stderr.close()
+            ctx.exit(1)
+
+
+@click.group("anonlink", cls=AnonlinkGroup)
+@click.version_option(__version__, "--version", prog_name="anonlink")
+@verbose_option
+def cli() -> None:
+    """This command line application allows a user to hash their data into
+    cryptographic longterm keys for use in private comparison.
+
+    This tool can also interact with an entity matching service; creating new
+    mappings, uploading locally hashed data, watching progress, and retrieving
+    results.
+
+    Example:
+
+        anonlink hash private_data.csv secret schema.json output-clks.json
+    """
+
+
+def _register(commands: List[click.Command]) -> None:
+    for command in commands:
+        cli.add_command(command)
+
+
+for _module in (encoding, blocking, linkage, service):
+    _register(_module.COMMANDS)
+
+for _name, _command in encoding.ALIASES.items():
+    _alias = click.Command(
+        _name,
+        params=_command.params,
+        callback=_command.callback,
+        help=_command.help,
+        short_help=f"same as '{_command.name}'",
+    )
+    cli.add_command(_alias)
+
+
+def _raise_on_sigterm(signum: int, _frame: Any) -> None:
+    raise Interrupted("SIGTERM", 128 + signum)
+
+
+def main(args: Optional[list] = None) -> None:
+    """Run the CLI; SIGTERM cleans up like Ctrl-C does."""
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    cli.main(args=args, prog_name="anonlink")

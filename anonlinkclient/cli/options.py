@@ -1,0 +1,165 @@
+"""What the commands share: status output, ``-v``, the service options, and writing a JSON answer.
+
+:func:`service_options` adds the options of every command that talks to an
+Entity Service and hands the command one
+:class:`~anonlinkclient.service.settings.ServiceSettings` (parameter
+``settings``), built from the options and their environment variables; the
+defaults shown in ``--help`` are the library's.
+"""
+
+import functools
+from typing import Any, Callable, Optional, TypeVar
+
+import click
+
+from anonlinkclient.service import settings as defaults
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def log(message: str) -> None:
+    """Print a status message on stderr (stdout may be carrying data)."""
+    click.echo(message, err=True)
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().ensure_object(dict)["verbose"] = True
+
+
+def verbose_option(command: F) -> F:
+    """``-v/--verbose`` on a command, equivalent to the global flag."""
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbose,
+        help="Script is more talkative",
+    )(command)
+
+
+def is_verbose() -> bool:
+    """True if ``-v`` was given before or after the command name."""
+    ctx = click.get_current_context()
+    return bool(ctx.find_root().ensure_object(dict).get("verbose"))
+
+
+def _check_server(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from anonlinkclient.service.rest_client import normalise_server_url
+
+    try:
+        normalise_server_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def service_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of every command that talks to an Entity Service: server, retry limits, timeout, TLS, ``-v``.
+
+    The command receives them as one ``settings`` parameter (a
+    :class:`~anonlinkclient.service.settings.ServiceSettings`), with its
+    ``--apikey`` included if it has one.
+    """
+
+    @functools.wraps(command)
+    def with_settings(
+        *args: Any,
+        server: str,
+        retry_multiplier: int,
+        retry_exponential_max: int,
+        retry_max_time: int,
+        timeout: float,
+        insecure: bool,
+        **kwargs: Any,
+    ) -> Any:
+        settings = defaults.ServiceSettings(
+            server=server,
+            apikey=kwargs.pop("apikey", None),
+            retry=defaults.Retry(retry_multiplier, retry_exponential_max, retry_max_time),
+            timeout=timeout,
+            verify_tls=not insecure,
+        )
+        return command(*args, settings=settings, **kwargs)
+
+    options = [
+        click.option(
+            "--server",
+            envvar="ANONLINK_SERVER",
+            show_envvar=True,
+            default=defaults.DEFAULT_SERVER,
+            show_default=True,
+            callback=_check_server,
+            help="Server address including protocol.",
+        ),
+        click.option(
+            "--retry-multiplier",
+            type=click.IntRange(min=0),
+            default=defaults.DEFAULT_RETRY_MULTIPLIER_MS,
+            show_default=True,
+            help="<milliseconds> If receiving a 503 from server, minimum time between retries.",
+        ),
+        click.option(
+            "--retry-exponential-max",
+            type=click.IntRange(min=0),
+            default=defaults.DEFAULT_RETRY_EXPONENTIAL_MAX_MS,
+            show_default=True,
+            help="<milliseconds> If receiving a 503 from server, maximum time between retries.",
+        ),
+        click.option(
+            "--retry-max-time",
+            type=click.IntRange(min=0),
+            default=defaults.DEFAULT_RETRY_MAX_TIME_MS,
+            show_default=True,
+            help="<milliseconds> If receiving a 503 from server, stop retrying after this time.",
+        ),
+        click.option(
+            "--timeout",
+            envvar="ANONLINK_TIMEOUT",
+            show_envvar=True,
+            type=click.FloatRange(min=0, min_open=True),
+            default=defaults.DEFAULT_TIMEOUT,
+            show_default=True,
+            help="<seconds> Wait this long for each answer of the server and its object store "
+            f"(and at most {defaults.MAX_CONNECT_TIMEOUT:g} s for a connection).",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="Do not verify the TLS certificates of the server and its object store (testing only).",
+        ),
+    ]
+    wrapped: Callable[..., Any] = with_settings
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return verbose_option(wrapped)
+
+
+def apikey_option(help_text: str) -> Callable[[F], F]:
+    """``--apikey``, also read from ``ANONLINK_APIKEY`` so that it need not appear in the process list."""
+    return click.option(
+        "--apikey", envvar="ANONLINK_APIKEY", show_envvar=True, required=True, metavar="TOKEN", help=help_text
+    )
+
+
+def service_client(settings: "defaults.ServiceSettings") -> Any:
+    """The :class:`~anonlinkclient.service.rest_client.RestClient` of ``settings``, reporting retries with ``-v``."""
+    client = settings.client()
+    if is_verbose():
+        client.on_retry = log
+        log(f"Connecting to Entity Matching Server: {client.server}")
+    if settings.verify_tls is False and client.server.lower().startswith("https:"):
+        log(f"Warning: not verifying the TLS certificate of {client.server} (--insecure)")
+    return client
+
+
+def write_json(document: Any, output: str, private: bool = False, indent: Optional[int] = 2) -> None:
+    """Write a service answer as sorted JSON to ``output`` (``-``: stdout)."""
+    import json
+
+    from anonlinkclient.io.output import atomic_output
+
+    with atomic_output(output, private=private) as out:
+        json.dump(document, out, indent=indent, sort_keys=True)
+        out.write("\n")

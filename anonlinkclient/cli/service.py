@@ -1,0 +1,200 @@
+"""Commands that talk to an Entity Service: ``status``, ``create-project``, ``create``, ``upload``,
+``results``, ``delete`` and ``delete-project``."""
+
+from typing import Optional
+
+import click
+
+from anonlinkclient.cli.options import apikey_option, is_verbose, log, service_client, service_options, write_json
+from anonlinkclient.service.settings import ServiceSettings
+
+
+@click.command("status", short_help="get status of entity service")
+@click.option("-o", "--output", default="-", show_default=True, help="Where to write the status JSON.")
+@service_options
+def status(output: str, settings: ServiceSettings) -> None:
+    """Connect to an entity matching server and check the service status.
+
+    Prints the service's answer, e.g. {"project_count": 3, "rate": 2205592, "status": "ok"}.
+    """
+    write_json(service_client(settings).server_get_status(), output, indent=None)
+
+
+@click.command("create-project", short_help="create a linkage project on the entity service")
+@click.option(
+    "--type",
+    "result_type",
+    type=click.Choice(["permutations", "similarity_scores", "groups"]),
+    default="groups",
+    show_default=True,
+    help="What the linkage result is. Only groups allows more than 2 parties.",
+)
+@click.option("--schema", required=True, metavar="SCHEMA", help="Linkage schema to publicly share with the parties.")
+@click.option("--name", help="Name to give this project.")
+@click.option("--parties", type=click.IntRange(min=2), default=2, show_default=True, help="Number of data providers.")
+@click.option("--blocked", is_flag=True, help="The parties will upload blocks with their encodings.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="File to write the project's credentials to (readable by you only); '-' for stdout.",
+)
+@service_options
+def create_project(
+    result_type: str,
+    schema: str,
+    name: Optional[str],
+    parties: int,
+    blocked: bool,
+    output: str,
+    settings: ServiceSettings,
+) -> None:
+    """Create a new project on an entity matching server.
+
+    The linkage schema is validated before anything is sent. The answer holds
+    the project_id, the result_token (for creating runs and fetching results)
+    and one upload token per party in update_tokens; it is written to OUTPUT,
+    created readable by its owner only. Give each data provider the project_id
+    and one upload token.
+    """
+    from anonlinkclient.encoding.schema import load_schema_document
+
+    if parties > 2 and result_type != "groups":
+        raise click.BadParameter(
+            f"{parties} parties need --type groups (only groups supports more than 2 parties)",
+            param_hint="'--parties'",
+        )
+    document = load_schema_document(schema)
+    answer = service_client(settings).project_create(
+        document, result_type, name, parties=parties, uses_blocking=blocked
+    )
+    write_json(answer, output, private=True)
+    log("Project created")
+
+
+@click.command("create", short_help="create a run on the entity service")
+@click.option("--name", help="Name to give this run.")
+@click.option("--project", required=True, help="Project identifier.")
+@apikey_option("The project's result token.")
+@click.option(
+    "-t",
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    required=True,
+    help="Similarity (0 to 1] above which two records are a match.",
+)
+@click.option("-o", "--output", default="-", show_default=True, help="File to write the run's description to.")
+@service_options
+def create(name: Optional[str], project: str, threshold: float, output: str, settings: ServiceSettings) -> None:
+    """Create a new run on an entity matching server.
+
+    The run links the project's uploads at the given similarity threshold. Its
+    description, with the run_id that 'results' and 'delete' need, is written
+    to OUTPUT.
+    """
+    answer = service_client(settings).run_create(project, settings.token(), threshold, name)
+    write_json(answer, output, private=True)
+
+
+@click.command("upload", short_help="upload hashes to entity service")
+@click.argument("clk_json", metavar="CLK_JSON")
+@click.option("--project", required=True, help="Project identifier.")
+@apikey_option("Your upload token (one of the project's update_tokens).")
+@click.option("--blocks", metavar="BLOCK_JSON", help="Block file made by 'anonlink block' for CLK_JSON.")
+@click.option("--to_entityservice", is_flag=True, help="Upload directly to the entity service, not the object store.")
+@click.option("--profile", help="AWS profile whose credentials sign the object store upload.")
+@click.option("-o", "--output", help="File to write the upload receipt to (readable by you only); '-' for stdout.")
+@service_options
+def upload(
+    clk_json: str,
+    project: str,
+    blocks: Optional[str],
+    to_entityservice: bool,
+    profile: Optional[str],
+    output: Optional[str],
+    settings: ServiceSettings,
+) -> None:
+    """Upload CLK data (and blocks) to the Anonlink Entity Service.
+
+    The files are checked first (base64 CLKs of one size, a block file made
+    for as many records); nothing is sent if they do not fit.
+
+    By default the encodings go through the service's object store: the
+    service hands out temporary credentials, the files are uploaded with a
+    progress bar (UPLOAD_OBJECT_STORE_SERVER=host:port overrides the store's
+    address; --profile signs with an AWS profile's credentials instead), and
+    the service is told where they are. With --to_entityservice, or when the
+    service offers no object store, they are sent to the service directly.
+
+    Without --blocks, every party of a project must upload the same way: if
+    one party uploads directly and another through the object store, the
+    service's default blocks do not line up and the run links nothing.
+
+    If --apikey is not an upload token (e.g. the result token), the service
+    answers the request for object store credentials with HTTP 500, the same
+    answer as when its object store is turned off; the upload then goes
+    directly to the service, which refuses the token with HTTP 403.
+    """
+    from anonlinkclient.service.upload import upload_encodings
+
+    if is_verbose():
+        log(f"Uploading CLK data from {clk_json}" + (f" with blocks from {blocks}" if blocks else ""))
+        log(f"Project ID: {project}")
+    detail = log if is_verbose() else None
+    client = service_client(settings)
+    receipt = upload_encodings(
+        client, project, settings.token(), clk_json, blocks, to_entityservice, profile, log, True, detail
+    )
+    if output is not None:
+        write_json(receipt, output, private=True)
+    if detail:
+        log(f"Upload complete: {receipt.get('message', 'Updated')}")
+
+
+@click.command("results", short_help="fetch results from entity service")
+@click.option("--project", required=True, help="Project identifier.")
+@apikey_option("The project's result token.")
+@click.option("--run", required=True, help="Run identifier.")
+@click.option("-w", "--watch", is_flag=True, help="Follow the run's status until it finishes.")
+@click.option("-o", "--output", default="-", show_default=True, help="File to write the result JSON to.")
+@service_options
+def results(project: str, run: str, watch: bool, output: str, settings: ServiceSettings) -> None:
+    """Check the status of a run and download its result once it is complete.
+
+    With --watch, every change of the run's status is shown until it
+    completes. A status query or the download that fails on the way (no
+    answer, HTTP 5xx, a garbled answer) is reported and asked again, until
+    they have failed for longer than --retry-max-time; a run that fails on the
+    service stops the watch with the service's message. The result is the
+    service's JSON, e.g. {"groups": [...]}.
+    """
+    from anonlinkclient.io.output import atomic_output
+    from anonlinkclient.service.results import fetch_run_result
+
+    text = fetch_run_result(service_client(settings), project, run, settings.token(), watch, log)
+    with atomic_output(output) as out:
+        out.write(text if text.endswith("\n") else text + "\n")
+
+
+@click.command("delete", short_help="delete a run on the anonlink entity service")
+@click.option("--project", required=True, help="Project identifier.")
+@click.option("--run", required=True, help="Run identifier.")
+@apikey_option("The project's result token.")
+@service_options
+def delete(project: str, run: str, settings: ServiceSettings) -> None:
+    """Delete a run and its results on an entity matching server."""
+    service_client(settings).run_delete(project, run, settings.token())
+    log("Run deleted")
+
+
+@click.command("delete-project", short_help="delete a project on the anonlink entity service")
+@click.option("--project", required=True, help="Project identifier.")
+@apikey_option("The project's result token.")
+@service_options
+def delete_project(project: str, settings: ServiceSettings) -> None:
+    """Delete a project with all its uploads, runs and results on an entity matching server."""
+    service_client(settings).project_delete(project, settings.token())
+    log("Project deleted")
+
+
+COMMANDS = [status, create_project, create, upload, results, delete, delete_project]

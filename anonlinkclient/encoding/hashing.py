@@ -1,0 +1,160 @@
+"""Hashing a PII CSV into CLKs: what ``anonlink hash`` and ``generate_clk_from_csv`` do.
+
+:func:`hash_csv` joins the pieces: the CSV reader (:mod:`.csv_input`), the header
+check, the streaming parallel encoder (:mod:`.encoding`) and the optional
+progress bar. It turns a record that fails the schema into an
+:class:`~anonlinkclient.errors.InputFileError` naming file, row and column.
+"""
+
+import contextlib
+import time
+from typing import Iterator, List, Optional, Sequence, TextIO, Union
+
+from bitarray import bitarray
+from clkhash.schema import Schema
+from clkhash.stats import OnlineMeanVariance
+from clkhash.validate_data import FormatError, validate_header
+
+from anonlinkclient.encoding.parallel import ProgressCallback, encode_records
+from anonlinkclient.encoding.schema import load_linkage_schema
+from anonlinkclient.errors import InputFileError, RecordError
+from anonlinkclient.io.bits import to_bitarray
+from anonlinkclient.io.clk_file import write_clks
+from anonlinkclient.io.csv_records import CsvRecords, open_text_input
+from anonlinkclient.io.output import atomic_output
+
+HeaderMode = Union[bool, str]  # True: check it, "ignore": skip it, False: no header
+
+
+def _count_records(handle: TextIO) -> Optional[int]:
+    """Lines in a seekable file (a cheap estimate of records for the progress bar)."""
+    if not handle.seekable():
+        return None
+    start = handle.tell()
+    count = sum(block.count("\n") for block in iter(lambda: handle.read(1 << 20), ""))
+    handle.seek(start)
+    return count
+
+
+@contextlib.contextmanager
+def progress_bar(total: Optional[int], enabled: bool) -> Iterator[Optional[ProgressCallback]]:
+    """A tqdm bar on stderr showing CLKs/s and the running popcount mean and std."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    stats = OnlineMeanVariance()
+    with tqdm(desc="generating CLKs", total=total, unit="clk", unit_scale=True) as bar:
+
+        def update(count: int, popcounts: Sequence[int]) -> None:
+            stats.update(popcounts)
+            bar.set_postfix(mean=stats.mean(), std=stats.std(), refresh=False)
+            bar.update(count)
+
+        yield update
+
+
+def hash_csv(
+    handle: TextIO,
+    name: str,
+    secret: Union[str, bytes],
+    schema: Schema,
+    header: HeaderMode = True,
+    validate: bool = True,
+    workers: Optional[int] = None,
+    progress: bool = False,
+) -> Iterator[bytes]:
+    """Yield the CLK (as bytes) of every record of a PII CSV, in order.
+
+    :param handle: the CSV as a text stream.
+    :param name: the file name used in error messages.
+    :param header: ``True`` to check the header against the schema,
+        ``"ignore"`` to skip it unchecked, ``False`` if there is none.
+    :param progress: show a progress bar on stderr.
+    :raises InputFileError: naming file, row and column of the first bad record.
+    """
+    if header not in (True, False, "ignore"):
+        raise ValueError(f"header must be True, False or 'ignore', not {header!r}")
+    total = _count_records(handle) if progress else None
+    records = CsvRecords(handle, name, header=bool(header), width=len(schema.fields))
+    if header is True and records.header is not None:
+        try:
+            validate_header(schema.fields, records.header)
+        except FormatError as exc:
+            raise InputFileError(name, f"header does not match the schema: {exc}", row=1) from None
+    first_data_row = 2 if header else 1
+    if total is not None and header:
+        total -= 1
+    with progress_bar(total, progress) as on_chunk:
+        try:
+            yield from encode_records(records, secret, schema, validate, workers, on_chunk)
+        except RecordError as exc:
+            raise InputFileError(name, exc.reason, row=exc.record_index + first_data_row, column=exc.column) from None
+
+
+def hash_csv_file(
+    pii_path: str,
+    secret: str,
+    schema_path: str,
+    clk_path: str,
+    header: HeaderMode = True,
+    validate: bool = True,
+    workers: Optional[int] = None,
+    progress: bool = False,
+) -> int:
+    """Hash the CSV at ``pii_path`` into the CLK JSON file ``clk_path`` (``-``: stdout).
+
+    The output appears only when every record has been hashed.
+
+    :return: the number of CLKs written.
+    :raises InputFileError: for a bad CSV, or one with no records.
+    :raises SchemaFileError: for a bad schema.
+    """
+    schema = load_linkage_schema(schema_path)
+    with open_text_input(pii_path) as handle, atomic_output(clk_path) as out:
+        count = write_clks(out, hash_csv(handle, pii_path, secret, schema, header, validate, workers, progress))
+        if count == 0:
+            raise InputFileError(pii_path, "contains no records to hash")
+    return count
+
+
+def generate_clk_from_csv(
+    input_f: TextIO,
+    secret: Union[str, bytes],
+    schema: Schema,
+    validate: bool = True,
+    header: HeaderMode = True,
+    progress_bar: bool = True,
+    max_workers: Optional[int] = None,
+) -> List[bitarray]:
+    """Hash every record of a PII CSV into a CLK, exactly as clkhash does.
+
+    :param input_f: the CSV as a text stream (an open file or ``io.StringIO``).
+    :param secret: the secret the data providers share.
+    :param schema: a :class:`clkhash.schema.Schema` (for example from
+        :func:`clkhash.schema.from_json_file`).
+    :param validate: check every value against the schema's format first.
+    :param header: ``True`` if the first row is a header to check against the
+        schema, ``"ignore"`` to skip it unchecked, ``False`` if there is none.
+    :param progress_bar: show a tqdm progress bar on stderr.
+    :param max_workers: worker processes (default: one per core; ``1`` starts none).
+    :return: one :class:`bitarray.bitarray` per record, in input order.
+    :raises anonlinkclient.errors.InputFileError: naming the row and column of
+        the first record that does not fit the schema.
+    """
+    name = getattr(input_f, "name", "<input>")
+    clks = hash_csv(input_f, str(name), secret, schema, header, validate, max_workers, progress_bar)
+    return [to_bitarray(clk) for clk in clks]
+
+
+def benchmark_hashing(count: int = 10_000, workers: Optional[int] = None, progress: bool = True) -> float:
+    """Hash ``count`` generated records with the default schema; return the seconds taken."""
+    from clkhash.randomnames import NameList
+
+    people = NameList(count)
+    start = time.perf_counter()
+    with progress_bar(count, progress) as on_chunk:
+        for _ in encode_records(people.names, "secret", people.SCHEMA, workers=workers, on_chunk=on_chunk):
+            pass
+    return time.perf_counter() - start

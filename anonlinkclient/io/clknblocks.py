@@ -1,0 +1,87 @@
+"""Combining a CLK file with its block file into the ``clknblocks`` upload form.
+
+The Entity Service takes blocked encodings as
+``{"clknblocks": [[clk, block id, block id, ...], ...]}``, one entry per CLK in
+order. Both inputs are streamed, each read once, and the result is written to a temporary file,
+so memory stays flat however many CLKs there are, and the result can be read
+(or sent) again from the start.
+"""
+
+import base64
+import io
+import tempfile
+from typing import IO, Iterator, Tuple
+
+from anonlinkclient.errors import InputFileError
+from anonlinkclient.io.block_file import BlockAligner
+from anonlinkclient.io.clk_file import iter_clks
+from anonlinkclient.io.files import Source, source_name
+from anonlinkclient.io.json_array import encode, write_list_document
+
+
+def count_clks(source: Source) -> Tuple[int, int]:
+    """Count the CLKs of a CLK file, checking each; return ``(count, bytes per CLK)``.
+
+    A file object is left where it was found.
+
+    :raises InputFileError: for an unreadable file, a bad CLK or an empty list.
+    """
+    start = None if isinstance(source, str) else source.tell()
+    count, size = 0, 0
+    for clk in iter_clks(source):
+        count, size = count + 1, len(clk)
+    if start is not None and not isinstance(source, str):
+        source.seek(start)
+    if count == 0:
+        raise InputFileError(source_name(source), "contains no CLKs")
+    return count, size
+
+
+def write_clknblocks(out: IO[bytes], clk_source: Source, block_source: Source) -> int:
+    """Write ``{"clknblocks": [...]}`` for a CLK file and its block file to ``out``, reading each once.
+
+    Every CLK is checked as it goes past, and the block file is checked to fit
+    the CLK file at the end (:class:`~anonlinkclient.io.block_file.BlockAligner`),
+    so ``out`` is only usable if this returns.
+
+    :return: the number of entries written.
+    :raises InputFileError: if either file is malformed or they do not belong together.
+    """
+    clk_name = source_name(clk_source)
+    aligner = BlockAligner(block_source, clk_name)
+    count = 0
+
+    def entries() -> Iterator[str]:
+        nonlocal count
+        for index, clk in enumerate(iter_clks(clk_source)):
+            count = index + 1
+            yield encode([base64.b64encode(clk).decode("ascii"), *aligner.blocks_for(index)])
+
+    text = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    try:
+        write_list_document(text, "clknblocks", entries())
+    finally:
+        text.detach()
+    if count == 0:
+        raise InputFileError(clk_name, "contains no CLKs")
+    aligner.finish(count)
+    return count
+
+
+def combine_clks_blocks(clk_f: Source, block_f: Source) -> IO[bytes]:
+    """Combine CLKs and their blocks into a JSON stream of ``{"clknblocks": [...]}``.
+
+    :param clk_f: the CLK file (path, or opened in binary mode) made by ``anonlink hash``.
+    :param block_f: the block file (path, or opened in binary mode) made by ``anonlink block``.
+    :return: a binary file positioned at its start, holding the combined JSON
+        (``json.load`` reads it); it is deleted when closed.
+    :raises InputFileError: if the CLK and block counts disagree, or either file is malformed.
+    """
+    combined = tempfile.TemporaryFile()
+    try:
+        write_clknblocks(combined, clk_f, block_f)
+    except BaseException:
+        combined.close()
+        raise
+    combined.seek(0)
+    return combined

@@ -1,0 +1,1 @@
+"""Linking parties' CLKs locally with anonlink, as ``anonlink find-similarity`` does."""

@@ -1,0 +1,1 @@
+"""The Anonlink Entity Service: HTTP session, REST client, object store, uploads and run results."""

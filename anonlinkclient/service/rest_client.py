@@ -1,0 +1,633 @@
+"""A client for the REST API of the Anonlink Entity Service.
+
+An analyst creates a project, each data provider uploads its encodings with one
+of the project's upload tokens, and the analyst creates runs and fetches their
+results with the result token::
+
+    from anonlinkclient.service.rest_client import RestClient, format_run_status
+
+    client = RestClient("https://anonlink.easd.data61.xyz")
+    project = client.project_create(schema, "groups", "my linkage")
+    # ... each data provider calls client.project_upload_clks(...)
+    run = client.run_create(project["project_id"], project["result_token"], 0.8, "first run")
+    for status in client.watch_run_status(project["project_id"], run["run_id"], project["result_token"]):
+        print(format_run_status(status))
+    result = client.run_get_result_text(project["project_id"], run["run_id"], project["result_token"])
+
+Every request carries a timeout. A busy service (HTTP 503) is asked again with
+exponential back-off within the limits of a :class:`ClientWaitingConfiguration`;
+a file body is sent again from its start. Nothing else is sent twice by a
+single call: after a dropped connection, a timeout or a garbled answer the
+service may or may not have acted on a request, so the call fails
+(:class:`NoAnswer`, :class:`UnexpectedAnswer`) instead of risking a second
+project, run or upload. Only queries that change nothing are asked again after
+such failures: :meth:`RestClient.watch_run_status` keeps polling through them
+(see :func:`is_transient`) until they have lasted longer than the waiting
+configuration's ``stop_max_delay_ms``. Every failure is a :class:`ServiceError`
+(or a subclass) whose message says what failed, names the server, and gives the
+HTTP status and the server's own message; tokens never appear in it.
+
+Two behaviours of the service to know about when uploading: without blocks,
+every party of a project must upload the same way (all directly with
+:meth:`RestClient.project_upload_clks`, or all through the object store), or
+the service's default blocks do not line up and runs link nothing; and
+:meth:`RestClient.get_temporary_objectstore_credentials` gets HTTP 500, not
+403, for a token that is not an upload token.
+"""
+
+import io
+import re
+import time
+from typing import IO, Any, Callable, Collection, Dict, Iterator, Mapping, Optional, TypeVar, Union
+
+import ijson
+import requests
+import retrying
+
+from anonlinkclient import __version__
+from anonlinkclient.errors import (
+    NoAnswer,
+    RateLimitedClient,
+    ServiceConnectionError,
+    ServiceError,
+    TLSError,
+    UnexpectedAnswer,
+)
+from anonlinkclient.service.http import create_session
+from anonlinkclient.service.settings import (
+    DEFAULT_RETRY_EXPONENTIAL_MAX_MS,
+    DEFAULT_RETRY_MAX_TIME_MS,
+    DEFAULT_RETRY_MULTIPLIER_MS,
+    DEFAULT_SERVER,
+    DEFAULT_TIMEOUT,
+    Timeout,
+    timeout_pair,
+)
+
+__all__ = [
+    "DEFAULT_SERVER",
+    "ClientWaitingConfiguration",
+    "RestClient",
+    "ServiceError",
+    "ServiceConnectionError",
+    "RateLimitedClient",
+    "NoAnswer",
+    "TLSError",
+    "UnexpectedAnswer",
+    "FailureWindow",
+    "format_run_status",
+    "is_transient",
+    "normalise_server_url",
+]
+
+#: Where the API lives on a server (the ``servers`` entry of the OpenAPI definition).
+API_PREFIX = "/api/v1"
+#: Run states after which a run does not change any more.
+TERMINAL_STATES = frozenset({"completed", "error"})
+
+#: Appended to an upload's error when the service may or may not have acted on it.
+UNKNOWN_OUTCOME = (
+    "; the service may or may not have stored the upload: upload again, and if the token is refused "
+    "as already used, it was stored"
+)
+#: Appended to an upload the service refused (HTTP 403).
+UPLOAD_REFUSED = " (the token must be one of the project's upload tokens, not used before)"
+
+ClkData = Union[Mapping[str, Any], bytes, str, IO[bytes]]
+T = TypeVar("T")
+#: ``exc_reason`` values that mean the server was reached but the connection ended without an answer.
+DROPPED = ("RemoteDisconnected", "Connection aborted", "Connection reset by peer", "Broken pipe")
+
+
+def is_transient(error: ServiceError) -> bool:
+    """Whether asking again later may succeed: the service was busy (HTTP 503) or
+    failing (5xx), could not be reached, gave no answer, or a garbled one.
+
+    Refusals (4xx), TLS failures and failed runs are not transient.
+    """
+    if isinstance(error, TLSError):
+        return False
+    if isinstance(error, (ServiceConnectionError, RateLimitedClient, UnexpectedAnswer)):
+        return True
+    return error.status_code is not None and error.status_code >= 500
+
+
+class FailureWindow:
+    """How long a repeated query (such as polling a run's status) may keep failing before giving up.
+
+    :param limit_seconds: give up once queries have been failing, without a
+        success in between, for longer than this.
+    """
+
+    def __init__(self, limit_seconds: float) -> None:
+        self.limit_seconds = limit_seconds
+        self.failing_since: Optional[float] = None
+
+    def tolerate(self, error: ServiceError, started: float) -> bool:
+        """Whether to ask again after ``error``, from a query started at ``started`` (``time.monotonic()``)."""
+        if not is_transient(error):
+            return False
+        if self.failing_since is None:
+            self.failing_since = started
+        return time.monotonic() - self.failing_since < self.limit_seconds
+
+    def reset(self) -> None:
+        """A query succeeded: the next failure starts a new window."""
+        self.failing_since = None
+
+
+class ClientWaitingConfiguration:
+    """How long to keep asking a busy service (HTTP 503) before giving up.
+
+    The n-th retry waits ``wait_exponential_multiplier_ms * 2**n`` milliseconds,
+    but never more than ``wait_exponential_max_ms``; no retry starts after
+    ``stop_max_delay_ms`` milliseconds from the first attempt.
+    """
+
+    #: Milliseconds the first retry waits (doubling for each further one).
+    DEFAULT_WAIT_EXPONENTIAL_MULTIPLIER_MS = DEFAULT_RETRY_MULTIPLIER_MS
+    #: The longest wait between two tries, in milliseconds.
+    DEFAULT_WAIT_EXPONENTIAL_MAX_MS = DEFAULT_RETRY_EXPONENTIAL_MAX_MS
+    #: No retry starts this many milliseconds after the first try.
+    DEFAULT_STOP_MAX_DELAY_MS = DEFAULT_RETRY_MAX_TIME_MS
+
+    def __init__(
+        self,
+        wait_exponential_multiplier_ms: int = DEFAULT_WAIT_EXPONENTIAL_MULTIPLIER_MS,
+        wait_exponential_max_ms: int = DEFAULT_WAIT_EXPONENTIAL_MAX_MS,
+        stop_max_delay_ms: int = DEFAULT_STOP_MAX_DELAY_MS,
+    ) -> None:
+        for name, value in (
+            ("wait_exponential_multiplier_ms", wait_exponential_multiplier_ms),
+            ("wait_exponential_max_ms", wait_exponential_max_ms),
+            ("stop_max_delay_ms", stop_max_delay_ms),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, not {value}")
+        self.wait_exponential_multiplier_ms = wait_exponential_multiplier_ms
+        self.wait_exponential_max_ms = wait_exponential_max_ms
+        self.stop_max_delay_ms = stop_max_delay_ms
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientWaitingConfiguration(wait_exponential_multiplier_ms={self.wait_exponential_multiplier_ms}, "
+            f"wait_exponential_max_ms={self.wait_exponential_max_ms}, stop_max_delay_ms={self.stop_max_delay_ms})"
+        )
+
+
+def normalise_server_url(server: str) -> str:
+    """The base URL of a service as the user may write it, without ``/api/v1`` or a trailing slash.
+
+    :raises ValueError: if ``server`` is not an ``http://`` or ``https://`` URL.
+    """
+    url = server.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        raise ValueError(f"{server!r} is not an http:// or https:// URL")
+    if url.endswith(API_PREFIX):
+        url = url[: -len(API_PREFIX)]
+    return url
+
+
+def format_run_status(status: Mapping[str, Any]) -> str:
+    """The lines ``anonlink results --watch`` prints for a run status::
+
+        State: running
+        Stage (2/3): compute similarity scores
+        Progress: 42.00%
+
+    The progress line appears only when the service reports progress.
+    """
+    stage = status.get("current_stage") or {}
+    lines = [
+        f"State: {status.get('state')}",
+        f"Stage ({stage.get('number')}/{status.get('stages')}): {stage.get('description', '')}".rstrip(),
+    ]
+    progress = stage.get("progress")
+    if isinstance(progress, Mapping) and isinstance(progress.get("relative"), (int, float)):
+        lines.append(f"Progress: {progress['relative']:.2%}")
+    return "\n".join(lines)
+
+
+class RestClient:
+    """A client of one Anonlink Entity Service.
+
+    :param server: the service's base URL, e.g. ``https://anonlink.easd.data61.xyz``
+        (a trailing ``/api/v1`` is accepted too).
+    :param client_waiting_configuration: how long to retry a busy service;
+        :class:`ClientWaitingConfiguration` defaults if ``None``.
+    :param verify_tls: verify the server's TLS certificate (``True``), use the
+        CA bundle at this path, or skip verification (``False``).
+    :param timeout: seconds to wait for each answer (and at most 10 for a
+        connection), or a ``(connect, read)`` pair.
+    :ivar on_retry: called with a short message before each retry of a busy
+        service, and for each failed poll that a watch asks again (``None`` to
+        stay quiet).
+    """
+
+    def __init__(
+        self,
+        server: str,
+        client_waiting_configuration: Optional[ClientWaitingConfiguration] = None,
+        verify_tls: Union[bool, str] = True,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.server = normalise_server_url(server)
+        self.client_waiting_configuration = client_waiting_configuration or ClientWaitingConfiguration()
+        self.session = create_session(verify_tls, timeout)
+        self.verify_tls = verify_tls
+        self.timeout = timeout
+        self.on_retry: Optional[Callable[[str], None]] = None
+
+    def __repr__(self) -> str:
+        return f"RestClient({self.server!r})"
+
+    # ---- requests ----
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        action: str,
+        apikey: Optional[str] = None,
+        expected: Collection[int] = (200,),
+        advice: Mapping[Optional[int], str] = {},
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one API request, retrying 503 answers; raise a :class:`ServiceError` on failure.
+
+        :param advice: text to append to the error's message, by HTTP status
+            (``None``: when no answer came).
+        """
+        url = f"{self.server}{API_PREFIX}{path}"
+        headers: Dict[str, str] = dict(kwargs.pop("headers", None) or {})
+        if apikey is not None:
+            headers["Authorization"] = apikey
+        body: Any = kwargs.get("data")
+        start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
+        secrets = [apikey] if apikey else []
+
+        def attempt() -> requests.Response:
+            if start is not None:
+                body.seek(start)  # a retry sends the whole file again
+            try:
+                response = self.session.request(method, url, headers=headers, **kwargs)
+            except requests.exceptions.RequestException as exc:
+                raise self._connection_error(action, exc, advice) from None
+            if response.status_code == 503:
+                raise RateLimitedClient(f"{action}: the service is busy", response, secrets)
+            if response.status_code not in expected:
+                raise ServiceError(action, response, secrets, advice.get(response.status_code, ""))
+            return response
+
+        waiting = self.client_waiting_configuration
+
+        def announce_retry(attempt_number: int) -> None:
+            if self.on_retry is not None:
+                self.on_retry(f"{action}: the service is busy (HTTP 503), asking again (retry {attempt_number})")
+
+        retrier = retrying.Retrying(
+            wait_exponential_multiplier=waiting.wait_exponential_multiplier_ms,
+            wait_exponential_max=waiting.wait_exponential_max_ms,
+            stop_max_delay=waiting.stop_max_delay_ms,
+            retry_on_exception=lambda exc: isinstance(exc, RateLimitedClient),
+            after_attempts=announce_retry,
+        )
+        try:
+            response: requests.Response = retrier.call(attempt)
+        except RateLimitedClient as exc:
+            gave_up = f"{action}: the service was still busy after retrying for {waiting.stop_max_delay_ms / 1000:g} s"
+            raise RateLimitedClient(gave_up, exc.response, secrets) from None
+        return response
+
+    def _connection_error(
+        self, action: str, exc: requests.exceptions.RequestException, advice: Mapping[Optional[int], str] = {}
+    ) -> ServiceConnectionError:
+        error = self._describe_connection_error(action, exc)
+        if isinstance(error, NoAnswer) and advice.get(None):
+            return NoAnswer(f"{error}{advice[None]}")
+        return error
+
+    def _describe_connection_error(
+        self, action: str, exc: requests.exceptions.RequestException
+    ) -> ServiceConnectionError:
+        where = f"the Entity Service at {self.server}"
+        connect, read = timeout_pair(self.timeout)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return ServiceConnectionError(f"{action}: {where} did not accept a connection within {connect:g} s")
+        if isinstance(exc, requests.exceptions.Timeout):
+            return NoAnswer(f"{action}: {where} did not answer within {read:g} s")
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TLSError(f"{action}: TLS connection to {where} failed ({exc_reason(exc)})")
+        if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+            return NoAnswer(f"{action}: the answer of {where} was cut off ({exc_reason(exc)})")
+        reason = exc_reason(exc)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            if reason == "timed out":
+                return NoAnswer(f"{action}: {where} stopped answering within {read:g} s")
+            if reason in DROPPED:
+                return NoAnswer(f"{action}: {where} closed the connection without answering ({reason})")
+            return ServiceConnectionError(f"{action}: cannot connect to {where} ({reason})")
+        return ServiceConnectionError(f"{action}: request to {where} failed ({reason})")
+
+    def _json(
+        self, response: requests.Response, action: str, required: Collection[str] = (), advice: str = ""
+    ) -> Dict[str, Any]:
+        """The JSON object of an answer, checking it has the ``required`` fields.
+
+        :param advice: text to append to the message if the answer is not usable.
+        """
+        try:
+            body = response.json()
+        except ValueError:
+            raise UnexpectedAnswer(f"{action}: the service's answer is not JSON", response, advice=advice) from None
+        if not isinstance(body, dict):
+            raise UnexpectedAnswer(f"{action}: the service's answer is not a JSON object", response, advice=advice)
+        missing = [name for name in required if name not in body]
+        if missing:
+            raise UnexpectedAnswer(
+                f"{action}: the service's answer has no {', '.join(missing)}", response, advice=advice
+            )
+        return body
+
+    def keep_asking(
+        self, query: Callable[[], T], period: float = 1.0, on_error: Optional[Callable[[str], None]] = None
+    ) -> T:
+        """``query()``, asked again every ``period`` seconds while it fails transiently.
+
+        Only for queries that change nothing on the service (GET requests).
+        Gives up, raising the last error, once the query has been failing for
+        longer than ``stop_max_delay_ms`` of the waiting configuration, or at
+        once for an error that is not transient (see :func:`is_transient`).
+
+        :param on_error: called with the message of each failure that is asked again.
+        """
+        window = FailureWindow(self.client_waiting_configuration.stop_max_delay_ms / 1000)
+        report = on_error or self.on_retry
+        while True:
+            started = time.monotonic()
+            try:
+                return query()
+            except ServiceError as exc:
+                if not window.tolerate(exc, started):
+                    raise
+                if report is not None:
+                    report(f"{exc}; asking again in {period:g} s")
+            time.sleep(period)
+
+    # ---- service ----
+
+    def server_get_status(self) -> Dict[str, Any]:
+        """The service's health: ``{"status": "ok", "project_count": ..., "rate": ...}``."""
+        action = "Getting the service status failed"
+        return self._json(self._request("get", "/status", action), action, ["status"])
+
+    # ---- projects ----
+
+    def project_create(
+        self,
+        schema: Mapping[str, Any],
+        result_type: str,
+        name: Optional[str],
+        notes: Optional[str] = None,
+        parties: int = 2,
+        uses_blocking: bool = False,
+    ) -> Dict[str, Any]:
+        """Create a linkage project.
+
+        :param schema: the linkage schema (a JSON object) the parties encode with.
+        :param result_type: ``permutations``, ``similarity_scores`` or ``groups``
+            (only ``groups`` allows more than two parties).
+        :param name: a name for the project (``None``: no name).
+        :param notes: free text stored with the project (default: which client created it).
+        :param parties: the number of data providers.
+        :param uses_blocking: the parties will upload blocks with their
+            encodings (sent as ``uses_blocking``, which the v1.15 service reads:
+            it takes ``clknblocks`` uploads only in such projects, and ``clks``
+            uploads only in the others).
+        :return: ``{"project_id", "result_token", "update_tokens": [...]}``.
+        """
+        if notes is None:
+            notes = f"Project created by anonlink-client {__version__}"
+        body: Dict[str, Any] = {
+            "schema": schema,
+            "result_type": result_type,
+            "number_parties": parties,
+            "notes": notes,
+            "uses_blocking": uses_blocking,
+        }
+        if name is not None:
+            body["name"] = name
+        action = "Project creation failed"
+        response = self._request("post", "/projects", action, json=body, expected=(201,))
+        return self._json(response, action, ["project_id", "result_token", "update_tokens"])
+
+    def project_get_description(self, project: str, apikey: str) -> Dict[str, Any]:
+        """The project's settings (schema, result type, parties, ...) as the service holds them.
+
+        :param project: the project ID.
+        :param apikey: the result token or an upload token of the project.
+        """
+        action = "Getting the project description failed"
+        return self._json(self._request("get", f"/projects/{project}", action, apikey), action)
+
+    def project_delete(self, project: str, apikey: str) -> None:
+        """Delete a project with its uploads, runs and results.
+
+        :param project: the project ID.
+        :param apikey: the project's result token.
+        """
+        self._request("delete", f"/projects/{project}", "Project deletion failed", apikey, expected=(204,))
+
+    def get_temporary_objectstore_credentials(self, project: str, apikey: str) -> Dict[str, Any]:
+        """Retrieve temporary object store credentials to upload.
+
+        A real service answers HTTP 500 (not 403) when ``apikey`` is not an upload
+        token, and also when its administrator turned this feature off.
+
+        :param project: A project ID
+        :param apikey: A dataprovider's upload token
+        :return: The credentials and upload information from the Anonlink Entity
+            Service API: ``{"credentials": {"AccessKeyId", "SecretAccessKey",
+            "SessionToken", "Expiration"}, "upload": {"endpoint", "secure",
+            "bucket", "path"}}``.
+        """
+        action = "Getting object store credentials failed"
+        response = self._request(
+            "get", f"/projects/{project}/authorize-external-upload", action, apikey, expected=(201,)
+        )
+        body = self._json(response, action, ["credentials", "upload"])
+        upload = body["upload"]
+        if not isinstance(upload, dict) or not all(isinstance(upload.get(k), str) for k in ("bucket", "path")):
+            raise UnexpectedAnswer(f"{action}: the service's answer names no bucket and path", response)
+        return body
+
+    def project_upload_clks(self, project: str, apikey: str, clk_data: ClkData) -> Dict[str, Any]:
+        """Upload one data provider's encodings (and blocks).
+
+        :param project: the project ID.
+        :param apikey: the data provider's upload token.
+        :param clk_data: the JSON body: a mapping (sent as JSON), JSON text as
+            ``str``/``bytes``, or a binary file holding JSON, which is streamed
+            from its current position (and sent again from there on a retry):
+            ``{"clks": [...]}``, ``{"clknblocks": [...]}`` or
+            ``{"encodings": {"file": ...}, "blocks": {"file": ...}}``.
+        :return: ``{"message": ..., "receipt_token": ...}``.
+        """
+        action = "Upload failed"
+        path = f"/projects/{project}/clks"
+        advice = {403: UPLOAD_REFUSED, None: UNKNOWN_OUTCOME}
+        if isinstance(clk_data, Mapping):
+            response = self._request("post", path, action, apikey, json=clk_data, expected=(201,), advice=advice)
+        else:
+            headers = {"Content-Type": "application/json"}
+            response = self._request(
+                "post", path, action, apikey, data=clk_data, headers=headers, expected=(201,), advice=advice
+            )
+        return self._json(response, action, advice=UNKNOWN_OUTCOME)
+
+    # ---- runs ----
+
+    def run_create(
+        self, project_id: str, apikey: str, threshold: float, name: Optional[str], notes: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Start a linkage run at a similarity threshold.
+
+        :param project_id: the project ID.
+        :param apikey: the project's result token.
+        :param threshold: the similarity (0 to 1) above which two records match.
+        :param name: a name for the run (``None``: no name).
+        :param notes: free text stored with the run (default: which client created it).
+        :return: the run's description, with its ``run_id``.
+        """
+        if notes is None:
+            notes = f"Run created by anonlink-client {__version__}"
+        body: Dict[str, Any] = {"threshold": threshold, "notes": notes}
+        if name is not None:
+            body["name"] = name
+        action = "Run creation failed"
+        response = self._request("post", f"/projects/{project_id}/runs", action, apikey, json=body, expected=(201,))
+        return self._json(response, action, ["run_id"])
+
+    def run_get_status(self, project: str, run: str, apikey: str) -> Dict[str, Any]:
+        """The run's state and stage, e.g. ``{"state": "running", "stages": 3, "current_stage": {...}}``."""
+        action = "Getting the run status failed"
+        response = self._request("get", f"/projects/{project}/runs/{run}/status", action, apikey)
+        return self._json(response, action, ["state"])
+
+    def run_get_result_text(self, project: str, run: str, apikey: str) -> str:
+        """The result of a completed run as the JSON text the service sent.
+
+        The service answers 404 while the run is not complete. The text is
+        checked to be one whole JSON document (without building it in memory),
+        so that a cut-off or garbled answer is an :class:`UnexpectedAnswer`,
+        never a result.
+        """
+        path = f"/projects/{project}/runs/{run}/result"
+        action = "Getting the run result failed"
+        response = self._request("get", path, action, apikey)
+        try:
+            for _event in ijson.parse(io.BytesIO(response.content)):
+                pass
+        except ijson.JSONError:
+            raise UnexpectedAnswer(f"{action}: the service's answer is not complete JSON", response) from None
+        return response.text
+
+    def run_delete(self, project: str, run: str, apikey: str) -> None:
+        """Cancel a run and delete its results."""
+        self._request("delete", f"/projects/{project}/runs/{run}", "Run deletion failed", apikey, expected=(204,))
+
+    def watch_run_status(
+        self,
+        project: str,
+        run: str,
+        apikey: str,
+        timeout: Optional[float] = None,
+        update_period: float = 1,
+        on_error: Optional[Callable[[str], None]] = None,
+    ) -> Iterator[Dict[str, Any]]:
+        """Monitor a linkage run and yield status updates.
+
+        Will immediately yield an update and then only yield further updates when
+        the status object changes. If a timeout is provided and the run hasn't
+        entered a terminal state (error or completed) when the timeout is reached,
+        updates will cease and a ``TimeoutError`` will be raised.
+
+        A query that fails transiently (no answer, a busy or failing service, a
+        garbled answer: see :func:`is_transient`) is asked again at the next
+        period; the watch gives up with that error once queries have been
+        failing for longer than ``stop_max_delay_ms`` of the waiting
+        configuration. Other errors (e.g. HTTP 403) end it at once.
+
+        :param project: the project ID.
+        :param run: the run ID.
+        :param apikey: the project's result token.
+        :param timeout: Stop waiting after this many seconds. The default
+            (``None``) is to never give you up.
+        :param update_period: Time in seconds between queries to the run's status.
+        :param on_error: called with the message of each failed query that is
+            asked again (default: :attr:`on_retry`).
+        :raises TimeoutError: if timeout is reached
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        window = FailureWindow(self.client_waiting_configuration.stop_max_delay_ms / 1000)
+        report = on_error or self.on_retry
+        status: Optional[Dict[str, Any]] = None
+        while True:
+            started = time.monotonic()
+            try:
+                new_status = self.run_get_status(project, run, apikey)
+            except ServiceError as exc:
+                if not window.tolerate(exc, started):
+                    raise
+                if report is not None:
+                    report(f"{exc}; asking again in {update_period:g} s")
+            else:
+                window.reset()
+                if new_status != status:
+                    status = new_status
+                    yield status
+                if status.get("state") in TERMINAL_STATES:
+                    return
+            if deadline is not None and time.monotonic() + update_period > deadline:
+                raise TimeoutError(f"run {run} did not finish within {timeout:g} seconds")
+            time.sleep(update_period)
+
+    def wait_for_run(
+        self, project: str, run: str, apikey: str, timeout: Optional[float] = None, update_period: float = 1
+    ) -> Dict[str, Any]:
+        """Monitor a linkage run and return the final status updates.
+
+        If a timeout is provided and the run hasn't entered a terminal state
+        (error or completed) when the timeout is reached a ``TimeoutError`` will
+        be raised.
+
+        :param project: the project ID.
+        :param run: the run ID.
+        :param apikey: the project's result token.
+        :param timeout: Stop waiting after this many seconds. The default
+            (``None``) is to never give you up.
+        :param update_period: Time in seconds between queries to the run's status.
+        :raises TimeoutError: if timeout is reached
+        :return: the last status (state ``completed`` or ``error``).
+        """
+        last: Dict[str, Any] = {}
+        for status in self.watch_run_status(project, run, apikey, timeout, update_period):
+            last = status
+        return last
+
+
+def exc_reason(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, e.g. ``Connection refused``, without URLs."""
+    text = str(exc)
+    errno_reason = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno_reason:
+        return errno_reason[-1].strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    certificate = re.search(r"certificate verify failed(: [^(\"'\]]+)?", text)
+    if certificate:
+        return certificate.group(0).strip()
+    for marker in ("wrong version number", "RemoteDisconnected", "IncompleteRead", "Connection aborted"):
+        if marker.lower() in text.lower():
+            return marker
+    return type(exc).__name__
