@@ -28,13 +28,12 @@ HINTS: Dict[Type[AnonlinkClientError], str] = {
 }
 
 
-class CommandFailed(click.ClickException):
-    """A known error, shown as ``Error: <message>`` with the error's exit code."""
-
-    def __init__(self, error: AnonlinkClientError) -> None:
-        hint = next((text for kind, text in HINTS.items() if isinstance(error, kind)), "")
-        super().__init__(f"{error}{hint}")
-        self.exit_code = error.exit_code  # type: ignore[misc]
+def command_failed(error: AnonlinkClientError) -> click.ClickException:
+    """A known error as click shows it: ``Error: <message><hint>``, with the error's exit code."""
+    hint = next((text for kind, text in HINTS.items() if isinstance(error, kind)), "")
+    failure = click.ClickException(f"{error}{hint}")
+    failure.exit_code = error.exit_code  # type: ignore[misc]
+    return failure
 
 
 class AnonlinkGroup(click.Group):
@@ -45,9 +44,9 @@ class AnonlinkGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AnonlinkClientError as exc:
-            raise CommandFailed(exc) from exc
+            raise command_failed(exc) from exc
         except KeyboardInterrupt:
-            raise CommandFailed(Interrupted()) from None
+            raise command_failed(Interrupted()) from None
         except BrokenPipeError:
             # The reader of our stdout went away (e.g. `| head`); nothing to report.
             sys.stderr.close()

@@ -350,16 +350,24 @@ class RestClient:
         return body
 
     def keep_asking(
-        self, query: Callable[[], T], period: float = 1.0, on_error: Optional[Callable[[str], None]] = None
+        self,
+        query: Callable[[], T],
+        period: float = 1.0,
+        on_error: Optional[Callable[[str], None]] = None,
+        deadline: Optional[float] = None,
     ) -> T:
         """``query()``, asked again every ``period`` seconds while it fails transiently.
 
-        Only for queries that change nothing on the service (GET requests).
-        Gives up, raising the last error, once the query has been failing for
-        longer than ``stop_max_delay_ms`` of the waiting configuration, or at
-        once for an error that is not transient (see :func:`is_transient`).
+        This is the one polling loop: :meth:`watch_run_status` asks each status
+        through it. Only for queries that change nothing on the service (GET
+        requests). Gives up, raising the last error, once the query has been
+        failing for longer than ``stop_max_delay_ms`` of the waiting
+        configuration, or at once for an error that is not transient (see
+        :func:`is_transient`).
 
         :param on_error: called with the message of each failure that is asked again.
+        :param deadline: a ``time.monotonic()`` time after which no new attempt
+            starts (the last error is raised instead).
         """
         window = FailureWindow(self.client_waiting_configuration.stop_max_delay_ms / 1000)
         report = on_error or self.on_retry
@@ -368,7 +376,7 @@ class RestClient:
             try:
                 return query()
             except ServiceError as exc:
-                if not window.tolerate(exc, started):
+                if not window.tolerate(exc, started) or (deadline is not None and started + period > deadline):
                     raise
                 if report is not None:
                     report(f"{exc}; asking again in {period:g} s")
@@ -569,25 +577,16 @@ class RestClient:
         :raises TimeoutError: if timeout is reached
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        window = FailureWindow(self.client_waiting_configuration.stop_max_delay_ms / 1000)
-        report = on_error or self.on_retry
         status: Optional[Dict[str, Any]] = None
         while True:
-            started = time.monotonic()
-            try:
-                new_status = self.run_get_status(project, run, apikey)
-            except ServiceError as exc:
-                if not window.tolerate(exc, started):
-                    raise
-                if report is not None:
-                    report(f"{exc}; asking again in {update_period:g} s")
-            else:
-                window.reset()
-                if new_status != status:
-                    status = new_status
-                    yield status
-                if status.get("state") in TERMINAL_STATES:
-                    return
+            new_status = self.keep_asking(
+                lambda: self.run_get_status(project, run, apikey), update_period, on_error, deadline
+            )
+            if new_status != status:
+                status = new_status
+                yield status
+            if status.get("state") in TERMINAL_STATES:
+                return
             if deadline is not None and time.monotonic() + update_period > deadline:
                 raise TimeoutError(f"run {run} did not finish within {timeout:g} seconds")
             time.sleep(update_period)
