@@ -246,31 +246,26 @@ def _check_clk_bits(schema: Dict[str, Any], schema_name: str, clk_bytes: int, da
 # ---------------------------------------------------------------------------
 
 
-class _Collect(logging.Handler):
-    """Keeps log records instead of printing them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: List[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+def _not_from_blocklib(record: logging.LogRecord) -> bool:
+    """A logger filter: drop what blocklib logs (it goes through the root logger)."""
+    return "blocklib" not in record.pathname.replace("\\", "/").split("/")
 
 
 @contextlib.contextmanager
 def _contained_blocklib() -> Iterator[None]:
     # blocklib warns about incomplete coverage on the root logger, in words that
-    # do not fit the CLI (format_statistics reports the coverage instead), and
-    # lambda-fold reseeds Python's global random generator: keep both to blocklib.
-    collector = _Collect()
+    # do not fit (format_statistics reports the coverage instead); a filter on the
+    # root logger itself keeps that from every handler (a notebook's, or a script's
+    # basicConfig, too). lambda-fold reseeds Python's global random generator:
+    # keep that to blocklib as well.
     root = logging.getLogger()
-    root.addHandler(collector)
+    root.addFilter(_not_from_blocklib)
     random_state = random.getstate()
     try:
         yield
     finally:
         random.setstate(random_state)
-        root.removeHandler(collector)
+        root.removeFilter(_not_from_blocklib)
 
 
 def block_records(
