@@ -17,6 +17,7 @@ column or server), built when the error is raised and never rewritten after; its
      │    │    ├── NoAnswer              exit 6   sent, but no (whole) answer came: it may have acted
      │    │    └── TLSError              exit 6   the TLS connection failed (asking again does not help)
      │    ├── UnexpectedAnswer           exit 6   an answer that is not the JSON the API promises
+     │    │    └── AnswerTooLarge        exit 6   an answer larger than the client accepts
      │    ├── RateLimitedClient          exit 6   the service stayed busy (HTTP 503) / asking too often
      │    ├── RunNotComplete             exit 6   the run has no result yet
      │    └── RunFailed                  exit 6   the run ended in the error state
@@ -26,6 +27,8 @@ column or server), built when the error is raised and never rewritten after; its
 
     RecordError (ValueError)             internal: a record does not fit the schema; the
                                          hashing layer turns it into an InputFileError
+    JsonLimitError (ValueError)          internal: JSON nested too deep, or a number or string
+                                         too long; the reader names the file or server
 
 ``UsageError``, ``InputFileError`` and ``SchemaFileError`` are also
 :class:`ValueError`\ s, as the errors of the 0.1.5 helpers were, so that
@@ -196,6 +199,17 @@ class UnexpectedAnswer(ServiceError):
     HTML error page, or JSON cut off in the middle)."""
 
 
+class AnswerTooLarge(UnexpectedAnswer):
+    """The service (or its object store) sent a longer answer than the client accepts.
+
+    :ivar limit: the most bytes accepted.
+    """
+
+    def __init__(self, msg: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(msg)
+
+
 class RateLimitedClient(ServiceError):
     """Exception indicating client is asking for updates too frequently."""
 
@@ -227,7 +241,7 @@ def _server_message(response: Optional[Any]) -> Optional[str]:
         return None
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile answer nested very deep
         text = (getattr(response, "text", "") or "").strip()
         return text.splitlines()[0][:200] if text else None
     if isinstance(body, dict):
@@ -268,3 +282,22 @@ class RecordError(ValueError):
         self.column = column
         self.reason = reason
         super().__init__(f"record {record_index}: {reason}")
+
+
+class JsonLimitError(ValueError):
+    """JSON breaks a reader's limits (nesting depth, number or string length) or holds ``NaN``; the reader
+    names the file or server.
+
+    ``str()`` is ``line 1, column 65: nesting deeper than 64 levels`` (columns count bytes).
+
+    :ivar reason: what is wrong, e.g. ``nesting deeper than 64 levels``.
+    :ivar offset: the 0-based byte offset where the limit was broken (``-1``: not known).
+    :ivar line: / :ivar column: the same place as a 1-based line and column (``0``: not known).
+    """
+
+    def __init__(self, reason: str, offset: int = -1, line: int = 0, column: int = 0) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.line = line
+        self.column = column
+        super().__init__(f"line {line}, column {column}: {reason}" if line else reason)

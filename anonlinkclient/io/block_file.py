@@ -14,7 +14,7 @@ from typing import IO, Any, Dict, Iterable, Iterator, List, Mapping, Optional, T
 import ijson
 
 from anonlinkclient.errors import InputFileError
-from anonlinkclient.io.files import Source, json_stream_errors, open_source, source_name
+from anonlinkclient.io.files import Source, guarded, json_stream_errors, open_source, source_name
 from anonlinkclient.io.json_array import encode, write_sequence
 
 BlockId = Union[str, int]
@@ -56,7 +56,7 @@ class BlockFileReader:
             key = ""
             current: Optional[List[BlockId]] = None
             with json_stream_errors(path, BLOCK_FILE_HINT):
-                for prefix, event, value in ijson.parse(handle, use_float=True):
+                for prefix, event, value in ijson.parse(guarded(handle), use_float=True):
                     if prefix == "blocks":
                         if event == "start_map":
                             found = True

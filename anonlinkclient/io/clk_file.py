@@ -12,7 +12,7 @@ from typing import IO, Iterable, Iterator, Optional
 import ijson
 
 from anonlinkclient.errors import InputFileError
-from anonlinkclient.io.files import Source, json_stream_errors, open_source, source_name
+from anonlinkclient.io.files import Source, guarded, json_stream_errors, open_source, source_name
 from anonlinkclient.io.json_array import write_list_document
 
 CLK_FILE_HINT = 'expected a CLK file made by "anonlink hash": {"clks": [...]}'
@@ -37,7 +37,7 @@ def iter_clk_strings(source: Source) -> Iterator[str]:
         found = False
         index = 0
         with json_stream_errors(path, CLK_FILE_HINT):
-            for prefix, event, value in ijson.parse(handle):
+            for prefix, event, value in ijson.parse(guarded(handle)):
                 if prefix == "clks.item":
                     if event != "string":
                         raise InputFileError(path, "is not a string; " + CLK_FILE_HINT, row=index, row_label="CLK")

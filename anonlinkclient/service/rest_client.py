@@ -35,8 +35,8 @@ the service's default blocks do not line up and runs link nothing; and
 403, for a token that is not an upload token.
 """
 
-import io
 import re
+import tempfile
 import time
 from typing import IO, Any, Callable, Collection, Dict, Iterator, Mapping, Optional, TypeVar, Union
 
@@ -46,13 +46,17 @@ import retrying
 
 from anonlinkclient import __version__
 from anonlinkclient.errors import (
+    AnswerTooLarge,
+    JsonLimitError,
     NoAnswer,
+    OutputFileError,
     RateLimitedClient,
     ServiceConnectionError,
     ServiceError,
     TLSError,
     UnexpectedAnswer,
 )
+from anonlinkclient.io.files import JsonCheck, format_size, loads_json
 from anonlinkclient.service.http import create_session
 from anonlinkclient.service.settings import (
     DEFAULT_RETRY_EXPONENTIAL_MAX_MS,
@@ -60,6 +64,7 @@ from anonlinkclient.service.settings import (
     DEFAULT_RETRY_MULTIPLIER_MS,
     DEFAULT_SERVER,
     DEFAULT_TIMEOUT,
+    MAX_RESULT_BYTES,
     Timeout,
     timeout_pair,
 )
@@ -222,6 +227,7 @@ class RestClient:
     :ivar on_retry: called with a short message before each retry of a busy
         service, and for each failed poll that a watch asks again (``None`` to
         stay quiet).
+    :ivar max_result_bytes: the largest run result downloaded (4 GiB).
     """
 
     def __init__(
@@ -237,6 +243,7 @@ class RestClient:
         self.verify_tls = verify_tls
         self.timeout = timeout
         self.on_retry: Optional[Callable[[str], None]] = None
+        self.max_result_bytes = MAX_RESULT_BYTES
 
     def __repr__(self) -> str:
         return f"RestClient({self.server!r})"
@@ -273,6 +280,11 @@ class RestClient:
                 response = self.session.request(method, url, headers=headers, **kwargs)
             except requests.exceptions.RequestException as exc:
                 raise self._connection_error(action, exc, advice) from None
+            except AnswerTooLarge as exc:
+                where = f"the Entity Service at {self.server}"
+                raise AnswerTooLarge(
+                    f"{action}: the answer of {where} is larger than {format_size(exc.limit)}", exc.limit
+                ) from None
             if response.status_code == 503:
                 raise RateLimitedClient(f"{action}: the service is busy", response, secrets)
             if response.status_code not in expected:
@@ -337,7 +349,12 @@ class RestClient:
         :param advice: text to append to the message if the answer is not usable.
         """
         try:
-            body = response.json()
+            body = loads_json(response.content)
+        except JsonLimitError as exc:
+            where = f"the Entity Service at {self.server}"
+            raise UnexpectedAnswer(
+                f"{action}: the answer of {where} is not usable JSON ({exc})", advice=advice
+            ) from None
         except ValueError:
             raise UnexpectedAnswer(f"{action}: the service's answer is not JSON", response, advice=advice) from None
         if not isinstance(body, dict):
@@ -526,19 +543,64 @@ class RestClient:
         """The result of a completed run as the JSON text the service sent.
 
         The service answers 404 while the run is not complete. The text is
-        checked to be one whole JSON document (without building it in memory),
-        so that a cut-off or garbled answer is an :class:`UnexpectedAnswer`,
-        never a result.
+        checked as :meth:`run_get_result_file` checks it; it is held in memory
+        (up to :attr:`max_result_bytes`), so prefer :meth:`run_get_result_file`
+        for large results.
+        """
+        with self.run_get_result_file(project, run, apikey) as result:
+            data = result.read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnexpectedAnswer("Getting the run result failed: the service's answer is not UTF-8 text") from None
+
+    def run_get_result_file(self, project: str, run: str, apikey: str) -> IO[bytes]:
+        """The result of a completed run, downloaded to a temporary file.
+
+        The answer is streamed to the file, so memory does not grow with it, up
+        to :attr:`max_result_bytes` (:class:`AnswerTooLarge` beyond). It is
+        checked to be one whole JSON document within the JSON limits (see
+        :mod:`anonlinkclient.io.files`), so that a cut-off, garbled or hostile
+        answer is an :class:`UnexpectedAnswer`, never a result. The service
+        answers 404 while the run is not complete.
+
+        :return: the file, positioned at its start; it is deleted when closed.
         """
         path = f"/projects/{project}/runs/{run}/result"
         action = "Getting the run result failed"
-        response = self._request("get", path, action, apikey)
+        result = tempfile.TemporaryFile()
+        check = JsonCheck()
+        answer: Dict[str, Any] = {"head": b""}  # the response, and the start of its body for messages
+
+        def keep(response: requests.Response, chunk: bytes) -> None:
+            answer["response"] = response
+            if len(answer["head"]) < 200:
+                answer["head"] += chunk[:200]
+            check.feed(chunk)
+            try:
+                result.write(chunk)
+            except OSError as exc:
+                where = tempfile.gettempdir()
+                raise OutputFileError(where, f"cannot store the downloaded result ({exc.strerror})") from None
+
         try:
-            for _event in ijson.parse(io.BytesIO(response.content)):
-                pass
+            self._request("get", path, action, apikey, sink=keep, sink_limit=self.max_result_bytes)
+            check.finish()
+        except JsonLimitError as exc:
+            result.close()
+            where = f"the Entity Service at {self.server}"
+            raise UnexpectedAnswer(f"{action}: the answer of {where} is not usable JSON ({exc})") from None
         except ijson.JSONError:
+            result.close()
+            response = answer.get("response")
+            if response is not None:
+                response._content = answer["head"]
             raise UnexpectedAnswer(f"{action}: the service's answer is not complete JSON", response) from None
-        return response.text
+        except BaseException:
+            result.close()
+            raise
+        result.seek(0)
+        return result
 
     def run_delete(self, project: str, run: str, apikey: str) -> None:
         """Cancel a run and delete its results."""

@@ -1,17 +1,18 @@
 """Fetching the result of a linkage run, optionally watching it until it finishes.
 
-:func:`fetch_run_result` is what ``anonlink results`` does: it reports the
+:func:`download_run_result` is what ``anonlink results`` does: it reports the
 run's status (every change while watching), and downloads the result once the
-run is ``completed``. A run that failed, or has not finished, is an error with
+run is ``completed``, into a temporary file (memory does not grow with the
+result); :func:`fetch_run_result` gives it as text. A run that failed, or has not finished, is an error with
 the run's own message or its state and stage. While watching, a status query or
 the download that fails transiently (a dropped connection, HTTP 503 or 5xx, a
 garbled answer) is reported and asked again, within the client's retry time
 limit (see :meth:`~anonlinkclient.rest_client.RestClient.watch_run_status`).
 """
 
-from typing import Any, Callable, Dict, Optional
+from typing import IO, Any, Callable, Dict, Optional
 
-from anonlinkclient.errors import RunFailed, RunNotComplete
+from anonlinkclient.errors import RunFailed, RunNotComplete, UnexpectedAnswer
 from anonlinkclient.service.rest_client import RestClient, format_run_status
 
 
@@ -29,7 +30,30 @@ def fetch_run_result(
     timeout: Optional[float] = None,
     update_period: float = 1.0,
 ) -> str:
-    """The result of a run as the JSON text the service sent.
+    """The result of a run as the JSON text the service sent (held in memory; see :func:`download_run_result`).
+
+    The parameters and errors are those of :func:`download_run_result`.
+    """
+    with download_run_result(client, project, run, apikey, watch, log, timeout, update_period) as result:
+        data = result.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnexpectedAnswer("Getting the run result failed: the service's answer is not UTF-8 text") from None
+
+
+def download_run_result(
+    client: RestClient,
+    project: str,
+    run: str,
+    apikey: str,
+    watch: bool = False,
+    log: Optional[Callable[[str], None]] = None,
+    timeout: Optional[float] = None,
+    update_period: float = 1.0,
+) -> IO[bytes]:
+    """The result of a run as the JSON the service sent, in a temporary file (positioned at its start,
+    deleted when closed; see :meth:`~anonlinkclient.rest_client.RestClient.run_get_result_file`).
 
     :param client: the service's :class:`~anonlinkclient.rest_client.RestClient`.
     :param project: the project ID.
@@ -56,11 +80,11 @@ def fetch_run_result(
     if state == "completed":
         say("Downloading result")
         if watch:
-            text = client.keep_asking(lambda: client.run_get_result_text(project, run, apikey), update_period, say)
+            result = client.keep_asking(lambda: client.run_get_result_file(project, run, apikey), update_period, say)
         else:
-            text = client.run_get_result_text(project, run, apikey)
+            result = client.run_get_result_file(project, run, apikey)
         say("Received result")
-        return text
+        return result
     if state == "error":
         detail = f" ({status['detail']})" if status.get("detail") else ""
         raise RunFailed(f"Run {run} failed on the service: {status.get('message', 'no message')}{detail}")

@@ -31,6 +31,10 @@ DEFAULT_RETRY_MAX_TIME_MS = 20000
 DEFAULT_TIMEOUT = 300.0
 #: The longest wait for a connection, in seconds.
 MAX_CONNECT_TIMEOUT = 10.0
+#: The largest answer of the service (or its object store) read into memory: status, project, run, errors.
+MAX_ANSWER_BYTES = 16 << 20
+#: The largest run result downloaded (streamed to a file, not held in memory).
+MAX_RESULT_BYTES = 4 << 30
 
 Timeout = Union[float, Tuple[float, float]]
 
