@@ -39,6 +39,7 @@ from anonlinkclient.io.clk_file import iter_clks
 from anonlinkclient.io.csv_records import CsvRecords
 from anonlinkclient.io.files import Source, first_line, open_input, source_name
 from anonlinkclient.io.output import atomic_output
+from anonlinkclient.io.progress import NoBar, bar
 
 CLK_FILE_FORM = 'a CLK file made by "anonlink hash" ({"clks": [...]})'
 SNIFF_BYTES = 4096
@@ -110,7 +111,9 @@ def expects_clks(schema: Dict[str, Any]) -> bool:
     return schema["type"] == "lambda-fold" and bool(schema["config"]["input-clks"])
 
 
-def read_pii(handle: TextIO, name: str, header: bool = True) -> Tuple[Optional[List[str]], List[Tuple[str, ...]]]:
+def read_pii(
+    handle: TextIO, name: str, header: bool = True, counter: Any = NoBar()
+) -> Tuple[Optional[List[str]], List[Tuple[str, ...]]]:
     """Read every record of a PII CSV, values stripped of surrounding spaces.
 
     :param header: ``True`` if the first row is a header (its names are returned).
@@ -122,6 +125,7 @@ def read_pii(handle: TextIO, name: str, header: bool = True) -> Tuple[Optional[L
     width = len(names) if names is not None else None
     rows: List[Tuple[str, ...]] = []
     for row in records:
+        counter.update(1)
         if width is None:
             width = len(row)
         elif len(row) != width:
@@ -133,7 +137,7 @@ def read_pii(handle: TextIO, name: str, header: bool = True) -> Tuple[Optional[L
     return names, rows
 
 
-def read_clks(source: Source) -> Tuple[List[str], int]:
+def read_clks(source: Source, counter: Any = NoBar()) -> Tuple[List[str], int]:
     """Read a CLK file, checking every CLK; return its CLKs as base64 strings and their size in bytes.
 
     :raises InputFileError: for a file that is not a CLK file, a bad CLK, or no CLKs.
@@ -141,6 +145,7 @@ def read_clks(source: Source) -> Tuple[List[str], int]:
     clks: List[str] = []
     size = 0
     for clk in iter_clks(source):
+        counter.update(1)
         size = len(clk)
         clks.append(base64.b64encode(clk).decode("ascii"))
     if not clks:
@@ -163,7 +168,7 @@ def _wrong_kind(name: str, schema: Dict[str, Any], is_json: bool) -> InputFileEr
 
 
 def read_input(
-    source: Union[str, IO[str], IO[bytes]], schema: Dict[str, Any], header: bool = True
+    source: Union[str, IO[str], IO[bytes]], schema: Dict[str, Any], header: bool = True, counter: Any = NoBar()
 ) -> Tuple[str, Optional[List[str]], Records, int]:
     """Read the data a blocking schema asks for: the PII CSV or the CLK file, in one pass.
 
@@ -180,26 +185,26 @@ def read_input(
         content = cast(str, source.read())
         binary = io.BytesIO(content.encode("utf-8", "surrogateescape"))
         binary.name = name
-        return _read_binary(binary, name, schema, header)
+        return _read_binary(binary, name, schema, header, counter)
     if isinstance(source, str):
         with open_input(source, "rb") as handle:
-            return _read_binary(handle, name, schema, header)
-    return _read_binary(cast(IO[bytes], source), name, schema, header)
+            return _read_binary(handle, name, schema, header, counter)
+    return _read_binary(cast(IO[bytes], source), name, schema, header, counter)
 
 
 def _read_binary(
-    handle: IO[bytes], name: str, schema: Dict[str, Any], header: bool
+    handle: IO[bytes], name: str, schema: Dict[str, Any], header: bool, counter: Any
 ) -> Tuple[str, Optional[List[str]], Records, int]:
     peekable = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(cast(Any, handle))
     is_json = looks_like_json(peekable.peek(SNIFF_BYTES)[:SNIFF_BYTES])
     if is_json != expects_clks(schema):
         raise _wrong_kind(name, schema, is_json)
     if is_json:
-        clks, size = read_clks(peekable)
+        clks, size = read_clks(peekable, counter)
         return name, None, clks, size
     text = io.TextIOWrapper(peekable, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
-        names, rows = read_pii(text, name, header)
+        names, rows = read_pii(text, name, header, counter)
     finally:
         text.detach()
     return name, names, rows, 0
@@ -314,7 +319,7 @@ def block_records(
 
 
 def block_data(
-    source: Union[str, IO[str], IO[bytes]], schema_source: SchemaSource, header: bool = True
+    source: Union[str, IO[str], IO[bytes]], schema_source: SchemaSource, header: bool = True, progress: bool = False
 ) -> BlockingResult:
     """Load a blocking schema, read the data it asks for, and block it.
 
@@ -323,12 +328,15 @@ def block_data(
     :param source: the PII CSV or CLK file: a path, or a file opened for reading.
     :param schema_source: the blocking schema: a path, or a file opened for reading.
     :param header: ``True`` if the CSV's first row is a header (not used for CLK files).
+    :param progress: show a progress bar on stderr while the records are read.
     :raises SchemaFileError: for a bad schema, or one that does not fit the data.
     :raises InputFileError: for bad data, or data of the other kind.
     """
     schema = load_blocking_schema(schema_source)
     schema_name = source_name(schema_source)
-    name, names, records, clk_bytes = read_input(source, schema, header)
+    unit = "CLK" if expects_clks(schema) else "record"
+    with bar(progress, f"reading {unit}s for {schema['type']} blocking", unit=unit) as counter:
+        name, names, records, clk_bytes = read_input(source, schema, header, counter)
     if clk_bytes:
         _check_clk_bits(schema, schema_name, clk_bytes, name)
     else:
@@ -336,15 +344,19 @@ def block_data(
     return block_records(records, schema, names, schema_name)
 
 
-def block_file(input_path: str, schema_path: str, output_path: str, header: bool = True) -> BlockingResult:
+def block_file(
+    input_path: str, schema_path: str, output_path: str, header: bool = True, progress: bool = False
+) -> BlockingResult:
     """Block a PII CSV or CLK file into the block file ``output_path`` (``-``: stdout).
 
     The output appears only when blocking succeeded.
 
+    :param progress: show a progress bar on stderr while the records are read.
+
     :raises SchemaFileError: for a bad schema, or one that does not fit the data.
     :raises InputFileError: for bad data, or data of the other kind.
     """
-    result = block_data(input_path, schema_path, header)
+    result = block_data(input_path, schema_path, header, progress)
     with atomic_output(output_path) as out:
         write_block_file(out, result.entries(), result.meta())
     return result

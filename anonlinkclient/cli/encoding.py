@@ -5,7 +5,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import is_verbose, log, verbose_option
+from anonlinkclient.cli.options import log, quiet_option, show_progress, verbose_option
 
 
 @click.command("hash", short_help="generate hashes from local PII data")
@@ -24,6 +24,7 @@ from anonlinkclient.cli.options import is_verbose, log, verbose_option
 @click.option(
     "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core; 1 starts no subprocess)."
 )
+@quiet_option
 @verbose_option
 def hash_command(
     pii_csv: str,
@@ -35,6 +36,7 @@ def hash_command(
     check_header: bool,
     validate: bool,
     workers: Optional[int],
+    quiet: bool,
 ) -> None:
     """Process data to create CLKs
 
@@ -63,7 +65,9 @@ def hash_command(
     elif clk_json is None:
         raise click.UsageError("Missing argument 'CLK_JSON'.")
     header: HeaderMode = False if no_header else (True if check_header else "ignore")
-    hash_csv_file(pii_csv, resolve_secret(secret), schema, clk_json, header, validate, workers, progress=is_verbose())
+    hash_csv_file(
+        pii_csv, resolve_secret(secret), schema, clk_json, header, validate, workers, progress=show_progress(quiet)
+    )
     log(f"CLK data written to {'stdout' if clk_json == '-' else clk_json}")
 
 

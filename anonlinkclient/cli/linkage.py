@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import is_verbose, log, verbose_option
+from anonlinkclient.cli.options import is_verbose, log, quiet_option, show_progress, verbose_option
 from anonlinkclient.errors import UsageError
 
 #: The library's usage errors of find-similarity, said in terms of the command's options.
@@ -33,6 +33,7 @@ IN_OPTIONS_WORDS = {
     help="A party's CLK file and block file; give it once per party (blocking).",
 )
 @click.option("--scores", metavar="FILE", help="Also write every candidate pair and its similarity to FILE.")
+@quiet_option
 @verbose_option
 def find_similarity(
     threshold: float,
@@ -40,6 +41,7 @@ def find_similarity(
     clk_files: Tuple[str, ...],
     blocked_files: Tuple[Tuple[str, str], ...],
     scores: Optional[str],
+    quiet: bool,
 ) -> None:
     """Link the CLKs of two or more parties locally
 
@@ -71,7 +73,7 @@ def find_similarity(
         raise click.UsageError("give the parties with --clk (no blocking) or with --files (blocking), not both")
     files = [(clk, None) for clk in clk_files] + [(clk, blocks) for clk, blocks in blocked_files]
     try:
-        result = link_locally(threshold, files, output, scores)
+        result = link_locally(threshold, files, output, scores, show_progress(quiet))
     except UsageError as exc:
         raise click.UsageError(IN_OPTIONS_WORDS.get(exc.argument or "", str(exc))) from None
     for line in format_summary(result, verbose=is_verbose()):

@@ -5,7 +5,16 @@ from typing import Optional
 
 import click
 
-from anonlinkclient.cli.options import apikey_option, is_verbose, log, service_client, service_options, write_json
+from anonlinkclient.cli.options import (
+    apikey_option,
+    is_verbose,
+    log,
+    quiet_option,
+    service_client,
+    service_options,
+    show_progress,
+    write_json,
+)
 from anonlinkclient.service.settings import ServiceSettings
 
 
@@ -104,6 +113,7 @@ def create(name: Optional[str], project: str, threshold: float, output: str, set
 @click.option("--to_entityservice", is_flag=True, help="Upload directly to the entity service, not the object store.")
 @click.option("--profile", help="AWS profile whose credentials sign the object store upload.")
 @click.option("-o", "--output", help="File to write the upload receipt to (readable by you only); '-' for stdout.")
+@quiet_option
 @service_options
 def upload(
     clk_json: str,
@@ -112,6 +122,7 @@ def upload(
     to_entityservice: bool,
     profile: Optional[str],
     output: Optional[str],
+    quiet: bool,
     settings: ServiceSettings,
 ) -> None:
     """Upload CLK data (and blocks) to the Anonlink Entity Service.
@@ -143,7 +154,16 @@ def upload(
     detail = log if is_verbose() else None
     client = service_client(settings)
     receipt = upload_encodings(
-        client, project, settings.token(), clk_json, blocks, to_entityservice, profile, log, True, detail
+        client,
+        project,
+        settings.token(),
+        clk_json,
+        blocks,
+        to_entityservice,
+        profile,
+        log,
+        show_progress(quiet),
+        detail,
     )
     if output is not None:
         write_json(receipt, output, private=True)

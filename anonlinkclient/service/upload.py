@@ -33,12 +33,14 @@ same answer as when the object store is turned off; the fallback message says
 so.
 """
 
+import contextlib
 import os
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import IO, Any, Callable, Dict, Optional, Tuple, cast
 
 from anonlinkclient.errors import CredentialsExpired, InputFileError, ServiceError
 from anonlinkclient.io.block_file import blocks_by_record
 from anonlinkclient.io.clknblocks import combine_clks_blocks, count_clks
+from anonlinkclient.io.progress import ReadProgress, bar
 from anonlinkclient.service.objectstore import (
     ObjectStore,
     credentials_provider,
@@ -104,7 +106,7 @@ def upload_encodings(
         AWS profile instead of the service's temporary credentials (the service
         still reads the files with the credentials it issued).
     :param log: called with each status message (default: silent).
-    :param progress: show a progress bar per file while uploading to the object store.
+    :param progress: show a progress bar per file on stderr while uploading.
     :param detail: called with more detailed messages (the CLI's ``-v``; default: silent).
     :return: the service's receipt, ``{"message": ..., "receipt_token": ...}``.
     :raises InputFileError: if the files are unusable (nothing has been sent then).
@@ -122,7 +124,7 @@ def upload_encodings(
                 client, project, apikey, access, clk_path, blocks_path, count, size, profile, progress, say
             )
     say(DIRECT_MESSAGE)
-    return upload_direct(client, project, apikey, clk_path, blocks_path)
+    return upload_direct(client, project, apikey, clk_path, blocks_path, progress)
 
 
 def _object_store_access(
@@ -220,19 +222,30 @@ def _read_credentials(credentials: Any) -> Optional[Dict[str, str]]:
 
 
 def upload_direct(
-    client: RestClient, project: str, apikey: str, clk_path: str, blocks_path: Optional[str] = None
+    client: RestClient,
+    project: str,
+    apikey: str,
+    clk_path: str,
+    blocks_path: Optional[str] = None,
+    progress: bool = False,
 ) -> Dict[str, Any]:
     """Send the encodings in the request body: the CLK file as it is, or combined with its blocks.
 
     Both are streamed from a file, which a retry sends again from its start.
 
+    :param progress: show a progress bar of the bytes sent on stderr.
     :return: the service's receipt.
     """
     try:
-        if blocks_path is None:
-            with open(clk_path, "rb") as clks:
-                return client.project_upload_clks(project, apikey, clks)
-        with combine_clks_blocks(clk_path, blocks_path) as combined:
-            return client.project_upload_clks(project, apikey, combined)
+        with contextlib.ExitStack() as stack:
+            body: IO[bytes] = stack.enter_context(
+                open(clk_path, "rb") if blocks_path is None else combine_clks_blocks(clk_path, blocks_path)
+            )
+            size = os.fstat(body.fileno()).st_size
+            sent = stack.enter_context(
+                bar(progress, f"Upload {os.path.basename(clk_path)}", size, "B", unit_divisor=1024)
+            )
+            receipt = client.project_upload_clks(project, apikey, cast(IO[bytes], ReadProgress(body, sent)))
     except OSError as exc:
         raise InputFileError(clk_path, f"cannot read ({exc.strerror})") from exc
+    return receipt

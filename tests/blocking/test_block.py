@@ -761,7 +761,9 @@ def test_blocking_leaves_pythons_random_generator_alone():
 def test_blocklib_coverage_warning_reaches_no_log_handler(tmp_path, caplog):
     """In a notebook (or after logging.basicConfig) blocklib's WARNING:root: line would repeat our report."""
     pii = tmp_path / "people.csv"
-    pii.write_text("id,name\n" + "".join(f"{i},{name}\n" for i, name in enumerate(["ann"] * 25 + ["bob"] * 20 + ["cat"] * 15)))
+    pii.write_text(
+        "id,name\n" + "".join(f"{i},{name}\n" for i, name in enumerate(["ann"] * 25 + ["bob"] * 20 + ["cat"] * 15))
+    )
     schema = tmp_path / "psig.json"
     schema.write_text(
         json.dumps(
