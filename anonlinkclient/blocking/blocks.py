@@ -38,7 +38,7 @@ from anonlinkclient.io.block_file import BlockId, write_block_file
 from anonlinkclient.io.clk_file import iter_clks
 from anonlinkclient.io.csv_records import CsvRecords
 from anonlinkclient.io.files import Source, first_line, open_input, source_name
-from anonlinkclient.io.output import atomic_output
+from anonlinkclient.io.output import atomic_output, check_outputs
 from anonlinkclient.io.progress import NoBar, bar
 
 CLK_FILE_FORM = 'a CLK file made by "anonlink hash" ({"clks": [...]})'
@@ -356,6 +356,7 @@ def block_file(
     :raises SchemaFileError: for a bad schema, or one that does not fit the data.
     :raises InputFileError: for bad data, or data of the other kind.
     """
+    check_outputs([output_path], [input_path, schema_path])
     result = block_data(input_path, schema_path, header, progress)
     with atomic_output(output_path) as out:
         write_block_file(out, result.entries(), result.meta())

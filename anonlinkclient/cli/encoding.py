@@ -53,10 +53,12 @@ def hash_command(
     SECRET as env:NAME (read the environment variable NAME) or file:PATH (read
     the first line of the file PATH).
 
-    Use "-" for CLK_JSON to write JSON to stdout.
+    Use "-" for CLK_JSON to write JSON to stdout; it is written once every
+    record is hashed (nothing is written if a record fails).
     """
     from anonlinkclient.encoding.hashing import HeaderMode, hash_csv_file
     from anonlinkclient.encoding.secrets import resolve_secret
+    from anonlinkclient.io.output import check_outputs
 
     if schema_option is not None:
         if clk_json is not None:
@@ -64,6 +66,8 @@ def hash_command(
         schema, clk_json = schema_option, schema
     elif clk_json is None:
         raise click.UsageError("Missing argument 'CLK_JSON'.")
+    secret_file = secret[len("file:") :] if secret.startswith("file:") else None
+    check_outputs([clk_json], [pii_csv, schema, secret_file])
     header: HeaderMode = False if no_header else (True if check_header else "ignore")
     hash_csv_file(
         pii_csv, resolve_secret(secret), schema, clk_json, header, validate, workers, progress=show_progress(quiet)
@@ -114,8 +118,9 @@ def convert_schema(schema_json: str, output: str) -> None:
 
     from anonlinkclient.encoding.schema import LATEST_VERSION
     from anonlinkclient.encoding.schema import convert_schema as convert
-    from anonlinkclient.io.output import atomic_output
+    from anonlinkclient.io.output import atomic_output, check_outputs
 
+    check_outputs([output], [schema_json])
     converted = convert(schema_json)
     with atomic_output(output) as out:
         json.dump(converted, out, indent=2)
@@ -159,12 +164,14 @@ def generate(size_output: Tuple[str, ...], schema: Optional[str]) -> None:
     CSV with a header to OUTPUT ("-" for stdout).
     """
     from anonlinkclient.encoding.fake_pii import write_default_schema, write_fake_pii
+    from anonlinkclient.io.output import check_outputs
 
     if len(size_output) > 2:
         raise click.UsageError("expected [SIZE] OUTPUT")
     size = click.IntRange(min=1)(size_output[0]) if len(size_output) == 2 else 100
     output = size_output[-1]
 
+    check_outputs([output, schema])
     write_fake_pii(size, output)
     if schema is not None:
         write_default_schema(schema)

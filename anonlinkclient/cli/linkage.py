@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import is_verbose, log, quiet_option, show_progress, verbose_option
+from anonlinkclient.cli.options import FiniteFloatRange, is_verbose, log, quiet_option, show_progress, verbose_option
 from anonlinkclient.errors import UsageError
 
 #: The library's usage errors of find-similarity, said in terms of the command's options.
@@ -15,7 +15,7 @@ IN_OPTIONS_WORDS = {
 
 
 @click.command("find-similarity", short_help="link CLKs locally, without an entity service")
-@click.argument("threshold", type=click.FloatRange(0.0, 1.0))
+@click.argument("threshold", type=FiniteFloatRange(0.0, 1.0))
 @click.argument("output")
 @click.option(
     "--clk",

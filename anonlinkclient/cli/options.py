@@ -8,6 +8,7 @@ defaults shown in ``--help`` are the library's.
 """
 
 import functools
+import math
 import sys
 from typing import Any, Callable, Optional, TypeVar
 
@@ -139,10 +140,10 @@ def service_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--timeout",
             envvar="ANONLINK_TIMEOUT",
             show_envvar=True,
-            type=click.FloatRange(min=0, min_open=True),
+            type=FiniteFloatRange(min=0, min_open=True),
             default=defaults.DEFAULT_TIMEOUT,
             show_default=True,
-            help="<seconds> Wait this long for each answer of the server and its object store "
+            help="<seconds> Wait this long for each whole answer of the server and its object store "
             f"(and at most {defaults.MAX_CONNECT_TIMEOUT:g} s for a connection).",
         ),
         click.option(
@@ -175,12 +176,35 @@ def service_client(settings: "defaults.ServiceSettings") -> Any:
     return client
 
 
-def write_json(document: Any, output: str, private: bool = False, indent: Optional[int] = 2) -> None:
-    """Write a service answer as sorted JSON to ``output`` (``-``: stdout)."""
+def write_json(
+    document: Any, output: str, private: bool = False, indent: Optional[int] = 2, done: Optional[str] = None
+) -> None:
+    """Write a service answer as sorted JSON to ``output`` (``-``: stdout).
+
+    :param done: what the service did (with the ids needed to find it, never a token), said if
+        the answer cannot be written, e.g. ``"the project was created (project_id 3fa8...)"``.
+    """
     import json
 
+    from anonlinkclient.errors import OutputFileError
     from anonlinkclient.io.output import atomic_output
 
-    with atomic_output(output, private=private) as out:
-        json.dump(document, out, indent=indent, sort_keys=True)
-        out.write("\n")
+    try:
+        with atomic_output(output, private=private) as out:
+            json.dump(document, out, indent=indent, sort_keys=True)
+            out.write("\n")
+    except OutputFileError as exc:
+        if done is None:
+            raise
+        raise OutputFileError(exc.path, f"{exc.message}, but {done}") from exc
+
+
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` and ``inf`` (which pass its bounds checks)."""
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        """The number, or a usage error naming the option if it is not finite or out of range."""
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)

@@ -1,11 +1,13 @@
 """Commands that talk to an Entity Service: ``status``, ``create-project``, ``create``, ``upload``,
 ``results``, ``delete`` and ``delete-project``."""
 
-from typing import Optional
+import codecs
+from typing import IO, Optional
 
 import click
 
 from anonlinkclient.cli.options import (
+    FiniteFloatRange,
     apikey_option,
     is_verbose,
     log,
@@ -26,6 +28,9 @@ def status(output: str, settings: ServiceSettings) -> None:
 
     Prints the service's answer, e.g. {"project_count": 3, "rate": 2205592, "status": "ok"}.
     """
+    from anonlinkclient.io.output import check_outputs
+
+    check_outputs([output])
     write_json(service_client(settings).server_get_status(), output, indent=None)
 
 
@@ -67,17 +72,20 @@ def create_project(
     and one upload token.
     """
     from anonlinkclient.encoding.schema import load_schema_document
+    from anonlinkclient.io.output import check_outputs
 
     if parties > 2 and result_type != "groups":
         raise click.BadParameter(
             f"{parties} parties need --type groups (only groups supports more than 2 parties)",
             param_hint="'--parties'",
         )
+    check_outputs([output], [schema])
     document = load_schema_document(schema)
     answer = service_client(settings).project_create(
         document, result_type, name, parties=parties, uses_blocking=blocked
     )
-    write_json(answer, output, private=True)
+    done = f"the project was created (project_id {answer.get('project_id')}); its tokens are not shown"
+    write_json(answer, output, private=True, done=done)
     log("Project created")
 
 
@@ -88,7 +96,7 @@ def create_project(
 @click.option(
     "-t",
     "--threshold",
-    type=click.FloatRange(0, 1, min_open=True),
+    type=FiniteFloatRange(0, 1, min_open=True),
     required=True,
     help="Similarity (0 to 1] above which two records are a match.",
 )
@@ -101,8 +109,11 @@ def create(name: Optional[str], project: str, threshold: float, output: str, set
     description, with the run_id that 'results' and 'delete' need, is written
     to OUTPUT.
     """
+    from anonlinkclient.io.output import check_outputs
+
+    check_outputs([output])
     answer = service_client(settings).run_create(project, settings.token(), threshold, name)
-    write_json(answer, output, private=True)
+    write_json(answer, output, private=True, done=f"the run was created (run_id {answer.get('run_id')})")
 
 
 @click.command("upload", short_help="upload hashes to entity service")
@@ -146,8 +157,10 @@ def upload(
     answer as when its object store is turned off; the upload then goes
     directly to the service, which refuses the token with HTTP 403.
     """
+    from anonlinkclient.io.output import check_outputs
     from anonlinkclient.service.upload import upload_encodings
 
+    check_outputs([output], [clk_json, blocks])
     if is_verbose():
         log(f"Uploading CLK data from {clk_json}" + (f" with blocks from {blocks}" if blocks else ""))
         log(f"Project ID: {project}")
@@ -166,7 +179,7 @@ def upload(
         detail,
     )
     if output is not None:
-        write_json(receipt, output, private=True)
+        write_json(receipt, output, private=True, done="the upload was stored; its receipt token is not shown")
     if detail:
         log(f"Upload complete: {receipt.get('message', 'Updated')}")
 
@@ -188,12 +201,13 @@ def results(project: str, run: str, watch: bool, output: str, settings: ServiceS
     service stops the watch with the service's message. The result is the
     service's JSON, e.g. {"groups": [...]}.
     """
-    from anonlinkclient.io.output import atomic_output
-    from anonlinkclient.service.results import fetch_run_result
+    from anonlinkclient.io.output import atomic_output, check_outputs
+    from anonlinkclient.service.results import download_run_result
 
-    text = fetch_run_result(service_client(settings), project, run, settings.token(), watch, log)
-    with atomic_output(output) as out:
-        out.write(text if text.endswith("\n") else text + "\n")
+    check_outputs([output])
+    with download_run_result(service_client(settings), project, run, settings.token(), watch, log) as result:
+        with atomic_output(output) as out:
+            copy_text(result, out)
 
 
 @click.command("delete", short_help="delete a run on the anonlink entity service")
@@ -215,6 +229,19 @@ def delete_project(project: str, settings: ServiceSettings) -> None:
     """Delete a project with all its uploads, runs and results on an entity matching server."""
     service_client(settings).project_delete(project, settings.token())
     log("Project deleted")
+
+
+def copy_text(source: IO[bytes], out: IO[str]) -> None:
+    """Copy UTF-8 ``source`` to ``out`` a block at a time, ending it with a newline."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    last = ""
+    while block := source.read(1 << 20):
+        text = decoder.decode(block)
+        out.write(text)
+        last = text[-1:] or last
+    out.write(decoder.decode(b"", final=True))
+    if last != "\n":
+        out.write("\n")
 
 
 COMMANDS = [status, create_project, create, upload, results, delete, delete_project]

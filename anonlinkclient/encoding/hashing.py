@@ -21,7 +21,7 @@ from anonlinkclient.errors import InputFileError, RecordError
 from anonlinkclient.io.bits import to_bitarray
 from anonlinkclient.io.clk_file import write_clks
 from anonlinkclient.io.csv_records import CsvRecords, open_text_input
-from anonlinkclient.io.output import atomic_output
+from anonlinkclient.io.output import atomic_output, check_outputs
 
 HeaderMode = Union[bool, str]  # True: check it, "ignore": skip it, False: no header
 
@@ -111,6 +111,7 @@ def hash_csv_file(
     :raises InputFileError: for a bad CSV, or one with no records.
     :raises SchemaFileError: for a bad schema.
     """
+    check_outputs([clk_path], [pii_path, schema_path])
     schema = load_linkage_schema(schema_path)
     with open_text_input(pii_path) as handle, atomic_output(clk_path) as out:
         count = write_clks(out, hash_csv(handle, pii_path, secret, schema, header, validate, workers, progress))

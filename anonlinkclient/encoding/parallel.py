@@ -31,6 +31,7 @@ from clkhash.key_derivation import generate_key_lists
 from clkhash.schema import Schema
 from clkhash.validate_data import EntryError, FormatError
 
+from anonlinkclient.encoding.orphans import exit_with_parent
 from anonlinkclient.errors import RecordError
 
 CHUNK_ROWS = 1000
@@ -110,6 +111,7 @@ def limit_clkhash_caches(max_entries: int) -> None:
 def _init_worker(keys: Keys, schema: Schema, validate: bool, cache_entries: int) -> None:
     # Ctrl-C goes to the whole process group; only the parent handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()  # kill -9 of the parent ends the workers too
     limit_clkhash_caches(cache_entries)
     global _worker_state
     _worker_state = (keys, schema, validate)

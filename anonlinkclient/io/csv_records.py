@@ -1,8 +1,10 @@
 """Reading PII CSV files record by record, with errors that say where.
 
-Files are decoded as UTF-8 (a leading byte order mark is dropped). Row numbers
-in messages count CSV records from 1, the header included, as a spreadsheet
-shows them.
+Files are decoded as UTF-8 (a leading byte order mark is dropped). A NUL byte
+anywhere in a record is refused, naming the row (a CSV of text has none; a
+binary file does), on every Python version: 3.10's csv module refuses them,
+3.11's reads them. Row numbers in messages count CSV records from 1, the header
+included, as a spreadsheet shows them.
 """
 
 import csv
@@ -21,6 +23,10 @@ def open_text_input(path: str) -> TextIO:
     :raises InputFileError: if the file is missing, a directory or unreadable.
     """
     return cast(TextIO, open_input(path, "r", encoding="utf-8-sig", errors="surrogateescape", newline=""))
+
+
+#: Why a record with a NUL byte is refused (on every Python version).
+NUL_REASON = "contains a NUL byte; is this a binary file rather than a CSV?"
 
 
 class CsvRecords:
@@ -55,12 +61,15 @@ class CsvRecords:
             raise InputFileError(self.name, f"not valid UTF-8 text (byte 0x{bad_byte})", row=row_number) from None
         except csv.Error as exc:
             reason = str(exc)
-            if "NUL" in reason:
-                reason = "contains a NUL byte; is this a binary file rather than a CSV?"
+            if "NUL" in reason:  # Python 3.10's csv module refuses NUL bytes itself
+                reason = NUL_REASON
             raise InputFileError(self.name, f"malformed CSV: {reason}", row=row_number) from None
         self.rows_read = row_number
+        joined = "\x00".join(row)
+        if row and joined.count("\x00") != len(row) - 1:  # Python 3.11 and later read NUL bytes: refuse them too
+            raise InputFileError(self.name, f"malformed CSV: {NUL_REASON}", row=row_number)
         try:
-            "\x00".join(row).encode("utf-8")
+            joined.encode("utf-8")
         except UnicodeEncodeError:
             self._undecodable(row)
         return row

@@ -29,6 +29,7 @@ error naming the file (or server).
 """
 
 import contextlib
+import decimal
 import json
 import re
 from typing import IO, Any, Callable, Iterator, List, Optional, Tuple, Union
@@ -66,6 +67,8 @@ def json_stream_errors(path: str, hint: str) -> Iterator[None]:
         raise InputFileError(path, f"not usable JSON ({exc}); {hint}") from None
     except ijson.JSONError as exc:
         raise InputFileError(path, f"not valid JSON ({first_line(exc)}); {hint}") from None
+    except decimal.InvalidOperation:  # ijson's Decimal of a number such as 1e999999999999999999
+        raise InputFileError(path, f"not valid JSON (a number out of range); {hint}") from None
     except UnicodeDecodeError:
         raise InputFileError(path, f"not valid UTF-8 text; {hint}") from None
 
@@ -197,10 +200,6 @@ _NOT_STRUCTURAL = bytes(byte for byte in range(256) if byte not in b'"[]{}')
 _DENSE_QUOTES, _SAMPLE = 100, 4096
 
 
-class _Cautious(Exception):
-    """A quick check found a chunk that may break a limit; the byte-by-byte walk decides."""
-
-
 class JsonScanner:
     """Checks a JSON byte stream, chunk by chunk, against nesting, number and string limits.
 
@@ -227,6 +226,7 @@ class JsonScanner:
         self.string_length = 0  # bytes of the string being read so far
         self.offset = 0  # bytes read before the current chunk
         self.line, self.line_start = 1, 0  # the line the chunk starts on, and the offset where that line starts
+        self._cautious = False
 
     def feed(self, chunk: bytes) -> None:
         """Check the next chunk of the stream.
@@ -236,9 +236,9 @@ class JsonScanner:
         if not chunk:
             return
         state = (self.in_string, self.escaped, self.depth, self.number_run, self.string_length)
-        try:
-            self._scan(chunk)
-        except _Cautious:
+        self._cautious = False  # set by a quick check that finds the chunk may break a limit
+        self._scan(chunk)
+        if self._cautious:
             self.in_string, self.escaped, self.depth, self.number_run, self.string_length = state
             self._walk(chunk)  # raises at the place, unless the quick check was only cautious
         if b"\n" in chunk:
@@ -298,7 +298,7 @@ class JsonScanner:
     def _grow_string(self, length: int) -> None:
         self.string_length += length
         if self.string_length > self.max_string:
-            raise _Cautious()
+            self._cautious = True
 
     def _open_string(self, body: bytes) -> None:
         """The chunk ends inside a string whose body so far is ``body``."""
@@ -311,11 +311,11 @@ class JsonScanner:
         """Check the number literals of ``text`` (outside strings), carrying one across chunks."""
         mapped = text.translate(_NUMBER_MAP)
         if self._long_number in mapped:
-            raise _Cautious()
+            self._cautious = True
         if self.number_run:
             lead = mapped.find(b" ")
             if self.number_run + (len(mapped) if lead < 0 else lead) > self.max_number:
-                raise _Cautious()
+                self._cautious = True
         if self.in_string:
             self.number_run = 0
         else:
@@ -340,7 +340,7 @@ class JsonScanner:
                 depth += 1 if byte in _OPENERS else -1
                 deepest = max(deepest, depth)
             if deepest + passes > self.max_depth:
-                raise _Cautious()
+                self._cautious = True
         self.depth += opens - text.count(b"]") - text.count(b"}")
 
     def _walk(self, chunk: bytes) -> None:
@@ -410,21 +410,31 @@ class JsonCheck:
 
     Feed every chunk to :meth:`feed`, then call :meth:`finish`.
 
-    :raises JsonLimitError: if the document breaks a limit.
+    :raises JsonLimitError: if the document breaks a limit, or holds a number out of range.
     :raises ijson.JSONError: if it is not JSON, or is cut off.
     """
 
     def __init__(self) -> None:
         self.scanner = JsonScanner()
         self._events: List[Any] = ijson.sendable_list()
-        self._parser = ijson.basic_parse_coro(self._events, use_float=True)
+        self._parser = ijson.basic_parse_coro(self._events)
 
     def feed(self, chunk: bytes) -> None:
         """Check the next chunk."""
         self.scanner.feed(chunk)
-        self._parser.send(chunk)
+        with _number_errors():
+            self._parser.send(chunk)
         del self._events[:]
 
     def finish(self) -> None:
         """The document has ended: check it is complete."""
-        self._parser.close()
+        with _number_errors():
+            self._parser.close()
+
+
+@contextlib.contextmanager
+def _number_errors() -> Iterator[None]:
+    try:
+        yield
+    except decimal.InvalidOperation:  # ijson's Decimal of a number such as 1e999999999999999999
+        raise JsonLimitError("a number out of range") from None

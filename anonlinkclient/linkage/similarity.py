@@ -39,7 +39,7 @@ from anonlinkclient.io.bits import to_bitarray
 from anonlinkclient.io.block_file import BlockId, blocks_by_record
 from anonlinkclient.io.clk_file import iter_clks
 from anonlinkclient.io.json_array import encode, write_list_document
-from anonlinkclient.io.output import STDOUT, atomic_output
+from anonlinkclient.io.output import STDOUT, atomic_output, check_outputs
 from anonlinkclient.io.progress import bar
 
 MERGE_THRESHOLD = 1.0
@@ -245,14 +245,18 @@ def find_similarity(
     :param scores_output: the similarity scores file, if wanted (``-``: stdout).
     :param progress: show progress bars on stderr (reading the CLKs, comparing).
     :raises InputFileError: for bad input files; nothing is written then.
-    :raises UsageError: for fewer than two parties, blocks for only some, or one output for both.
+    :raises UsageError: for a threshold that is not a number from 0 to 1, fewer than two parties,
+        blocks for only some, or one output for both.
     """
+    if not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):  # NaN is neither
+        raise UsageError(f"the threshold must be a number from 0 to 1, not {threshold!r}", "threshold")
     if len(files) < 2:
         raise UsageError("linkage needs at least two parties", "files")
     if len({block is None for _clk, block in files}) > 1:
         raise UsageError("give block files for every party or for none", "files")
     if scores_output is not None and scores_output == output:
         raise UsageError("the groups and the similarity scores need different outputs", "scores_output")
+    check_outputs([output, scores_output], [path for party in files for path in party])
     parties = [load_party(clk, block, progress) for clk, block in files]
     result = link_parties(parties, threshold, progress)
     with contextlib.ExitStack() as stack:

@@ -111,7 +111,13 @@ def current_clock() -> Optional[AnswerClock]:
 
 
 class _AnswerClockConnection:
-    """Mixed into urllib3's connections: the current :class:`AnswerClock` times each answer."""
+    """Mixed into urllib3's connections: the current :class:`AnswerClock` times each answer.
+
+    The time of an answer ends when the connection is given back to its pool or
+    sends its next request, or when the clock stops; not when the connection is
+    closed, as http.client does as soon as it has read the head of an answer
+    with ``Connection: close`` (whose body is still to come).
+    """
 
     _answer_timer: Optional[threading.Timer] = None
 
@@ -135,11 +141,6 @@ class _AnswerClockConnection:
         if preload:
             response._body = _read_preloaded(response, clock.max_bytes or 0, options.decode_content)  # type: ignore
         return response
-
-    def close(self) -> None:
-        """Close the connection (and stop timing its answer)."""
-        self._answer_done()
-        super().close()  # type: ignore[misc]
 
     def _answer_done(self) -> None:
         timer, self._answer_timer = self._answer_timer, None

@@ -36,10 +36,11 @@ from minio.error import MinioException
 from minio.helpers import get_part_info
 from tqdm import tqdm
 
-from anonlinkclient.errors import CredentialsExpired, ObjectStoreError
-from anonlinkclient.service.http import ca_bundle
+from anonlinkclient.errors import AnswerTooLarge, CredentialsExpired, ObjectStoreError
+from anonlinkclient.io.files import format_size
+from anonlinkclient.service.http import AnswerClock, bounded_pool_manager, ca_bundle
 from anonlinkclient.service.rest_client import exc_reason
-from anonlinkclient.service.settings import DEFAULT_TIMEOUT, Timeout, timeout_pair
+from anonlinkclient.service.settings import DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, Timeout, timeout_pair
 
 ENDPOINT_VARIABLE = "UPLOAD_OBJECT_STORE_SERVER"
 #: Region to sign requests for when the store is the service's own (MinIO's default region).
@@ -167,7 +168,7 @@ class ObjectStore:
         # retries of what is safe to send again (urllib3 repeats only idempotent
         # methods such as a part's PUT). After the last retry the store's own
         # error answer is kept, so that its message can be shown.
-        http = urllib3.PoolManager(
+        http = bounded_pool_manager(
             timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
             retries=urllib3.Retry(
                 total=PART_RETRIES,
@@ -206,8 +207,9 @@ class ObjectStore:
             except (OSError, ValueError):
                 part_size = 0  # fput_object reports the problem
             progress = UploadProgress(label or os.path.basename(file_path), part_size)
+        clock = AnswerClock(self.read_timeout, MAX_ANSWER_BYTES)  # each answer: its whole time, its size
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), clock:
                 if self.verify is False:
                     warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
                 self.client.fput_object(
@@ -221,24 +223,27 @@ class ObjectStore:
                 )
             if progress is not None:
                 progress.finish()
+        except AnswerTooLarge as exc:
+            too_large = f"the object store's answer is larger than {format_size(exc.limit)}"
+            raise ObjectStoreError(f"Uploading {where} failed: {too_large}") from None
         except MinioException as exc:
             if getattr(exc, "code", None) in EXPIRED_CODES:
                 raise CredentialsExpired(f"Uploading {where} failed: {_minio_reason(exc)}") from None
             raise ObjectStoreError(f"Uploading {where} failed: {_minio_reason(exc)}") from None
         except OSError as exc:
-            raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(exc)}") from None
+            raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(exc, clock)}") from None
         except Exception as exc:  # urllib3 errors (MaxRetryError, ...) do not share a base class with OSError
             if type(exc).__module__.startswith("urllib3"):
-                raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(exc)}") from None
+                raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(exc, clock)}") from None
             raise
         finally:
             if progress is not None:
                 progress.close()
 
-    def _network_reason(self, exc: BaseException) -> str:
+    def _network_reason(self, exc: BaseException, clock: Optional[AnswerClock] = None) -> str:
         """What went wrong on the network, in words: no connection, a cut one, or no answer in time."""
         reason = exc_reason(exc)
-        if reason == "timed out":
+        if reason == "timed out" or (clock is not None and clock.expired):
             return f"the object store did not answer within {self.read_timeout:g} s"
         if reason in ("Connection refused", "No route to host") or "Name or service not known" in reason:
             return f"cannot connect ({reason})"

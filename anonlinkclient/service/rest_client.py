@@ -55,6 +55,7 @@ from anonlinkclient.errors import (
     ServiceError,
     TLSError,
     UnexpectedAnswer,
+    UsageError,
 )
 from anonlinkclient.io.files import JsonCheck, format_size, loads_json
 from anonlinkclient.service.http import create_session
@@ -524,6 +525,8 @@ class RestClient:
         :param notes: free text stored with the run (default: which client created it).
         :return: the run's description, with its ``run_id``.
         """
+        if not (isinstance(threshold, (int, float)) and 0 < threshold <= 1):  # NaN is neither
+            raise UsageError(f"the threshold must be a number above 0 and at most 1, not {threshold!r}", "threshold")
         if notes is None:
             notes = f"Run created by anonlink-client {__version__}"
         body: Dict[str, Any] = {"threshold": threshold, "notes": notes}

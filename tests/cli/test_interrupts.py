@@ -39,10 +39,22 @@ def start(args: List[str]) -> subprocess.Popen:
     )
 
 
+def writing_into(pid: int, directory: Path) -> bool:
+    """Whether process ``pid`` has a file open in ``directory``: its output, unnamed until complete
+    (O_TMPFILE, shown by /proc as ``directory/#inode (deleted)``) or a ``.part`` file."""
+    if any(p.name.endswith(".part") for p in directory.iterdir()):
+        return True
+    try:
+        targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(target.startswith(f"{directory}{os.sep}") for target in targets)
+
+
 def wait_until_working(process: subprocess.Popen, output_dir: Path) -> None:
-    """Wait until the command is writing (its temporary output file exists)."""
+    """Wait until the command is writing (it has its temporary output file open)."""
     deadline = time.monotonic() + 30
-    while not any(p.name.endswith(".part") for p in output_dir.iterdir()):
+    while not writing_into(process.pid, output_dir):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the command never started writing"
         time.sleep(0.05)
