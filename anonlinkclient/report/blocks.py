@@ -148,7 +148,7 @@ class BlockReport:
             x_label,
             y_label + (" (log scale)" if log else ""),
             (0.0, float(len(labels))),
-            (0.7, top * 2.2) if log else (0.0, top * 1.12),
+            svg.log_range(top) if log else (0.0, top * 1.12),
             y_log=log,
             x_format="count",
             x_labels=ticks,

@@ -94,6 +94,20 @@ def log_ticks(low: float, high: float) -> List[float]:
     return ticks
 
 
+def log_range(largest: float) -> Tuple[float, float]:
+    """The y range of a log-scaled count axis whose top is a labelled tick above ``largest``.
+
+    Counts start at 1, so the axis starts just below it (0.7), and a bar of 1 still shows.
+    """
+    wanted = largest * 1.15
+    power = 10.0 ** math.ceil(math.log10(wanted))
+    for factor in (0.2, 0.5):
+        # log_ticks labels 2 and 5 times the powers of ten on axes of up to 2.5 decades
+        if power * factor >= wanted and math.log10(power * factor / 0.7) <= 2.5:
+            return (0.7, power * factor)
+    return (0.7, power)
+
+
 def format_count(value: float, largest: Optional[float] = None) -> str:
     """A count for an axis tick: ``950``, ``1,500``, ``12k``, ``1.5M``.
 

@@ -53,6 +53,7 @@ class AtThreshold:
     :ivar pairs: candidate pairs kept.
     :ivar links: links after one-to-one matching (``None`` for more than two parties).
     :ivar true_links: links that are true matches (``None`` without a ground truth).
+    :ivar true_matches: the ground truth's matching pairs (``None`` without one).
     """
 
     threshold: float
@@ -321,7 +322,7 @@ class ThresholdReport:
         heights = np.concatenate([counts[counts > 0] for _name, counts, _colour, _label in series])
         log = _log_scale(float(heights.max()), float(heights.min()))
         top = float(heights.max())
-        y_range = (0.7, top * 2.2) if log else (0.0, top * 1.12)
+        y_range = svg.log_range(top) if log else (0.0, top * 1.12)
         width = edges[1] - edges[0]
         description = (
             f"Histogram of {len(analysis.similarity):,} similarity scores from {edges[0]:g} to 1 in bins of {width:g}"

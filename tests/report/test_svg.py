@@ -85,3 +85,10 @@ def test_reports_are_well_formed_svg_and_show_in_a_notebook(linkage: Linkage, tm
         assert all(all(part.strip().startswith(".anonlink-report") for part in rule.split(",")) for rule in rules), (
             rules
         )
+
+
+@pytest.mark.parametrize("largest", [1, 3, 40, 90, 180, 200, 999, 3624, 7000, 200_000, 2_075_942])
+def test_a_log_axis_ends_at_a_labelled_tick_above_the_tallest_bar(largest):
+    low, high = svg.log_range(largest)
+    assert low == 0.7 and high >= 1.15 * largest
+    assert svg.log_ticks(low, high)[-1] == high
