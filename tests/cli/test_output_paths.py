@@ -16,7 +16,7 @@ import pytest
 
 from anonlinkclient.service.rest_client import RestClient
 from tests.helpers import data, run_anonlink, run_cli
-from tests.service_helpers import new_project, random_clks, schema_document, write_clk_file
+from tests.service_helpers import new_project, random_clks, schema_document, write_block_file, write_clk_file
 
 
 def snapshot(directory: Path) -> dict:
@@ -42,6 +42,8 @@ def work(tmp_path, monkeypatch):
     write_clk_file(tmp_path / "a.json", random_clks(5))
     write_clk_file(tmp_path / "b.json", random_clks(5, seed=1))
     os.symlink("a.json", tmp_path / "a-link.json")
+    write_block_file(tmp_path / "blocks.json", [[1], [1, 2], [2]])
+    (tmp_path / "scores.json").write_text('{"similarity_scores": [[[0, 0], [1, 0], 0.9]]}')
     return tmp_path
 
 
@@ -56,6 +58,8 @@ def work(tmp_path, monkeypatch):
         (["find-similarity", "0.8", "g.json", "--clk", "a.json", "--clk", "b.json", "--scores", "b.json"], "b.json"),
         (["block", "in.csv", data("p-sig-schema.json"), "in.csv"], "in.csv"),
         (["convert-schema", "schema.json", "schema.json"], "schema.json"),
+        (["block-report", "blocks.json", "blocks.json"], "blocks.json"),
+        (["threshold-report", "scores.json", "r.html", "--svg", "scores.json"], "scores.json"),
     ],
 )
 def test_an_output_onto_an_input_is_refused_and_the_input_kept(work, args, output):
@@ -73,7 +77,6 @@ def test_an_output_onto_an_input_is_refused_and_the_input_kept(work, args, outpu
         ["hash", "in.csv", "secret", "schema.json", "missing/clks.json"],
         ["find-similarity", "0.8", "missing/g.json", "--clk", "a.json", "--clk", "b.json"],
         ["generate", "10", "missing/pii.csv"],
-        ["generate", "10", "pii.csv", "-s", "./pii.csv"],
         ["generate-default-schema", "missing/schema.json"],
         ["convert-schema", "schema.json", "missing/v3.json"],
     ],
