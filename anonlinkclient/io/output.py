@@ -93,10 +93,9 @@ def check_output(path: str) -> None:
         return
     directory = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(directory):
-        shown = os.path.dirname(path) or "."
-        raise OutputFileError(path, f"cannot create output file (no directory {shown})")
+        raise OutputFileError(path, f"cannot create output file ({os.strerror(errno.ENOENT)})")
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputFileError(path, "cannot create output file (permission denied)")
+        raise OutputFileError(path, f"cannot create output file ({os.strerror(errno.EACCES)})")
 
 
 def check_outputs(outputs: Sequence[Optional[str]], inputs: Sequence[Optional[str]] = ()) -> None:

@@ -267,8 +267,12 @@ class TimeoutSession(requests.Session):
             kwargs["verify"] = self.verify
         seconds = timeout_pair(kwargs["timeout"])[1]
         limits = (self.max_answer_bytes, sink, self.max_answer_bytes if sink_limit is None else sink_limit)
-        kwargs["hooks"] = {"response": [lambda response, **_kw: _read_answer(response, *limits)]}
-        kwargs["stream"] = True  # the hook reads the body
+        hooks = dict(kwargs.get("hooks") or {})
+        theirs = hooks.get("response") or []
+        theirs = [theirs] if callable(theirs) else list(theirs)
+        hooks["response"] = [lambda response, **_kw: _read_answer(response, *limits), *theirs]
+        kwargs["hooks"] = hooks
+        kwargs["stream"] = True  # the first hook reads the body, within the limits, whatever the caller asked
         with AnswerClock(seconds) as clock, warnings.catch_warnings():
             if self.verify is False:
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)

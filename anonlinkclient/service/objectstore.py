@@ -21,7 +21,10 @@ Starting and completing the multipart upload (``POST``) are not repeated. Every
 failure is an :class:`~anonlinkclient.errors.ObjectStoreError` naming the
 endpoint, bucket and object (:class:`CredentialsExpired` when the store says the
 temporary credentials have expired); credentials never appear in a message.
-TLS certificates are verified unless the caller opts out.
+TLS certificates are verified unless the caller opts out. Each answer of the
+store must arrive whole within the timeout (not only each read: see
+:class:`~anonlinkclient.service.http.AnswerClock`) and be at most
+:data:`~anonlinkclient.service.settings.MAX_ANSWER_BYTES`.
 """
 
 import os

@@ -14,7 +14,10 @@ results with the result token::
         print(format_run_status(status))
     result = client.run_get_result_text(project["project_id"], run["run_id"], project["result_token"])
 
-Every request carries a timeout. A busy service (HTTP 503) is asked again with
+Every request carries a timeout, which bounds its whole answer (headers and
+body), and every answer is read within a size limit (16 MiB; a run's result is
+streamed to a temporary file, up to 4 GiB) and the JSON limits of
+:mod:`anonlinkclient.io.files`. A busy service (HTTP 503) is asked again with
 exponential back-off within the limits of a :class:`ClientWaitingConfiguration`;
 a file body is sent again from its start. Nothing else is sent twice by a
 single call: after a dropped connection, a timeout or a garbled answer the

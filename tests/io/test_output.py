@@ -66,7 +66,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path):
         (tmp_path, f"{tmp_path}: is a directory; give the name of a file to write"),
         (
             tmp_path / "missing" / "out.json",
-            f"{tmp_path}/missing/out.json: cannot create output file (no directory {tmp_path}/missing)",
+            f"{tmp_path}/missing/out.json: cannot create output file (No such file or directory)",
         ),
         (
             tmp_path / "file.txt" / "out.json",

@@ -8,10 +8,8 @@ Entity Service (``tests/entity_service``) cannot misbehave this way, so the
 client's limits are tested against this one.
 """
 
-import socket
 import socketserver
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -143,20 +141,3 @@ class HostileServer:
         self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
-
-
-def closed_port_url() -> str:
-    """The URL of a port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-def wait_for(condition: "object", timeout: float = 10.0) -> bool:
-    """Poll ``condition()`` until true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
