@@ -14,9 +14,11 @@ import json
 import pytest
 import requests
 import urllib3
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from minio.credentials import StaticProvider
 
-from anonlinkclient.errors import AnswerTooLarge, ObjectStoreError
+from anonlinkclient.errors import AnswerTooLarge, ObjectStoreError, ServiceError
 from anonlinkclient.service.http import AnswerClock, bounded_pool_manager, create_session
 from anonlinkclient.service.objectstore import ObjectStore
 from anonlinkclient.service.rest_client import RestClient
@@ -111,7 +113,9 @@ def test_a_trickled_answer_within_the_timeout_is_read(server):
 def results(server, *args, timeout=None):
     server.answer("/runs/r1/status", body=b'{"state": "completed", "stages": 3, "current_stage": {"number": 3}}')
     command = ["results", "--server", server.url, "--project", "p1", "--run", "r1", "--retry-max-time", "0", *args]
-    return run_anonlink(*command, env={"ANONLINK_APIKEY": "result-token-123"}, timeout=timeout or 60)
+    done = run_anonlink(*command, env={"ANONLINK_APIKEY": "result-token-123"}, timeout=timeout or 60)
+    assert "result-token-123" not in done.stderr
+    return done
 
 
 @pytest.mark.parametrize(
@@ -173,6 +177,24 @@ def test_a_result_larger_than_the_memory_limit_is_streamed_to_the_output(server,
     result = results(server, "-o", output, timeout=120)
     assert result.returncode == 0, result.stderr
     assert output.read_bytes() == body + b"\n"
+
+
+hostile_bytes = st.lists(
+    st.sampled_from([b"[", b"]", b"{", b'"a":', b"9" * 60, b"-", b"1e9", b'"x"', b",", b" ", b"\\", b"null", b"NaN"]),
+    max_size=400,
+).map(b"".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=hostile_bytes, status=st.sampled_from([200, 500]))
+def test_any_answer_is_a_result_or_one_service_error(server, body, status):
+    server.answer("/status", status=status, body=body)
+    try:
+        answer = RestClient(server.url, timeout=10).server_get_status()
+    except ServiceError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("Getting the service status failed")
+    else:
+        assert status == 200 and isinstance(answer, dict) and "status" in answer
 
 
 # ---- the session itself ----
