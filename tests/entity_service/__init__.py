@@ -6,11 +6,19 @@ copied here so nothing outside the repository is read), which computes runs
 for real with ``anonlink``. Fixtures and their API: :mod:`.fixtures`. By hand:
 ``python -m tests.entity_service --port 8851 --s3 start`` (see :mod:`.__main__`).
 
-Modules: :mod:`.server` (HTTP, recording, faults applied; ``EntityService``),
-:mod:`.api` (routes, auth rules, runs), :mod:`.uploads` (the upload forms and
-object-store ingest), :mod:`.linkage` (anonlink), :mod:`.state`,
-:mod:`.contract` (OpenAPI checks), :mod:`.faults`, :mod:`.objectstore` (moto S3),
-:mod:`.fault_proxy` (object-store faults and TLS, as a proxy in front of a local server).
+Modules:
+
+- :mod:`.server`: ``EntityService``: HTTP on 127.0.0.1, recording, faults applied, inspection;
+- :mod:`.framework`: what connexion does for the real service (routing, contract checks of
+  requests and answers, problem bodies); :mod:`.contract`: the OpenAPI checks themselves;
+- :mod:`.api`: the views, with the real service's auth rules and answers;
+- :mod:`.uploads`: the upload forms and object-store ingest; :mod:`.state`: projects, parties, runs;
+- :mod:`.runs`: the run scheduler (queue, stages, pausing, failures); :mod:`.linkage`: anonlink;
+- :mod:`.rules`: the one fault-rule engine, used by :mod:`.faults` (the service's own answers)
+  and :mod:`.fault_proxy` (object-store faults and TLS, a proxy in front of a local server);
+- :mod:`.serving`: the one start-up of the HTTP servers (a daemon thread on 127.0.0.1);
+  :mod:`.objectstore`: the moto S3 server; :mod:`.process`: the service as a subprocess;
+- :mod:`.fixtures`: the pytest fixtures; :mod:`.__main__`: the command line.
 
 Known deviations from the real service:
 

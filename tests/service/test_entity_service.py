@@ -16,10 +16,10 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import pytest
 import requests
 
-from tests.entity_service.api import ROUTES, Response
 from tests.entity_service.contract import Contract
-from tests.entity_service.fixtures import start_service_process
+from tests.entity_service.framework import ROUTES, Response
 from tests.entity_service.objectstore import S3Server
+from tests.entity_service.process import start_service_process
 from tests.entity_service.server import EntityService
 from tests.entity_service.state import DIRECT_DEFAULT_BLOCK, OBJECT_STORE_DEFAULT_BLOCK
 

@@ -5,10 +5,9 @@ import stat
 
 import pytest
 
-from anonlinkclient.service.rest_client import RestClient
 from tests.helpers import data, run_anonlink, run_cli
 from tests.service.test_rest_client import closed_port
-from tests.service_helpers import new_linked_project, secrets_of
+from tests.service_helpers import secrets_of
 
 
 def service_args(service):
@@ -28,12 +27,6 @@ def one_error_line(result):
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr
     return lines[-1]
-
-
-@pytest.fixture
-def linked_project(entity_service, tmp_path):
-    """A 2-party project with both uploads done directly."""
-    return new_linked_project(RestClient(entity_service.url), tmp_path)
 
 
 def create_run(service, credentials, tmp_path, threshold="0.8"):

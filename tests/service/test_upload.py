@@ -23,16 +23,6 @@ from tests.service_helpers import (
 ObjectStoreError_EXIT = 7
 
 
-@pytest.fixture
-def project(entity_service):
-    return new_project(RestClient(entity_service.url))
-
-
-@pytest.fixture
-def blocked_project(entity_service):
-    return new_project(RestClient(entity_service.url), blocked=True)
-
-
 def upload(service, credentials, party, *args, env=None):
     """``anonlink upload`` in-process for ``party`` of the project."""
     base = ["upload", "--server", service.url, "--project", credentials["project_id"]]
