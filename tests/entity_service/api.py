@@ -31,7 +31,12 @@ from tests.entity_service.state import (
 from tests.entity_service.uploads import ObjectStoreAccess, UploadError, parse_upload
 
 INVALID_ACCESS = "Invalid access token or project doesn't exist"
-UPLOAD_BUCKET = "anonlink-uploads"
+#: The object-store bucket of a default deployment of the real service.
+UPLOAD_BUCKET = "uploads"
+#: The real service's answer (500) to authorize-external-upload when its object store is turned off.
+OBJECT_STORE_DISABLED = "Retrieving temporary object store credentials feature disabled"
+BLOCKING_DISABLED = "Blocking has been disabled for this project, but received blocking information"
+PROJECT_IN_ERROR = "Can't post run as project has errors"
 ENTITY_SERVICE_VERSION = "v1.15.1"
 
 
@@ -96,6 +101,14 @@ class Api(Framework):
         party = project.party_by_receipt_token(token) if project.result_type == "permutations" else None
         if party is None:
             raise Problem(403, INVALID_ACCESS)
+        return party
+
+    def _upload_party(self, project: Project, token: Optional[str]) -> Party:
+        """The party whose upload token this is. Any other token (a wrong one, the result
+        token) makes the real service fail looking up the data provider: a bare 500."""
+        party = project.party_by_update_token(token)
+        if party is None:
+            raise Problem.framework(500, INTERNAL_ERROR, checked=True)
         return party
 
     def _run(self, project: Project, run_id: str) -> Run:
@@ -171,7 +184,7 @@ class Api(Framework):
             "number_parties": project.number_parties,
             "uses_blocking": project.uses_blocking,
             "parties_contributed": project.parties_contributed,
-            "error": False,
+            "error": project.error,
         }
         return Response(200, description)
 
@@ -187,15 +200,10 @@ class Api(Framework):
 
     @route("GET", "/projects/{project_id}/authorize-external-upload")
     def authorize_external_upload(self, params: Dict[str, str], token: Optional[str], body: Any) -> Response:
+        if self.s3 is None:  # checked first, as the real service does
+            raise Problem(500, OBJECT_STORE_DISABLED, "Feature Disabled")
         project = self._project(params["project_id"])
-        party = project.party_by_update_token(token)
-        if party is None:
-            if token == project.result_token:
-                # The real service fails looking up a data provider for a result token.
-                raise Problem(500, INTERNAL_ERROR)
-            raise Problem(403, INVALID_ACCESS)
-        if self.s3 is None:
-            raise Problem(500, "The object store upload feature is disabled on this server.")
+        party = self._upload_party(project, token)
         self.s3.ensure_bucket(UPLOAD_BUCKET)
         access_key = "ASIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
         secret_key = secrets.token_urlsafe(30)
@@ -222,15 +230,15 @@ class Api(Framework):
     @route("POST", "/projects/{project_id}/clks")
     def post_clks(self, params: Dict[str, str], token: Optional[str], body: Dict[str, Any]) -> Response:
         project = self._project(params["project_id"])
-        party = project.party_by_update_token(token)
-        if party is None:
-            raise Problem(403, INVALID_ACCESS)
+        party = self._upload_party(project, token)
         key = (project.project_id, party.index)
         with self.lock:
             if party.upload is not None or key in self._uploading:
                 raise Problem(403, "This token has already been used to upload clks.")
             self._uploading.add(key)
         try:
+            if not project.uses_blocking and ("clknblocks" in body or "blocks" in body):
+                raise Problem(403, BLOCKING_DISABLED)
             access = ObjectStoreAccess(
                 self.s3,
                 f"{project.project_id}/{party.dp_id}" if party.issued_access_keys else None,
@@ -240,20 +248,10 @@ class Api(Framework):
                 parsed = parse_upload(body, project.uses_blocking, access)
             except UploadError as exc:
                 raise Problem(400, str(exc)) from None
-            size = len(parsed.clks[0])
-            expected = project.schema_encoding_size()
-            if expected is not None and size != expected:
-                raise Problem(400, f"encodings are {size} bytes, but the linkage schema says {expected} bytes")
             with self.lock:
-                others = [p.upload.encoding_size for p in project.parties if p.upload is not None]
-                if others and others[0] != size:
-                    raise Problem(400, f"encodings are {size} bytes, but another party's are {others[0]} bytes")
                 receipt = new_token()
                 party.upload = Upload(parsed.clks, parsed.blocks, parsed.source, receipt, parsed.objects)
-                if project.all_uploaded:
-                    for run in project.runs.values():
-                        if run.state == "created" and not run.deleted:
-                            self.runs.queue(project, run)
+                self.runs.start_ready_runs(project)  # sizes are checked once every party has uploaded
         finally:
             with self.lock:
                 self._uploading.discard(key)
@@ -265,14 +263,16 @@ class Api(Framework):
     def post_runs(self, params: Dict[str, str], token: Optional[str], body: Dict[str, Any]) -> Response:
         project = self._project(params["project_id"])
         self._require_result_token(project, token)
+        if project.error:
+            raise Problem(500, PROJECT_IN_ERROR)
         threshold = body["threshold"]
         if not 0.0 < threshold <= 1.0:
-            raise Problem(400, "Threshold parameter out of range")
-        run = Run(new_token(), float(threshold), body.get("name"), body.get("notes"))
+            # The real service's run model raises, unhandled: a bare internal error.
+            raise Problem.framework(500, INTERNAL_ERROR, checked=True)
+        run = Run(new_token(), float(threshold), body.get("name", ""), body.get("notes", ""))
         with self.lock:
             project.runs[run.run_id] = run
-            if project.all_uploaded:
-                self.runs.queue(project, run)
+            self.runs.start_ready_runs(project)
         return Response(201, self._describe_run(run))
 
     @route("GET", "/projects/{project_id}/runs")
@@ -322,27 +322,29 @@ class Api(Framework):
                 "stages": RUN_STAGES,
                 "current_stage": stage,
             }
-            if run.time_started is not None:
-                status["time_started"] = run.time_started
-            if run.state == "completed":
-                status["time_completed"] = run.time_completed
-            if run.state == "error":
+            if run.state == "error":  # never with time_started, as the real service answers it
                 status["message"] = run.message
                 if run.detail:
                     status["detail"] = run.detail
+            else:
+                status["time_started"] = run.time_started  # null until the run starts
+            if run.state == "completed":
+                status["time_completed"] = run.time_completed
+                status["total_number_comparisons"] = run.comparisons
         return Response(200, status, extra_schema=self.contract.run_status_schema(run.state))
 
     @route("GET", "/projects/{project_id}/runs/{run_id}/result")
     def get_run_result(self, params: Dict[str, str], token: Optional[str], body: Any) -> Response:
         project = self._project(params["project_id"])
         run = self._run(project, params["run_id"])
-        party = self._authorise_get(project, token)
         with self.lock:
             state, result = run.state, run.result
+        # Like the real service: the token is checked only once the run is complete.
         if state == "error":
             raise Problem(500, "Error during computation of run")
         if state != "completed" or result is None:
             raise Problem(404, "run is not complete")
+        party = self._authorise_get(project, token)
         if project.result_type != "permutations":
             return Response(200, result, extra_schema=RESULT_SCHEMAS[project.result_type])
         if party is None:
@@ -352,8 +354,5 @@ class Api(Framework):
 
     @staticmethod
     def _describe_run(run: Run) -> Dict[str, Any]:
-        description: Dict[str, Any] = {"run_id": run.run_id, "threshold": run.threshold}
-        for key in ("name", "notes"):
-            if getattr(run, key) is not None:
-                description[key] = getattr(run, key)
-        return description
+        """A run's description: always with ``name`` and ``notes`` (``""`` when not given)."""
+        return {"run_id": run.run_id, "threshold": run.threshold, "name": run.name, "notes": run.notes}

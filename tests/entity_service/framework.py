@@ -48,22 +48,33 @@ class Response:
 
 
 class Problem(Exception):
-    """An error answer, ``application/problem+json`` ``{"detail", "status", "title", "type"}``."""
+    """An error answer, ``application/problem+json`` ``{"detail", "status", "title", "type"}``.
 
-    def __init__(self, status: int, detail: str, checked: bool = True) -> None:
-        super().__init__(detail)
+    As the real service answers them: its own checks (``safe_fail_request``) carry
+    ``"title": null`` (the default here); the framework's carry the HTTP phrase as
+    title (:meth:`framework`), request validation ``"Bad Request"`` (:meth:`bad_request`).
+    """
+
+    def __init__(self, status: int, detail: Optional[str], title: Optional[str] = None, checked: bool = True) -> None:
+        super().__init__(detail or title)
         self.status = status
         self.detail = detail
+        self.title = title
         self.checked = checked
+
+    @classmethod
+    def framework(cls, status: int, detail: Optional[str], checked: bool = False) -> "Problem":
+        """An answer of flask/werkzeug itself (unknown path, 405, an unhandled exception): the phrase as title."""
+        return cls(status, detail, http.HTTPStatus(status).phrase, checked)
+
+    @classmethod
+    def bad_request(cls, detail: str) -> "Problem":
+        """A request connexion refuses before any view runs: 400, title ``Bad Request``."""
+        return cls(400, detail, "Bad Request")
 
     def response(self) -> Response:
         """The problem as a response."""
-        body = {
-            "detail": self.detail,
-            "status": self.status,
-            "title": http.HTTPStatus(self.status).phrase,
-            "type": "about:blank",
-        }
+        body = {"detail": self.detail, "status": self.status, "title": self.title, "type": "about:blank"}
         return Response(self.status, body, "application/problem+json", checked=self.checked)
 
 
@@ -124,7 +135,7 @@ class Framework:
         except Exception:
             with self.lock:
                 self.server_errors.append(f"{method} {path}\n{traceback.format_exc()}")
-            return Problem(500, INTERNAL_ERROR, checked=False).response()
+            return Problem.framework(500, INTERNAL_ERROR).response()
         if response.checked and template is not None:
             self._check_response(method, path, template, response)
         return response
@@ -138,33 +149,33 @@ class Framework:
     ) -> Tuple[str, Dict[str, str], Any]:
         matched = self.contract.match(path[len(API_PREFIX) :]) if path.startswith(API_PREFIX + "/") else None
         if matched is None:
-            raise Problem(
+            raise Problem.framework(
                 404,
                 "The requested URL was not found on the server. If you entered the URL manually please check "
                 "your spelling and try again.",
-                checked=False,
             )
         template, params = matched
         operation = self.contract.operation(method, template)
         if operation is None:
-            raise Problem(405, "The method is not allowed for the requested URL.", checked=False)
+            raise Problem.framework(405, "The method is not allowed for the requested URL.")
         if (method, template) not in ROUTES:
-            raise Problem(501, f"{method} {template} is not implemented by the test Entity Service", checked=False)
+            raise Problem.framework(501, f"{method} {template} is not implemented by the test Entity Service")
         parsed: Any = None
         has_body = bool(body.strip())
         if operation.get("requestBody") and has_body:
             content_type = headers.get("content-type", "")
             if content_type.split(";")[0].strip().lower() != "application/json":
-                raise Problem(415, f"Invalid Content-type ({content_type}), expected JSON data", checked=False)
+                # connexion puts this message in the title, and no detail
+                raise Problem(415, None, f"Invalid Content-type ({content_type}), expected JSON data", checked=False)
             try:
                 parsed = json.loads(body)
             except ValueError:
                 self._violation(self.request_violations, method, path, None, ["Request body is not valid JSON"])
-                raise Problem(400, "Request body is not valid JSON") from None
+                raise Problem.bad_request("Request body is not valid JSON") from None
         problems = self.contract.request_problems(method, template, headers, parsed, has_body)
         if problems:
             self._violation(self.request_violations, method, path, None, problems)
-            raise Problem(400, problems[0])
+            raise Problem.bad_request(problems[0])
         return template, params, parsed
 
     def _check_response(self, method: str, path: str, template: str, response: Response) -> None:

@@ -4,7 +4,8 @@ A run goes ``created`` -> ``queued`` -> ``running`` (stage 2, then 3) ->
 ``completed``, waiting :attr:`RunScheduler.stage_delay` seconds before each
 change so that polling clients see every state. Tests can hold runs at
 ``queued`` or ``running`` (:meth:`RunScheduler.pause_runs`) and make them fail
-(``faults.fail_runs``). The linkage itself is :mod:`.linkage` (anonlink).
+(``faults.fail_runs``). A project whose parties' encodings differ in size never
+runs: :meth:`RunScheduler.start_ready_runs`. The linkage itself is :mod:`.linkage` (anonlink).
 """
 
 import secrets
@@ -16,6 +17,9 @@ from typing import Any, Dict, List, Optional
 from tests.entity_service import linkage
 from tests.entity_service.faults import Faults
 from tests.entity_service.state import Project, Run, utc_now
+
+#: The run status message of the real service when the parties' encodings differ in size.
+SIZE_MISMATCH = "Mismatch in encoding sizes. Stopping"
 
 
 class RunScheduler:
@@ -53,6 +57,24 @@ class RunScheduler:
         self._stopped.set()
         self.resume_runs()
 
+    def start_ready_runs(self, project: Project) -> None:
+        """Once every party has uploaded, queue the created runs (call with the lock held).
+
+        As the real service does then, first check the encodings' sizes: if they do
+        not agree, the project goes into error, and so do its runs (in stage 1,
+        never started), with :data:`SIZE_MISMATCH`.
+        """
+        if not project.all_uploaded or project.error:
+            return
+        waiting = [run for run in project.runs.values() if run.state == "created" and not run.deleted]
+        if not project.encoding_sizes_agree():
+            project.error = True
+            for run in waiting:
+                run.state, run.message = "error", SIZE_MISMATCH
+            return
+        for run in waiting:
+            self.queue(project, run)
+
     def queue(self, project: Project, run: Run) -> None:
         """Queue a run and start computing it (call with the lock held)."""
         run.state = "queued"
@@ -76,7 +98,7 @@ class RunScheduler:
                 run.state, run.stage, run.time_started = "running", 2, utc_now()
                 datasets = [p.upload.clks for p in project.parties if p.upload is not None]
                 blocks = [p.upload.blocks for p in project.parties if p.upload is not None]
-                total = linkage.comparison_count(blocks)
+                total = run.comparisons = linkage.comparison_count(blocks)
                 run.progress = {"absolute": 0, "relative": 0.0, "description": "number of already computed comparisons"}
             if not self._proceed(run, "running"):
                 return
@@ -113,4 +135,3 @@ class RunScheduler:
     def _fail(self, run: Run, message: str, detail: Optional[str] = None) -> None:
         with self.lock:
             run.state, run.message, run.detail = "error", message, detail
-            run.time_started = run.time_started or utc_now()

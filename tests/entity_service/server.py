@@ -108,7 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
             body, chunked = self._read_body()
         except ValueError:
             self.close_connection = True
-            problem = Problem(400, "The request body is not valid chunked encoding or Content-Length").response()
+            unreadable = "The request body is not valid chunked encoding or Content-Length"
+            problem = Problem.framework(400, unreadable).response()
             self.send_response(400)
             self.send_header("Content-Type", problem.content_type)
             self.send_header("Content-Length", str(len(problem.payload())))
@@ -144,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _fault_answer(rule: FaultRule) -> Tuple[int, bytes, str, Dict[str, str]]:
         if rule.body is not None:
             return rule.status, rule.body, rule.content_type or "application/json", rule.headers
-        problem = Problem(rule.status, f"Injected fault: HTTP {rule.status}").response()
+        problem = Problem.framework(rule.status, f"Injected fault: HTTP {rule.status}", checked=True).response()
         return rule.status, problem.payload(), problem.content_type, rule.headers
 
     def _answer(

@@ -215,7 +215,7 @@ def test_an_answer_lost_after_the_upload_was_stored(entity_service, project, clk
     assert again.exit_code == 6
     assert error_line(again.stderr) == (
         "Error: Upload failed (HTTP 403): This token has already been used to upload clks."
-        " (the token must be one of the project's upload tokens, not used before)"
+        " (each upload token uploads once, and this one has: the service has this party's encodings)"
     )
     assert not receipt.exists()
 

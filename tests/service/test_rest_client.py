@@ -6,7 +6,7 @@ import time
 import pytest
 
 from anonlinkclient import __version__
-from anonlinkclient.errors import ServiceConnectionError
+from anonlinkclient.errors import RunNotComplete, ServiceConnectionError
 from anonlinkclient.service.rest_client import (
     ClientWaitingConfiguration,
     NoAnswer,
@@ -155,10 +155,12 @@ def test_result_of_an_unfinished_run_is_a_404(client, entity_service, tmp_path):
     credentials = new_linked_project(client, tmp_path, 30)
     entity_service.pause_runs("running")
     run_id = client.run_create(credentials["project_id"], credentials["result_token"], 0.8, "held")["run_id"]
-    with pytest.raises(ServiceError) as caught:
+    with pytest.raises(RunNotComplete) as caught:
         client.run_get_result_text(credentials["project_id"], run_id, credentials["result_token"])
     assert caught.value.status_code == 404
-    assert str(caught.value) == "Getting the run result failed (HTTP 404): run is not complete"
+    assert str(caught.value) == (
+        f"Getting the run result failed: run {run_id} is not complete yet (HTTP 404): run is not complete"
+    )
     entity_service.resume_runs()
 
 
