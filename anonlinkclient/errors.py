@@ -8,6 +8,7 @@ column or server), built when the error is raised and never rewritten after; its
     AnonlinkClientError                  exit 1   base class
      ├── UsageError (ValueError)         exit 2   a function or command was given arguments that cannot work
      ├── InputFileError (ValueError)     exit 3   a data file (CSV, CLK file, block file, scores) cannot be used
+     │    ├── WrongInputKind (TypeError) exit 3   a CLK file where a CSV is needed, or the reverse
      │    └── OutputFileError            exit 3   an output file cannot be written
      ├── SchemaFileError (ValueError)    exit 4   a linkage or blocking schema is unusable
      │    └── InvalidSchema              exit 4   it is JSON, but not a valid schema (every problem kept)
@@ -33,7 +34,9 @@ column or server), built when the error is raised and never rewritten after; its
 
 ``UsageError``, ``InputFileError`` and ``SchemaFileError`` are also
 :class:`ValueError`\ s, as the errors of the 0.1.5 helpers were, so that
-``except ValueError:`` in existing notebooks still catches them.
+``except ValueError:`` in existing notebooks still catches them; where 0.1.5
+raised :class:`TypeError` (blocking a CLK file with a schema that needs the CSV,
+or the reverse), :class:`WrongInputKind` is one too.
 
 Lower-layer exceptions (``OSError``, JSON parser errors, ``requests``, ``minio``,
 clkhash and blocklib errors) are re-raised as one of these with ``raise ... from
@@ -106,6 +109,10 @@ class InputFileError(AnonlinkClientError, ValueError):
         return f"{', '.join(where)}: {self.message}"
 
 
+class WrongInputKind(InputFileError, TypeError):
+    """The data is a CLK file where the PII CSV is needed, or the reverse (also a :class:`TypeError`, as in 0.1.5)."""
+
+
 class OutputFileError(InputFileError):
     """An output file could not be created or written."""
 
@@ -138,13 +145,13 @@ class InvalidSchema(SchemaFileError):
         self.problems = list(problems)
         if every_problem:
             listed = "".join(f"\n  {problem}" for problem in self.problems)
-            super().__init__(path, f"not a valid {kind} schema:{listed}")
+            super().__init__(path, f"the {kind} schema is not valid:{listed}")
             return
         more = len(self.problems) - shown
         listed = "; ".join(self.problems[:shown])
         if more > 0:
             listed += f" (and {more} more {'problem' if more == 1 else 'problems'})"
-        super().__init__(path, f"not a valid {kind} schema: {listed}")
+        super().__init__(path, f"the {kind} schema is not valid: {listed}")
 
 
 class SecretError(AnonlinkClientError):

@@ -131,7 +131,7 @@ def test_create_project_validates_the_schema_before_sending(entity_service, tmp_
         "create-project", "--server", entity_service.url, "--schema", data("bad-schema-v3.json"), "-o", tmp_path / "c"
     )
     assert result.exit_code == 4
-    assert one_error_line(result).startswith(f"Error: {data('bad-schema-v3.json')}: not a valid linkage schema: ")
+    assert one_error_line(result).startswith(f"Error: {data('bad-schema-v3.json')}: the linkage schema is not valid: ")
     assert entity_service.requests == []
     assert not (tmp_path / "c").exists()
 

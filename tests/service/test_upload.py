@@ -69,6 +69,22 @@ def test_upload_through_the_object_store(entity_service, project, tmp_path, term
     assert stat.S_IMODE(receipt_file.stat().st_mode) == 0o600
 
 
+@pytest.mark.parametrize("with_blocks", [False, True])
+def test_verbose_upload_prints_the_lines_of_0_1_5(entity_service, project, blocked_project, tmp_path, with_blocks):
+    credentials = blocked_project if with_blocks else project
+    clk_file = write_clk_file(tmp_path / "clks.json", random_clks(6))
+    extra = ["--blocks", str(write_block_file(tmp_path / "blocks.json", [["x"]] * 6))] if with_blocks else []
+    base = ["-v", "upload", "--server", entity_service.url, "--project", credentials["project_id"], str(clk_file)]
+    result = run_cli(*base, *extra, env={"ANONLINK_APIKEY": credentials["update_tokens"][0]})
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[:3] == [
+        f"Uploading CLK data from {clk_file}",
+        f"Project ID: {credentials['project_id']}",
+        f"Uploading {'CLK and Blocks' if with_blocks else 'CLK'} data to the server",
+    ]
+    assert result.stderr.splitlines()[-1] == "Upload complete: Updated"
+
+
 def test_upload_with_blocks_through_the_object_store(entity_service, blocked_project, tmp_path, terminal):
     clks = random_clks(30)
     blocks = [[f"b{i % 3}", "all"] if i % 5 else [] for i in range(30)]
