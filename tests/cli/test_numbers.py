@@ -67,6 +67,6 @@ def test_the_library_refuses_such_thresholds_too(tmp_path, threshold):
     clks = data("small_clk.json")
     with pytest.raises(UsageError, match="the threshold must be a number from 0 to 1"):
         find_similarity(threshold, [(clks, None), (clks, None)], str(tmp_path / "g.json"))
-    with pytest.raises(UsageError, match="the threshold must be a number above 0 and at most 1"):
+    with pytest.raises(UsageError, match="the threshold must be above 0 and at most 1"):
         RestClient("http://127.0.0.1:9").run_create("p", "token", threshold, "run")
     assert list(tmp_path.iterdir()) == []
