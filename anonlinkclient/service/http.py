@@ -277,11 +277,15 @@ class TimeoutSession(requests.Session):
             if self.verify is False:
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
             try:
-                return super().request(method, url, *args, **kwargs)
+                response = super().request(method, url, *args, **kwargs)
             except requests.exceptions.RequestException:
                 if clock.expired:
                     raise requests.exceptions.ReadTimeout(f"no whole answer within {seconds:g} s") from None
                 raise
+            if clock.expired:  # cut off, though it looks whole (http.client takes an early end for the end of the head)
+                response.close()
+                raise requests.exceptions.ReadTimeout(f"no whole answer within {seconds:g} s")
+            return response
 
 
 def _read_answer(response: requests.Response, limit: int, sink: Optional[Sink], sink_limit: int) -> requests.Response:

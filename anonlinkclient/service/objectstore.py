@@ -224,6 +224,8 @@ class ObjectStore:
                     progress=progress,
                     num_parallel_uploads=1,
                 )
+            if clock.expired:  # an answer was cut off at the time limit, even if it looked whole
+                raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(TimeoutError(), clock)}")
             if progress is not None:
                 progress.finish()
         except AnswerTooLarge as exc:
