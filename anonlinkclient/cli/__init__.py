@@ -20,11 +20,12 @@ import click
 from anonlinkclient import __version__
 from anonlinkclient.cli import blocking, encoding, linkage, service
 from anonlinkclient.cli.options import verbose_option
-from anonlinkclient.errors import AnonlinkClientError, Interrupted, RunNotComplete
+from anonlinkclient.errors import AnonlinkClientError, EncodingsDiffer, Interrupted, RunNotComplete
 
 #: What the command line adds to a library error's message, by error class.
 HINTS: Dict[Type[AnonlinkClientError], str] = {
     RunNotComplete: "; use --watch to wait for it",
+    EncodingsDiffer: "; give --force to link them anyway",
 }
 
 

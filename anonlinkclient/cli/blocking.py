@@ -4,7 +4,7 @@ from typing import Optional
 
 import click
 
-from anonlinkclient.cli.options import is_verbose, log, verbose_option
+from anonlinkclient.cli.options import is_verbose, log, raw_clk_size_option, verbose_option
 
 
 @click.command("block", short_help="generate candidate blocks from local PII data")
@@ -13,8 +13,16 @@ from anonlinkclient.cli.options import is_verbose, log, verbose_option
 @click.argument("block_json", required=False, metavar="BLOCK_JSON")
 @click.option("--schema", "schema_option", metavar="SCHEMA", help="The blocking schema, instead of SCHEMA.")
 @click.option("--no-header", is_flag=True, help="Don't skip the first row")
+@raw_clk_size_option
 @verbose_option
-def block(pii_csv: str, schema: str, block_json: Optional[str], schema_option: Optional[str], no_header: bool) -> None:
+def block(
+    pii_csv: str,
+    schema: str,
+    block_json: Optional[str],
+    schema_option: Optional[str],
+    no_header: bool,
+    raw_clk_size: Optional[int],
+) -> None:
     """Process data to create blocking information
 
     Given a file containing CSV data as PII_CSV, and a JSON document defining
@@ -24,7 +32,7 @@ def block(pii_csv: str, schema: str, block_json: Optional[str], schema_option: O
     blocking statistics.
 
     A lambda-fold schema with "input-clks": true blocks the CLK file made by
-    "anonlink hash" instead of the CSV.
+    "anonlink hash" (JSON or binary) instead of the CSV.
 
     For example:
 
@@ -43,7 +51,7 @@ def block(pii_csv: str, schema: str, block_json: Optional[str], schema_option: O
         schema, block_json = schema_option, schema
     elif block_json is None:
         raise click.UsageError("Missing argument 'BLOCK_JSON'.")
-    result = block_file(pii_csv, schema, block_json, header=not no_header)
+    result = block_file(pii_csv, schema, block_json, not no_header, raw_clk_size)
     for line in format_statistics(result, verbose=is_verbose()):
         log(line)
 

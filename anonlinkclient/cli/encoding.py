@@ -5,7 +5,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import is_verbose, log, verbose_option
+from anonlinkclient.cli.options import is_verbose, log, raw_clk_size_option, verbose_option
 
 
 @click.command("hash", short_help="generate hashes from local PII data")
@@ -24,6 +24,14 @@ from anonlinkclient.cli.options import is_verbose, log, verbose_option
 @click.option(
     "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core; 1 starts no subprocess)."
 )
+@click.option(
+    "--format",
+    "clk_format",
+    type=click.Choice(["json", "binary"]),
+    default="json",
+    show_default=True,
+    help="Write the CLKs as JSON, or in the Entity Service's binary format after a short header.",
+)
 @verbose_option
 def hash_command(
     pii_csv: str,
@@ -35,6 +43,7 @@ def hash_command(
     check_header: bool,
     validate: bool,
     workers: Optional[int],
+    clk_format: str,
 ) -> None:
     """Process data to create CLKs
 
@@ -52,6 +61,12 @@ def hash_command(
     the first line of the file PATH).
 
     Use "-" for CLK_JSON to write JSON to stdout.
+
+    The file records how it was made, before the CLKs: this tool and its
+    version, the CLK length, the schema fingerprint and a short check value of
+    the secret (see "anonlink describe"). With --format binary it is a short
+    header followed by each CLK's raw bytes, the Entity Service's binary
+    format; it must be a file (not a pipe).
     """
     from anonlinkclient.encoding.hashing import HeaderMode, hash_csv_file
     from anonlinkclient.encoding.secrets import resolve_secret
@@ -63,19 +78,29 @@ def hash_command(
     elif clk_json is None:
         raise click.UsageError("Missing argument 'CLK_JSON'.")
     header: HeaderMode = False if no_header else (True if check_header else "ignore")
-    hash_csv_file(pii_csv, resolve_secret(secret), schema, clk_json, header, validate, workers, progress=is_verbose())
+    hash_csv_file(
+        pii_csv, resolve_secret(secret), schema, clk_json, header, validate, workers, is_verbose(), clk_format
+    )
     log(f"CLK data written to {'stdout' if clk_json == '-' else clk_json}")
 
 
 @click.command("describe", short_help="show distribution of clk popcounts")
 @click.argument("clk_json")
+@raw_clk_size_option
 @verbose_option
-def describe(clk_json: str) -> None:
-    """show distribution of clk's popcounts using a ascii plot."""
-    from anonlinkclient.encoding.describe import describe_clks
-    from anonlinkclient.io.clk_file import iter_clks
+def describe(clk_json: str, raw_clk_size: Optional[int]) -> None:
+    """show distribution of clk's popcounts using a ascii plot.
 
-    click.echo(describe_clks(iter_clks(clk_json), clk_json))
+    CLK_JSON may be a JSON or a binary CLK file. What the file records about
+    how it was made (tool, CLK length, schema fingerprint, secret check value)
+    is shown after the summary.
+    """
+    from anonlinkclient.encoding.describe import describe_clk_file
+
+    report, notes = describe_clk_file(clk_json, raw_clk_size)
+    click.echo(report)
+    for note in notes:
+        log(note)
 
 
 @click.command("validate-schema", short_help="validate linkage schema")
@@ -85,16 +110,20 @@ def validate_schema(schema: str) -> None:
     """Validate a linkage schema
 
     Given a file containing a linkage schema, verify the schema is valid
-    otherwise print detailed errors.
+    otherwise print detailed errors. A valid schema's fingerprint is printed
+    too: the same for every file that describes the same schema (whatever its
+    version, formatting or key order), and recorded in the CLK files hashed
+    with it.
     """
-    from anonlinkclient.encoding.schema import load_schema_document
+    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint
     from anonlinkclient.errors import InvalidSchema
 
     try:
-        load_schema_document(schema)
+        document = load_schema_document(schema)
     except InvalidSchema as exc:
         raise InvalidSchema(exc.path, exc.kind, exc.problems, every_problem=True) from None
     click.echo("schema is valid")
+    click.echo(f"schema fingerprint: {schema_fingerprint(document)}")
 
 
 @click.command("convert-schema", short_help="converts schema file to latest version")

@@ -45,6 +45,17 @@ def is_verbose() -> bool:
     return bool(ctx.find_root().ensure_object(dict).get("verbose"))
 
 
+def raw_clk_size_option(command: F) -> F:
+    """``--raw-clk-size BYTES``: read CLK files as headerless binary (the Entity Service's format)."""
+    return click.option(
+        "--raw-clk-size",
+        type=click.IntRange(min=1),
+        metavar="BYTES",
+        help="The CLK files are headerless binary (the Entity Service's format alone), each CLK BYTES bytes "
+        "(the schema's clkConfig.l / 8). Without it a CLK file is read as JSON or as binary with a header.",
+    )(command)
+
+
 def _check_server(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     from anonlinkclient.service.rest_client import normalise_server_url
 

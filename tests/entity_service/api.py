@@ -36,7 +36,13 @@ from tests.entity_service.state import (
     new_token,
     utc_now,
 )
-from tests.entity_service.uploads import ObjectStoreAccess, UploadError, parse_upload
+from tests.entity_service.uploads import (
+    BinaryBody,
+    ObjectStoreAccess,
+    UploadError,
+    parse_binary_upload,
+    parse_upload,
+)
 
 INVALID_ACCESS = "Invalid access token or project doesn't exist"
 INTERNAL_ERROR = (
@@ -188,7 +194,13 @@ class Api:
             raise Problem(501, f"{method} {template} is not implemented by the test Entity Service", checked=False)
         parsed: Any = None
         has_body = bool(body.strip())
-        if operation.get("requestBody") and has_body:
+        declared = operation.get("requestBody", {}).get("content", {})
+        if has_body and "application/octet-stream" in declared:  # binaryclks: the raw bytes
+            content_type = headers.get("content-type", "")
+            if content_type.split(";")[0].strip().lower() != "application/octet-stream":
+                raise Problem(415, f"Invalid Content-type ({content_type}), expected binary data", checked=False)
+            parsed = BinaryBody(headers, body)
+        elif operation.get("requestBody") and has_body:
             content_type = headers.get("content-type", "")
             if content_type.split(";")[0].strip().lower() != "application/json":
                 raise Problem(415, f"Invalid Content-type ({content_type}), expected JSON data", checked=False)
@@ -401,6 +413,31 @@ class Api:
         finally:
             with self.lock:
                 self._uploading.discard(key)
+        return Response(201, {"message": "Updated", "receipt_token": receipt})
+
+    @route("POST", "/projects/{project_id}/binaryclks")
+    def post_binaryclks(self, params: Dict[str, str], token: Optional[str], body: BinaryBody) -> Response:
+        project = self._project(params["project_id"])
+        party = project.party_by_update_token(token)
+        if party is None:
+            raise Problem(403, INVALID_ACCESS)
+        with self.lock:
+            if party.upload is not None or (project.project_id, party.index) in self._uploading:
+                raise Problem(403, "This token has already been used to upload clks.")
+            try:
+                parsed = parse_binary_upload(body, project.schema_encoding_size())
+            except UploadError as exc:
+                raise Problem(400, str(exc)) from None
+            size = len(parsed.clks[0])
+            others = [p.upload.encoding_size for p in project.parties if p.upload is not None]
+            if others and others[0] != size:
+                raise Problem(400, f"encodings are {size} bytes, but another party's are {others[0]} bytes")
+            receipt = new_token()
+            party.upload = Upload(parsed.clks, parsed.blocks, parsed.source, receipt)
+            if project.all_uploaded:
+                for run in project.runs.values():
+                    if run.state == "created" and not run.deleted:
+                        self._queue(project, run)
         return Response(201, {"message": "Updated", "receipt_token": receipt})
 
     # Runs -------------------------------------------------------------------
