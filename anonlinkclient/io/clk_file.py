@@ -157,7 +157,10 @@ class ClkMeta:
 
 def no_metadata_note(path: str) -> str:
     """The one-line note for a CLK file whose schema and secret cannot be checked."""
-    return f"Note: {path} has no metadata (it was made by an older tool), so its schema and secret cannot be checked"
+    return (
+        f"Note: {path} records no schema fingerprint or secret check value (older tools do not), "
+        "so its schema and secret cannot be checked"
+    )
 
 
 @dataclass
@@ -580,6 +583,21 @@ def binary_header(meta: ClkMeta, count: int = 0) -> bytes:
     return HEADER.pack(MAGIC, BINARY_VERSION, 0, clk_bytes(meta.clk_bits), count, len(document)) + document
 
 
+def _can_patch(handle: IO[bytes]) -> bool:
+    """Whether bytes already written to ``handle`` can be written over: it seeks, and is not appending."""
+    try:
+        if not handle.seekable():
+            return False
+        fd = handle.fileno()
+    except (OSError, ValueError, AttributeError):
+        return True  # an in-memory file (io.BytesIO) seeks and does not append
+    try:
+        import fcntl
+    except ImportError:  # Windows: no O_APPEND to ask about
+        return True
+    return not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND
+
+
 def write_binary_clks(handle: IO[bytes], clks: Iterable[bytes], meta: ClkMeta) -> int:
     """Write a binary CLK file to ``handle``; return how many CLKs.
 
@@ -589,10 +607,10 @@ def write_binary_clks(handle: IO[bytes], clks: Iterable[bytes], meta: ClkMeta) -
 
     :raises UsageError: if ``handle`` cannot seek, or a CLK does not have the metadata's size.
     """
-    if not handle.seekable():
+    if not _can_patch(handle):
         raise UsageError(
             "a binary CLK file records the number of CLKs in its header, so it must be written to a file "
-            "that can seek, not to a pipe",
+            "that can seek, not to a pipe (nor appended to a file)",
             "output",
         )
     start = handle.tell()
