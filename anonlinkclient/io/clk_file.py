@@ -69,6 +69,7 @@ BINARY_VERSION = 1
 #: magic, layout version, flags, bytes per CLK, CLK count, metadata bytes.
 HEADER = struct.Struct(">8sHHIQI")
 COUNT_OFFSET = 16
+UTF8_BOM = b"\xef\xbb\xbf"
 #: The largest metadata a binary header may hold.
 MAX_METADATA_BYTES = 1 << 16
 #: Bytes read from a binary file at a time.
@@ -272,6 +273,7 @@ class ClkFile:
         else:
             self._head = b""
             self.info = ClkFileInfo(path, "json")
+            head = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head  # as editors on Windows write
             self._events = self._json_events(_Prefixed(head, handle))
             self._read_json_meta()
 
