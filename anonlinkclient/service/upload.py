@@ -20,8 +20,9 @@
 
 What is sent is only what the service takes: a CLK file's metadata and header
 are never sent, and a JSON file is converted to binary (or the reverse) on the
-way. Files are streamed from disk all the way: nothing holds all the encodings
-in memory.
+way; a JSON file without metadata (older tools) sent as JSON goes as it is.
+Files are streamed from disk all the way: nothing holds all the encodings in
+memory.
 
 Success is reported only when the service has answered the final
 ``POST /clks`` with its receipt. What is safe to send again is sent again: a
@@ -59,6 +60,7 @@ from anonlinkclient.io.clk_file import (
     check_clk_file,
     clk_bytes,
     no_metadata_note,
+    read_clk_info,
 )
 from anonlinkclient.io.clknblocks import combine_clks_blocks
 from anonlinkclient.service.objectstore import (
@@ -316,7 +318,7 @@ def upload_via_object_store(
 
     def put(store: ObjectStore, place: UploadPlace, object_file: str, path: str, metadata: Dict[str, str]) -> None:
         label = os.path.basename(path)
-        if object_file == BLOCKS_OBJECT:
+        if object_file == BLOCKS_OBJECT or _sent_as_it_is(clk_path, wire_format, raw_clk_size):
             store.upload_file(place.bucket, place.object_name(object_file), path, metadata, label)
             return
         stream = EncodedClks(clk_path, wire_format, count, size, raw_clk_size)
@@ -376,6 +378,14 @@ def _read_credentials(credentials: Any) -> Optional[Dict[str, str]]:
     return {key: str(credentials[key]) for key in keys if credentials.get(key)}
 
 
+def _sent_as_it_is(clk_path: str, wire_format: str, raw_clk_size: Optional[int]) -> bool:
+    """Whether the file goes as it is: a JSON file without metadata sent as JSON (as earlier versions sent it)."""
+    if wire_format != "json" or raw_clk_size is not None:
+        return False
+    info = read_clk_info(clk_path)
+    return info.format == "json" and info.meta is None
+
+
 def upload_direct(
     client: RestClient,
     project: str,
@@ -400,6 +410,9 @@ def upload_direct(
         if blocks_path is not None:
             with combine_clks_blocks(clk_path, blocks_path, raw_clk_size) as combined:
                 return client.project_upload_clks(project, apikey, combined)
+        if _sent_as_it_is(clk_path, wire_format, raw_clk_size):
+            with open(clk_path, "rb") as clks:
+                return client.project_upload_clks(project, apikey, clks)
         if count is None or size is None:
             count, size = check_upload_files(clk_path, None, raw_clk_size)
         stream = EncodedClks(clk_path, wire_format, count, size, raw_clk_size)

@@ -202,6 +202,19 @@ def test_format_json_sends_only_the_clks_list(entity_service, project, tmp_path,
     assert encodings["path"].endswith("/encodings.json") and encodings["size"] == len(json_body(clks))
 
 
+def test_format_json_sends_a_file_of_an_older_tool_as_it_is(entity_service, project, tmp_path):
+    clks = clks_of(6)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"clks": [base64.b64encode(c).decode() for c in clks]}, indent=1))
+    result = upload(entity_service, project, 0, old, "--to_entityservice", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    (request,) = entity_service.requests_to("/clks")
+    assert request.body == old.read_bytes()  # as earlier versions sent it
+    result = upload(entity_service, project, 1, old)  # binary, converted on the way
+    assert result.exit_code == 0, result.stderr
+    assert entity_service.uploads(project["project_id"])[1].objects["encodings"]["size"] == 6 * 128
+
+
 def test_json_and_binary_direct_uploads_link(entity_service, project, tmp_path):
     clks = clks_of(20)
     a = clk_file(tmp_path / "a.json", clks)
