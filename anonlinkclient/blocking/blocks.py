@@ -39,6 +39,7 @@ from anonlinkclient.io.clk_file import MAGIC, iter_clks
 from anonlinkclient.io.csv_records import CsvRecords
 from anonlinkclient.io.files import Source, first_line, open_input, source_name
 from anonlinkclient.io.output import atomic_output
+from anonlinkclient.io.progress import NoBar, bar
 
 CLK_FILE_FORM = 'a CLK file made by "anonlink hash" (JSON {"clks": [...]} or binary)'
 SNIFF_BYTES = 4096
@@ -110,7 +111,9 @@ def expects_clks(schema: Dict[str, Any]) -> bool:
     return schema["type"] == "lambda-fold" and bool(schema["config"]["input-clks"])
 
 
-def read_pii(handle: TextIO, name: str, header: bool = True) -> Tuple[Optional[List[str]], List[Tuple[str, ...]]]:
+def read_pii(
+    handle: TextIO, name: str, header: bool = True, counter: Any = NoBar()
+) -> Tuple[Optional[List[str]], List[Tuple[str, ...]]]:
     """Read every record of a PII CSV, values stripped of surrounding spaces.
 
     :param header: ``True`` if the first row is a header (its names are returned).
@@ -122,6 +125,7 @@ def read_pii(handle: TextIO, name: str, header: bool = True) -> Tuple[Optional[L
     width = len(names) if names is not None else None
     rows: List[Tuple[str, ...]] = []
     for row in records:
+        counter.update(1)
         if width is None:
             width = len(row)
         elif len(row) != width:
@@ -133,7 +137,7 @@ def read_pii(handle: TextIO, name: str, header: bool = True) -> Tuple[Optional[L
     return names, rows
 
 
-def read_clks(source: Source, raw_size: Optional[int] = None) -> Tuple[List[str], int]:
+def read_clks(source: Source, counter: Any = NoBar(), raw_size: Optional[int] = None) -> Tuple[List[str], int]:
     """Read a CLK file (JSON or binary), checking every CLK; return its CLKs as base64 strings and their size.
 
     :param raw_size: the file is headerless binary with CLKs of this many bytes.
@@ -142,6 +146,7 @@ def read_clks(source: Source, raw_size: Optional[int] = None) -> Tuple[List[str]
     clks: List[str] = []
     size = 0
     for clk in iter_clks(source, raw_size):
+        counter.update(1)
         size = len(clk)
         clks.append(base64.b64encode(clk).decode("ascii"))
     if not clks:
@@ -164,7 +169,11 @@ def _wrong_kind(name: str, schema: Dict[str, Any], is_json: bool, kind: str = "a
 
 
 def read_input(
-    source: Union[str, IO[str], IO[bytes]], schema: Dict[str, Any], header: bool = True, raw_size: Optional[int] = None
+    source: Union[str, IO[str], IO[bytes]],
+    schema: Dict[str, Any],
+    header: bool = True,
+    counter: Any = NoBar(),
+    raw_size: Optional[int] = None,
 ) -> Tuple[str, Optional[List[str]], Records, int]:
     """Read the data a blocking schema asks for: the PII CSV or the CLK file, in one pass.
 
@@ -182,15 +191,15 @@ def read_input(
         content = cast(str, source.read())
         binary = io.BytesIO(content.encode("utf-8", "surrogateescape"))
         binary.name = name
-        return _read_binary(binary, name, schema, header, raw_size)
+        return _read_binary(binary, name, schema, header, counter, raw_size)
     if isinstance(source, str):
         with open_input(source, "rb") as handle:
-            return _read_binary(handle, name, schema, header, raw_size)
-    return _read_binary(cast(IO[bytes], source), name, schema, header, raw_size)
+            return _read_binary(handle, name, schema, header, counter, raw_size)
+    return _read_binary(cast(IO[bytes], source), name, schema, header, counter, raw_size)
 
 
 def _read_binary(
-    handle: IO[bytes], name: str, schema: Dict[str, Any], header: bool, raw_size: Optional[int] = None
+    handle: IO[bytes], name: str, schema: Dict[str, Any], header: bool, counter: Any, raw_size: Optional[int] = None
 ) -> Tuple[str, Optional[List[str]], Records, int]:
     peekable = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(cast(Any, handle))
     head = peekable.peek(SNIFF_BYTES)[:SNIFF_BYTES]
@@ -199,11 +208,11 @@ def _read_binary(
     if is_json != expects_clks(schema):
         raise _wrong_kind(name, schema, is_json, "a binary CLK file" if binary else "a JSON file")
     if is_json:
-        clks, size = read_clks(peekable, raw_size)
+        clks, size = read_clks(peekable, counter, raw_size)
         return name, None, clks, size
     text = io.TextIOWrapper(peekable, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
-        names, rows = read_pii(text, name, header)
+        names, rows = read_pii(text, name, header, counter)
     finally:
         text.detach()
     return name, names, rows, 0
@@ -250,31 +259,26 @@ def _check_clk_bits(schema: Dict[str, Any], schema_name: str, clk_bytes: int, da
 # ---------------------------------------------------------------------------
 
 
-class _Collect(logging.Handler):
-    """Keeps log records instead of printing them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: List[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+def _not_from_blocklib(record: logging.LogRecord) -> bool:
+    """A logger filter: drop what blocklib logs (it goes through the root logger)."""
+    return "blocklib" not in record.pathname.replace("\\", "/").split("/")
 
 
 @contextlib.contextmanager
 def _contained_blocklib() -> Iterator[None]:
     # blocklib warns about incomplete coverage on the root logger, in words that
-    # do not fit the CLI (format_statistics reports the coverage instead), and
-    # lambda-fold reseeds Python's global random generator: keep both to blocklib.
-    collector = _Collect()
+    # do not fit (format_statistics reports the coverage instead); a filter on the
+    # root logger itself keeps that from every handler (a notebook's, or a script's
+    # basicConfig, too). lambda-fold reseeds Python's global random generator:
+    # keep that to blocklib as well.
     root = logging.getLogger()
-    root.addHandler(collector)
+    root.addFilter(_not_from_blocklib)
     random_state = random.getstate()
     try:
         yield
     finally:
         random.setstate(random_state)
-        root.removeHandler(collector)
+        root.removeFilter(_not_from_blocklib)
 
 
 def block_records(
@@ -326,6 +330,7 @@ def block_data(
     source: Union[str, IO[str], IO[bytes]],
     schema_source: SchemaSource,
     header: bool = True,
+    progress: bool = False,
     raw_clk_size: Optional[int] = None,
 ) -> BlockingResult:
     """Load a blocking schema, read the data it asks for, and block it.
@@ -335,13 +340,16 @@ def block_data(
     :param source: the PII CSV or CLK file: a path, or a file opened for reading.
     :param schema_source: the blocking schema: a path, or a file opened for reading.
     :param header: ``True`` if the CSV's first row is a header (not used for CLK files).
+    :param progress: show a progress bar on stderr while the records are read.
     :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :raises SchemaFileError: for a bad schema, or one that does not fit the data.
     :raises InputFileError: for bad data, or data of the other kind.
     """
     schema = load_blocking_schema(schema_source)
     schema_name = source_name(schema_source)
-    name, names, records, clk_bytes = read_input(source, schema, header, raw_clk_size)
+    unit = "CLK" if expects_clks(schema) else "record"
+    with bar(progress, f"reading {unit}s for {schema['type']} blocking", unit=unit) as counter:
+        name, names, records, clk_bytes = read_input(source, schema, header, counter, raw_clk_size)
     if clk_bytes:
         _check_clk_bits(schema, schema_name, clk_bytes, name)
     else:
@@ -350,17 +358,24 @@ def block_data(
 
 
 def block_file(
-    input_path: str, schema_path: str, output_path: str, header: bool = True, raw_clk_size: Optional[int] = None
+    input_path: str,
+    schema_path: str,
+    output_path: str,
+    header: bool = True,
+    progress: bool = False,
+    raw_clk_size: Optional[int] = None,
 ) -> BlockingResult:
     """Block a PII CSV or CLK file (JSON or binary) into the block file ``output_path`` (``-``: stdout).
 
     The output appears only when blocking succeeded.
 
+    :param progress: show a progress bar on stderr while the records are read.
     :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
+
     :raises SchemaFileError: for a bad schema, or one that does not fit the data.
     :raises InputFileError: for bad data, or data of the other kind.
     """
-    result = block_data(input_path, schema_path, header, raw_clk_size)
+    result = block_data(input_path, schema_path, header, progress, raw_clk_size)
     with atomic_output(output_path) as out:
         write_block_file(out, result.entries(), result.meta())
     return result

@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import is_verbose, log, raw_clk_size_option, verbose_option
+from anonlinkclient.cli.options import is_verbose, log, quiet_option, raw_clk_size_option, show_progress, verbose_option
 from anonlinkclient.errors import UsageError
 
 #: The library's usage errors of find-similarity, said in terms of the command's options.
@@ -37,6 +37,7 @@ IN_OPTIONS_WORDS = {
     "--force", is_flag=True, help="Link even if the CLK files record different schema fingerprints or secrets."
 )
 @raw_clk_size_option
+@quiet_option
 @verbose_option
 def find_similarity(
     threshold: float,
@@ -46,6 +47,7 @@ def find_similarity(
     scores: Optional[str],
     force: bool,
     raw_clk_size: Optional[int],
+    quiet: bool,
 ) -> None:
     """Link the CLKs of two or more parties locally
 
@@ -83,7 +85,7 @@ def find_similarity(
         raise click.UsageError("give the parties with --clk (no blocking) or with --files (blocking), not both")
     files = [(clk, None) for clk in clk_files] + [(clk, blocks) for clk, blocks in blocked_files]
     try:
-        result = link_locally(threshold, files, output, scores, force, raw_clk_size)
+        result = link_locally(threshold, files, output, scores, show_progress(quiet), force, raw_clk_size)
     except UsageError as exc:
         raise click.UsageError(IN_OPTIONS_WORDS.get(exc.argument or "", str(exc))) from None
     for line in format_summary(result, verbose=is_verbose()):

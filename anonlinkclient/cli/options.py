@@ -8,6 +8,7 @@ defaults shown in ``--help`` are the library's.
 """
 
 import functools
+import sys
 from typing import Any, Callable, Optional, TypeVar
 
 import click
@@ -54,6 +55,26 @@ def raw_clk_size_option(command: F) -> F:
         help="The CLK files are headerless binary (the Entity Service's format alone), each CLK BYTES bytes "
         "(the schema's clkConfig.l / 8). Without it a CLK file is read as JSON or as binary with a header.",
     )(command)
+
+
+def quiet_option(command: F) -> F:
+    """``-q/--quiet``: no progress bar (the command's ``quiet`` parameter)."""
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="No progress bar (one is shown when stderr is a terminal).",
+    )(command)
+
+
+def show_progress(quiet: bool) -> bool:
+    """Whether to draw progress bars: when stderr is a terminal, unless ``--quiet``.
+
+    Never in a pipe, a log file or a notebook cell, which cannot render them.
+    """
+    from anonlinkclient.io import progress
+
+    return not quiet and progress.is_terminal(sys.stderr)
 
 
 def _check_server(_ctx: click.Context, _param: click.Parameter, value: str) -> str:

@@ -9,9 +9,11 @@ from anonlinkclient.cli.options import (
     apikey_option,
     is_verbose,
     log,
+    quiet_option,
     raw_clk_size_option,
     service_client,
     service_options,
+    show_progress,
     write_json,
 )
 from anonlinkclient.service.settings import ServiceSettings
@@ -121,6 +123,7 @@ def create(name: Optional[str], project: str, threshold: float, output: str, set
     help="Send the CLKs in the service's binary format, or as JSON (what earlier versions sent).",
 )
 @raw_clk_size_option
+@quiet_option
 @service_options
 def upload(
     clk_json: str,
@@ -131,6 +134,7 @@ def upload(
     output: Optional[str],
     wire_format: str,
     raw_clk_size: Optional[int],
+    quiet: bool,
     settings: ServiceSettings,
 ) -> None:
     """Upload CLK data (and blocks) to the Anonlink Entity Service.
@@ -180,7 +184,7 @@ def upload(
         to_entityservice,
         profile,
         log,
-        True,
+        show_progress(quiet),
         detail,
         wire_format,
         raw_clk_size,

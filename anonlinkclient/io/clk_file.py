@@ -692,7 +692,8 @@ class EncodedClks:
         self.source = source
         self.wire_format = wire_format
         self.raw_size = raw_size
-        self.length = encoded_length(wire_format, count, size)
+        #: The number of bytes (requests reads it as the body's ``Content-Length``).
+        self.len = encoded_length(wire_format, count, size)
         self.name = source
         self._restart()
 
@@ -706,10 +707,10 @@ class EncodedClks:
         produced = 0
         for piece in self._encode():
             produced += len(piece)
-            if produced > self.length:
+            if produced > self.len:
                 break
             yield piece
-        if produced != self.length:
+        if produced != self.len:
             raise InputFileError(self.source, "changed while it was being uploaded")
 
     def _encode(self) -> Iterator[bytes]:
@@ -729,13 +730,10 @@ class EncodedClks:
                 yield separator + b", ".join(batch)
             yield _JSON_END
 
-    def __len__(self) -> int:
-        return self.length
-
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (all the rest if ``size`` is negative); ``b""`` at the end."""
         parts: List[bytes] = []
-        wanted = self.length if size is None or size < 0 else size
+        wanted = self.len if size is None or size < 0 else size
         got = 0
         while got < wanted:
             if self._offset >= len(self._piece):

@@ -43,6 +43,7 @@ from anonlinkclient.io.block_file import BlockId, blocks_by_record
 from anonlinkclient.io.clk_file import ClkFileInfo, iter_clks, no_metadata_note, read_clk_info
 from anonlinkclient.io.json_array import encode, write_list_document
 from anonlinkclient.io.output import STDOUT, atomic_output
+from anonlinkclient.io.progress import bar
 
 MERGE_THRESHOLD = 1.0
 
@@ -102,14 +103,21 @@ class LinkageResult:
         return sum(len(group) for group in self.groups)
 
 
-def load_party(clk_path: str, block_path: Optional[str] = None, raw_clk_size: Optional[int] = None) -> Party:
-    """Read a party's CLK file (JSON or binary) and, for blocked linkage, its block file.
+def load_party(
+    clk_path: str, block_path: Optional[str] = None, progress: bool = False, raw_clk_size: Optional[int] = None
+) -> Party:
+    """Read a party's CLK file (JSON or binary) and, for blocked linkage, its block file, each once.
 
+    :param progress: show a progress bar on stderr while the CLKs are read.
     :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: for a bad file, a file with no CLKs, or a block file
         made for a different number of records.
     """
-    clks = [to_bitarray(clk) for clk in iter_clks(clk_path, raw_clk_size)]
+    with bar(progress, f"reading {clk_path}", unit="CLK") as counter:
+        clks = []
+        for clk in iter_clks(clk_path, raw_clk_size):
+            clks.append(to_bitarray(clk))
+            counter.update(1)
     if not clks:
         raise InputFileError(clk_path, "contains no CLKs")
     blocks = list(blocks_by_record(block_path, len(clks), clk_path)) if block_path is not None else None
@@ -184,11 +192,26 @@ def _anonlink() -> Any:
     return anonlink
 
 
-def find_candidates(parties: Sequence[Party], threshold: float) -> CandidatePairs:
+def comparison_count(parties: Sequence[Party]) -> int:
+    """How many pairs of records the linkage compares: of every two parties, those sharing a block."""
+    if not all(party.blocks is not None for party in parties):
+        sizes = [len(party.clks) for party in parties]
+        return sum(a * b for i, a in enumerate(sizes) for b in sizes[i + 1 :])
+    per_block = [collections.Counter(b for blocks in party.blocks or [] for b in blocks) for party in parties]
+    return sum(
+        count * other[block]
+        for i, mine in enumerate(per_block)
+        for other in per_block[i + 1 :]
+        for block, count in mine.items()
+    )
+
+
+def find_candidates(parties: Sequence[Party], threshold: float, progress: bool = False) -> CandidatePairs:
     """All pairs of records of different parties with Dice similarity of at least ``threshold``.
 
     With blocking (every party has blocks), only records that share a block id are compared.
 
+    :param progress: show a progress bar of the comparisons on stderr.
     :return: anonlink's candidate pairs, most similar first.
     """
     anonlink = _anonlink()
@@ -199,9 +222,17 @@ def find_candidates(parties: Sequence[Party], threshold: float) -> CandidatePair
         def blocking_f(party: int, row: int, _clk: bitarray) -> Iterable[BlockId]:
             return record_blocks[party][row]
 
-    candidates: CandidatePairs = anonlink.candidate_generation.find_candidate_pairs(
-        [party.clks for party in parties], anonlink.similarities.dice_coefficient, threshold, blocking_f=blocking_f
-    )
+    total = comparison_count(parties) if progress else None
+    with bar(progress, "comparing", total=total, unit="pair") as counter:
+
+        def dice(datasets: Sequence[Sequence[bitarray]], threshold: float, k: Optional[int] = None) -> Any:
+            found = anonlink.similarities.dice_coefficient(datasets, threshold, k)
+            counter.update(len(datasets[0]) * len(datasets[1]))
+            return found
+
+        candidates: CandidatePairs = anonlink.candidate_generation.find_candidate_pairs(
+            [party.clks for party in parties], dice, threshold, blocking_f=blocking_f
+        )
     return candidates
 
 
@@ -218,8 +249,10 @@ def solve(candidates: CandidatePairs) -> List[Group]:
     return sorted(groups, key=min)
 
 
-def link_parties(parties: Sequence[Party], threshold: float) -> LinkageResult:
+def link_parties(parties: Sequence[Party], threshold: float, progress: bool = False) -> LinkageResult:
     """Find the candidate pairs of two or more parties and solve them into groups.
+
+    :param progress: show a progress bar of the comparisons on stderr.
 
     :raises InputFileError: if the parties' CLKs differ in size.
     :raises UsageError: for fewer than two parties.
@@ -228,7 +261,7 @@ def link_parties(parties: Sequence[Party], threshold: float) -> LinkageResult:
         raise UsageError("linkage needs at least two parties", "files")
     check_clk_sizes(parties)
     start = time.perf_counter()
-    candidates = find_candidates(parties, threshold)
+    candidates = find_candidates(parties, threshold, progress)
     groups = solve(candidates)
     return LinkageResult(list(parties), threshold, candidates, groups, time.perf_counter() - start)
 
@@ -252,6 +285,7 @@ def find_similarity(
     files: Sequence[Tuple[str, Optional[str]]],
     output: str,
     scores_output: Optional[str] = None,
+    progress: bool = False,
     force: bool = False,
     raw_clk_size: Optional[int] = None,
 ) -> LinkageResult:
@@ -262,6 +296,7 @@ def find_similarity(
         give block files for all parties or for none. CLK files may be JSON or binary.
     :param output: the groups file (``-``: stdout).
     :param scores_output: the similarity scores file, if wanted (``-``: stdout).
+    :param progress: show progress bars on stderr (reading the CLKs, comparing).
     :param force: link even if the files record different schemas or secrets (see :func:`check_parties_agree`).
     :param raw_clk_size: the CLK files are headerless binary with CLKs of this many bytes.
     :raises InputFileError: for bad input files; nothing is written then.
@@ -275,8 +310,8 @@ def find_similarity(
     if scores_output is not None and scores_output == output:
         raise UsageError("the groups and the similarity scores need different outputs", "scores_output")
     notes = check_parties_agree([read_clk_info(clk, raw_clk_size) for clk, _block in files], force)
-    parties = [load_party(clk, block, raw_clk_size) for clk, block in files]
-    result = link_parties(parties, threshold)
+    parties = [load_party(clk, block, progress, raw_clk_size) for clk, block in files]
+    result = link_parties(parties, threshold, progress)
     result.notes = notes
     with contextlib.ExitStack() as stack:
         groups_out = stack.enter_context(atomic_output(output))

@@ -42,6 +42,7 @@ same answer as when the object store is turned off; the fallback message says
 so.
 """
 
+import contextlib
 import os
 from typing import IO, Any, Callable, Dict, Mapping, Optional, Tuple, cast
 
@@ -63,6 +64,7 @@ from anonlinkclient.io.clk_file import (
     read_clk_info,
 )
 from anonlinkclient.io.clknblocks import combine_clks_blocks
+from anonlinkclient.io.progress import ReadProgress, bar
 from anonlinkclient.service.objectstore import (
     ObjectStore,
     UploadPlace,
@@ -212,7 +214,7 @@ def upload_encodings(
         AWS profile instead of the service's temporary credentials (the service
         still reads the files with the credentials it issued).
     :param log: called with each status message (default: silent).
-    :param progress: show a progress bar per file while uploading to the object store.
+    :param progress: show a progress bar per file on stderr while uploading.
     :param detail: called with more detailed messages (the CLI's ``-v``; default: silent).
     :param wire_format: ``binary`` (the service's binary format) or ``json``
         (``{"clks": [...]}``); a direct upload with blocks is always JSON (``clknblocks``).
@@ -259,7 +261,9 @@ def upload_encodings(
                 raw_clk_size,
             )
     say(DIRECT_MESSAGE)
-    return upload_direct(client, project, apikey, clk_path, blocks_path, wire_format, count, size, raw_clk_size)
+    return upload_direct(
+        client, project, apikey, clk_path, blocks_path, progress, wire_format, count, size, raw_clk_size
+    )
 
 
 def _object_store_access(
@@ -326,7 +330,7 @@ def upload_via_object_store(
         try:
             body = cast(IO[bytes], stream)
             store.upload_stream(
-                place.bucket, place.object_name(object_file), body, len(stream), label, metadata, content_type
+                place.bucket, place.object_name(object_file), body, stream.len, label, metadata, content_type
             )
         finally:
             stream.close()
@@ -392,6 +396,7 @@ def upload_direct(
     apikey: str,
     clk_path: str,
     blocks_path: Optional[str] = None,
+    progress: bool = False,
     wire_format: str = "binary",
     count: Optional[int] = None,
     size: Optional[int] = None,
@@ -402,26 +407,37 @@ def upload_direct(
 
     All are streamed from the file, which a retry reads again from its start.
 
+    :param progress: show a progress bar of the bytes sent on stderr.
+    :param wire_format: ``binary`` or ``json`` (without blocks; with blocks the body is ``clknblocks``).
     :param count: / :param size: the number of CLKs and bytes per CLK, if known
         (from :func:`check_upload_files`; the file is checked again if not).
+    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :return: the service's receipt.
     """
+    binary = False
     try:
-        if blocks_path is not None:
-            with combine_clks_blocks(clk_path, blocks_path, raw_clk_size) as combined:
-                return client.project_upload_clks(project, apikey, combined)
-        if _sent_as_it_is(clk_path, wire_format, raw_clk_size):
-            with open(clk_path, "rb") as clks:
-                return client.project_upload_clks(project, apikey, clks)
-        if count is None or size is None:
-            count, size = check_upload_files(clk_path, None, raw_clk_size)
-        stream = EncodedClks(clk_path, wire_format, count, size, raw_clk_size)
-        try:
-            body = cast(IO[bytes], stream)
-            if wire_format == "binary":
-                return client.project_upload_binary_clks(project, apikey, body, count, size)
-            return client.project_upload_clks(project, apikey, body)
-        finally:
-            stream.close()
+        with contextlib.ExitStack() as stack:
+            if blocks_path is not None or _sent_as_it_is(clk_path, wire_format, raw_clk_size):
+                body: IO[bytes] = stack.enter_context(
+                    open(clk_path, "rb")
+                    if blocks_path is None
+                    else combine_clks_blocks(clk_path, blocks_path, raw_clk_size)
+                )
+                length = os.fstat(body.fileno()).st_size
+            else:
+                if count is None or size is None:
+                    count, size = check_upload_files(clk_path, None, raw_clk_size)
+                stream = EncodedClks(clk_path, wire_format, count, size, raw_clk_size)
+                stack.callback(stream.close)
+                body, length, binary = cast(IO[bytes], stream), stream.len, wire_format == "binary"
+            sent = stack.enter_context(
+                bar(progress, f"Upload {os.path.basename(clk_path)}", length, "B", unit_divisor=1024)
+            )
+            counted = cast(IO[bytes], ReadProgress(body, sent))
+            if binary and count is not None and size is not None:
+                receipt = client.project_upload_binary_clks(project, apikey, counted, count, size)
+            else:
+                receipt = client.project_upload_clks(project, apikey, counted)
     except OSError as exc:
         raise InputFileError(clk_path, f"cannot read ({exc.strerror})") from exc
+    return receipt

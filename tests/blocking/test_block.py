@@ -5,6 +5,7 @@ import csv
 import importlib.resources
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
 
@@ -755,3 +756,31 @@ def test_blocking_leaves_pythons_random_generator_alone():
     generate_candidate_blocks_from_csv(DIRTY, data("dirty-data-blocking-schema.json"))
 
     assert random.random() == expected
+
+
+def test_blocklib_coverage_warning_reaches_no_log_handler(tmp_path, caplog):
+    """In a notebook (or after logging.basicConfig) blocklib's WARNING:root: line would repeat our report."""
+    pii = tmp_path / "people.csv"
+    pii.write_text(
+        "id,name\n" + "".join(f"{i},{name}\n" for i, name in enumerate(["ann"] * 25 + ["bob"] * 20 + ["cat"] * 15))
+    )
+    schema = tmp_path / "psig.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "p-sig",
+                "version": 1,
+                "config": {
+                    "blocking-features": [1],
+                    "filter": {"type": "count", "max": 20, "min": 0},
+                    "blocking-filter": {"type": "bloom filter", "number-hash-functions": 4, "bf-len": 2048},
+                    "signatureSpecs": [[{"type": "characters-at", "config": {"pos": [0]}, "feature": 1}]],
+                },
+            }
+        )
+    )
+    with caplog.at_level(logging.INFO):
+        blocks = generate_candidate_blocks_from_csv(str(pii), str(schema))
+        logging.getLogger().warning("ours still gets through")
+    assert blocks["meta"]["stats"]["coverage"] < 1
+    assert [record.getMessage() for record in caplog.records] == ["ours still gets through"]

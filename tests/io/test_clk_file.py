@@ -329,7 +329,7 @@ def test_encoded_clks_are_exactly_what_the_service_takes(tmp_path, source_format
     stream = EncodedClks(str(path), wire_format, summary.count, summary.size, raw_size)
     expected = b"".join(clks) if wire_format == "binary" else json.dumps({"clks": [b64(c) for c in clks]}).encode()
     body = b"".join(iter(lambda: stream.read(1000), b""))
-    assert body == expected and len(stream) == len(expected) and stream.tell() == len(expected)
+    assert body == expected and stream.len == len(expected) and stream.tell() == len(expected)
     assert stream.seek(0) == 0 and stream.read() == expected  # a retry sends it all again
     stream.close()
 

@@ -143,7 +143,6 @@ def test_the_object_store_gets_a_binary_encodings_object(entity_service, project
     result = upload(entity_service, project, 0, path)
     assert result.exit_code == 0, result.stderr
     assert OBJECT_STORE_MESSAGE in result.stderr
-    assert "Upload clks_a.json: |##########| 0.01 MB/0.01 MB 100%" in result.stderr
     received = entity_service.uploads(project["project_id"])[0]
     assert (received.source, received.clks) == ("object-store", clks)
     place = entity_service.project(project["project_id"]).parties[0].object_store_access["upload"]

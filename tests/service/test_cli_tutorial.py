@@ -151,8 +151,7 @@ def test_cli_tutorial(entity_service, workdir):
     assert set(credentials) == {"project_id", "result_token", "update_tokens"}
     for party, clk_file in enumerate(["clks_a.json", "clks_b.json"]):
         err = upload(run, credentials, party, clk_file)
-        assert err.startswith("Anonlink client: Uploading to the external object store - MINIO\n")
-        assert f"Upload {clk_file}: |##########|" in err
+        assert err == "Anonlink client: Uploading to the external object store - MINIO\n"  # no bar in a pipe
     assert [u.source for u in entity_service.uploads(credentials["project_id"])] == ["object-store"] * 2
 
     quality = {threshold: link(run, credentials, threshold, f"run {threshold}") for threshold in (0.9, 0.8, 0.7)}
@@ -174,7 +173,7 @@ def test_blocking_tutorial(entity_service, workdir):
     credentials = create_project(run, "--type", "groups", "--name", "Blocking Test", "--blocked")
     for party, name in enumerate("ab"):
         err = upload(run, credentials, party, f"clks_{name}.json", "--blocks", f"blocks_{name}.json")
-        assert f"Upload blocks_{name}.json: |##########|" in err
+        assert "|#" not in err and "MB/" not in err  # no progress bar in a pipe
     received = entity_service.uploads(credentials["project_id"])
     assert [u.source for u in received] == ["object-store"] * 2
     assert all(any(blocks) for u in received for blocks in u.blocks[:1])

@@ -178,7 +178,7 @@ def test_expired_profile_credentials_are_not_renewed(entity_service, s3_proxy, p
     assert_not_uploaded(entity_service, project, result, receipt)
 
 
-def test_the_store_going_away_during_a_multipart_upload(entity_service, s3_proxy, project, big_clks):
+def test_the_store_going_away_during_a_multipart_upload(entity_service, s3_proxy, project, big_clks, terminal):
     clk_file, _clks = big_clks
     s3_proxy.vanish(after_bytes=10**6, method="PUT", query_contains="partNumber=2")
     result, receipt = upload(entity_service, s3_proxy, project, clk_file)

@@ -53,7 +53,7 @@ def assert_no_secret(output, credentials, service=None):
 # ---- object store ----
 
 
-def test_upload_through_the_object_store(entity_service, project, tmp_path):
+def test_upload_through_the_object_store(entity_service, project, tmp_path, terminal):
     clks = random_clks(40)
     clk_file = write_clk_file(tmp_path / "clks_a.json", clks)
     result = upload(entity_service, project, 0, str(clk_file), "-o", str(tmp_path / "upload_a.json"))
@@ -80,7 +80,7 @@ def test_upload_through_the_object_store(entity_service, project, tmp_path):
     assert stat.S_IMODE(receipt_file.stat().st_mode) == 0o600
 
 
-def test_upload_with_blocks_through_the_object_store(entity_service, blocked_project, tmp_path):
+def test_upload_with_blocks_through_the_object_store(entity_service, blocked_project, tmp_path, terminal):
     clks = random_clks(30)
     blocks = [[f"b{i % 3}", "all"] if i % 5 else [] for i in range(30)]
     clk_file = write_clk_file(tmp_path / "clks.json", clks)
