@@ -33,7 +33,7 @@ from enum import Enum
 from typing import IO, Any, Dict, Iterator, List, Optional, TextIO, Tuple, Union, cast
 
 from anonlinkclient.blocking.schema import SchemaSource, load_blocking_schema, signature_specs
-from anonlinkclient.errors import InputFileError, SchemaFileError
+from anonlinkclient.errors import InputFileError, SchemaFileError, WrongInputKind
 from anonlinkclient.io.block_file import BlockId, write_block_file
 from anonlinkclient.io.clk_file import MAGIC, iter_clks
 from anonlinkclient.io.csv_records import CsvRecords
@@ -154,14 +154,14 @@ def read_clks(source: Source, counter: Any = NoBar(), raw_size: Optional[int] = 
     return clks, size
 
 
-def _wrong_kind(name: str, schema: Dict[str, Any], is_json: bool, kind: str = "a JSON file") -> InputFileError:
+def _wrong_kind(name: str, schema: Dict[str, Any], is_json: bool, kind: str = "a JSON file") -> WrongInputKind:
     if not is_json:
-        return InputFileError(
+        return WrongInputKind(
             name, f'is not a CLK file: the blocking schema has "input-clks": true, so {CLK_FILE_FORM} was expected'
         )
     if schema["type"] == "p-sig":
-        return InputFileError(name, f"is {kind}, but p-sig blocking needs the PII CSV (it cannot block CLKs)")
-    return InputFileError(
+        return WrongInputKind(name, f"is {kind}, but p-sig blocking needs the PII CSV (it cannot block CLKs)")
+    return WrongInputKind(
         name,
         f'is {kind}, but the blocking schema has "input-clks": false, so a PII CSV was expected '
         '(set "input-clks": true to block CLKs)',
@@ -459,8 +459,9 @@ def generate_candidate_blocks_from_csv(
         "meta": {"state": ..., "config": ..., "source": {"clk_count": [n]},
         "stats": ...}}``, with record keys as strings, as in the file.
     :raises anonlinkclient.errors.SchemaFileError: for a bad blocking schema.
-    :raises anonlinkclient.errors.InputFileError: for bad data, or a CLK file
-        where the schema expects a CSV (or the reverse).
+    :raises anonlinkclient.errors.InputFileError: for bad data (a :class:`ValueError`).
+    :raises anonlinkclient.errors.WrongInputKind: for a CLK file where the schema
+        expects a CSV, or the reverse (an ``InputFileError`` and a :class:`TypeError`, as in 0.1.5).
     """
     if header not in (True, False, "ignore"):
         raise ValueError(f"header must be True, False or 'ignore', not {header!r}")

@@ -20,11 +20,22 @@ import click
 from anonlinkclient import __version__
 from anonlinkclient.cli import blocking, encoding, linkage, report, service
 from anonlinkclient.cli.options import verbose_option
-from anonlinkclient.errors import AnonlinkClientError, EncodingsDiffer, Interrupted, RunNotComplete
+from anonlinkclient.errors import (
+    AnonlinkClientError,
+    BlockingDisabled,
+    EncodingsDiffer,
+    EncodingSizeMismatch,
+    Interrupted,
+    NotAnUploadToken,
+    RunNotComplete,
+)
 
-#: What the command line adds to a library error's message, by error class.
+#: What the command line adds to a library error's message, by error class (the first that fits).
 HINTS: Dict[Type[AnonlinkClientError], str] = {
     RunNotComplete: "; use --watch to wait for it",
+    NotAnUploadToken: " as --apikey (or ANONLINK_APIKEY)",
+    BlockingDisabled: ": upload without --blocks, or to a project created with 'anonlink create-project --blocked'",
+    EncodingSizeMismatch: " ('anonlink compare SCHEMA1 SCHEMA2' shows how two schemas differ)",
     EncodingsDiffer: "; give --force to link them anyway",
 }
 

@@ -162,22 +162,27 @@ def convert_schema(schema_json: str, output: str) -> None:
 @click.command("compare", short_help="compare two schemas")
 @click.argument("schema1")
 @click.argument("schema2")
-@click.option("-c", "diff_format", flag_value="context", default=True, help="Produce a context format diff (default)")
+@click.option("-n", "diff_format", flag_value="ndiff", default=True, help="Produce an ndiff format diff (default)")
+@click.option("-c", "diff_format", flag_value="context", help="Produce a context format diff")
 @click.option("-u", "diff_format", flag_value="unified", help="Produce a unified format diff")
-@click.option("-n", "diff_format", flag_value="ndiff", help="Produce an ndiff format diff")
 @click.option("-m", "diff_format", flag_value="html", help="Produce an HTML side by side diff")
 @click.option("-l", "--lines", type=click.IntRange(min=0), default=3, show_default=True, help="Number of context lines")
 @verbose_option
 def compare(schema1: str, schema2: str, diff_format: str, lines: int) -> None:
-    """Compare two linkage schemas.
+    """Compare two schemas and show how they differ.
 
-    Both schemas are validated and converted to the latest version, then shown
-    as the differences between their JSON. Nothing is printed (exit code 0) if
-    they describe the same encoding.
+    Valid linkage schemas are converted to the latest version first, so two
+    versions of one encoding show no difference; a schema that does not
+    validate (or is not JSON) is compared as written, with a note on stderr.
+    The default format is ndiff (-n): every line, '- ' for lines of SCHEMA1
+    only, '+ ' for lines of SCHEMA2 only, '? ' guiding the eye to changes
+    within a line. With -c or -u nothing is printed if the schemas describe
+    the same encoding; -m writes an HTML page (anonlink compare -m a.json
+    b.json > diff.html).
     """
     from anonlinkclient.encoding.schema import compare_schemas
 
-    difference = compare_schemas(schema1, schema2, diff_format, lines)
+    difference = compare_schemas(schema1, schema2, diff_format, lines, on_note=log)
     if difference:
         click.echo(difference, nl=False)
 

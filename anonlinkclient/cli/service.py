@@ -163,16 +163,20 @@ def upload(
     service's default blocks do not line up and the run links nothing.
 
     If --apikey is not an upload token (e.g. the result token), the service
-    answers the request for object store credentials with HTTP 500, the same
-    answer as when its object store is turned off; the upload then goes
-    directly to the service, which refuses the token with HTTP 403.
+    answers with a bare HTTP 500, not 403; the upload stops there and says
+    that the token is not an upload token of the project. Blocks sent to a
+    project created without --blocked are refused (HTTP 403).
+
+    With -v, the lines 0.1.5 printed come first: "Uploading CLK data from
+    CLK_JSON", "Project ID: ..." and "Uploading CLK data to the server".
     """
     from anonlinkclient.encoding.schema import fingerprint_if_valid
     from anonlinkclient.service.upload import upload_encodings
 
-    if is_verbose():
-        log(f"Uploading CLK data from {clk_json}" + (f" with blocks from {blocks}" if blocks else ""))
+    if is_verbose():  # the lines of 0.1.5, which scripts look for
+        log(f"Uploading CLK data from {clk_json}")
         log(f"Project ID: {project}")
+        log(f"Uploading {'CLK and Blocks' if blocks else 'CLK'} data to the server")
     detail = log if is_verbose() else None
     client = service_client(settings)
     receipt = upload_encodings(

@@ -91,7 +91,9 @@ def hash_csv(
         try:
             yield from encode_records(records, secret, schema, validate, workers, on_chunk)
         except RecordError as exc:
-            raise InputFileError(name, exc.reason, row=exc.record_index + first_data_row, column=exc.column) from None
+            raise InputFileError(  # "Invalid entry", as 0.1.5 said, which scripts look for
+                name, f"Invalid entry: {exc.reason}", row=exc.record_index + first_data_row, column=exc.column
+            ) from None
 
 
 def hash_csv_file(

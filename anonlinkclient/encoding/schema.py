@@ -10,13 +10,13 @@ import copy
 import difflib
 import json
 import pkgutil
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jsonschema
 from clkhash import schema as clkhash_schema
 
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
-from anonlinkclient.io.files import read_json_document
+from anonlinkclient.io.files import first_line, open_input, read_json_document
 
 LATEST_VERSION = max(clkhash_schema.MASTER_SCHEMA_FILE_NAMES)
 
@@ -94,17 +94,68 @@ def convert_schema(path: str) -> Dict[str, Any]:
 DIFF_FORMATS = ("context", "unified", "ndiff", "html")
 
 
-def compare_schemas(path_a: str, path_b: str, diff_format: str = "context", lines: int = 3) -> str:
-    """Show how two linkage schemas differ once both are converted to the latest version.
+def comparable_lines(path: str) -> Tuple[List[str], Optional[str]]:
+    """The lines :func:`compare_schemas` compares for one schema file, and why they are as written.
 
-    Both are written as sorted, indented JSON and compared line by line.
+    A valid linkage schema is converted to the latest version; a JSON document that
+    is not one is compared as written (not converted); a file that is not JSON is
+    compared line by line. JSON is shown as sorted, indented JSON either way.
 
-    :param diff_format: ``context`` (default), ``unified``, ``ndiff`` or ``html``
-        (a side-by-side HTML page).
-    :param lines: lines of context around each change.
-    :return: the difference; empty if the schemas are equivalent (except for ndiff/html).
+    :return: the lines, and ``None`` if converted, else a note saying why not.
+    :raises SchemaFileError: if the file cannot be read.
     """
-    a, b = (json.dumps(convert_schema(p), indent=2, sort_keys=True).splitlines(keepends=True) for p in (path_a, path_b))
+    with open_input(path, "rb", SchemaFileError) as handle:
+        data = handle.read()
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = data.decode("utf-8", errors="replace")
+        return _lines(text), f"{path}: not JSON ({first_line(exc)}); compared line by line"
+    problems = schema_errors(document)
+    if not problems:
+        try:
+            document = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+        except (clkhash_schema.SchemaError, ValueError, KeyError, TypeError) as exc:
+            problems = [f"cannot be converted ({first_line(exc)})"]
+    note = None
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        note = (
+            f"{path}: the linkage schema is not valid ({problems[0]}{more}); "
+            f"compared as written, not converted to version {LATEST_VERSION}"
+        )
+    return _lines(json.dumps(document, indent=2, sort_keys=True)), note
+
+
+def _lines(text: str) -> List[str]:
+    """``text`` as lines that each end with a newline (so that no diff line runs into the next)."""
+    return [line + "\n" for line in text.splitlines()]
+
+
+def compare_schemas(
+    path_a: str,
+    path_b: str,
+    diff_format: str = "ndiff",
+    lines: int = 3,
+    on_note: Optional[Callable[[str], None]] = None,
+) -> str:
+    """Show how two schema files differ, as 0.1.5's ``compare`` did, converting what can be converted.
+
+    Valid linkage schemas are converted to the latest version first, so that two
+    versions of one encoding compare equal; anything else (a schema that does not
+    validate, or not even JSON) is compared as written (see :func:`comparable_lines`),
+    and ``on_note`` is told so.
+
+    :param diff_format: ``ndiff`` (default, as in 0.1.5), ``context``, ``unified`` or
+        ``html`` (a side-by-side HTML page).
+    :param lines: lines of context around each change (context, unified and html).
+    :param on_note: called with one line for each file compared as written.
+    :return: the difference; for context and unified diffs, empty if the schemas are equivalent.
+    """
+    (a, note_a), (b, note_b) = comparable_lines(path_a), comparable_lines(path_b)
+    for note in (note_a, note_b):
+        if note is not None and on_note is not None:
+            on_note(f"Note: {note}")
     if diff_format == "unified":
         return "".join(difflib.unified_diff(a, b, path_a, path_b, n=lines))
     if diff_format == "ndiff":

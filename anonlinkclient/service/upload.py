@@ -37,9 +37,10 @@ Two behaviours of the real service matter here. Without blocks, every party of
 a project must upload the same way: if one party uploads directly and another
 through the object store, the service puts their records in different default
 blocks and the run links nothing. And ``authorize-external-upload`` answers HTTP 500, not
-403, to a token that is not an upload token (such as the result token), the
-same answer as when the object store is turned off; the fallback message says
-so.
+403, to a token that is not an upload token (such as the result token), as it
+does when its object store is turned off: the bare 500 of the first stops the
+upload with :class:`~anonlinkclient.errors.NotAnUploadToken`, only the second
+falls back to a direct upload.
 """
 
 import contextlib
@@ -49,6 +50,7 @@ from typing import IO, Any, Callable, Dict, Mapping, Optional, Tuple, cast
 from anonlinkclient.errors import (
     CredentialsExpired,
     InputFileError,
+    NotAnUploadToken,
     ServiceConnectionError,
     ServiceError,
     UsageError,
@@ -273,13 +275,12 @@ def _object_store_access(
     try:
         return client.get_temporary_objectstore_credentials(project, apikey)
     except ServiceError as exc:
-        if exc.status_code not in NO_OBJECT_STORE_STATUSES:
+        if isinstance(exc, NotAnUploadToken) or exc.status_code not in NO_OBJECT_STORE_STATUSES:
             raise
         detail = f": {exc.text}" if exc.text else ""
         say(
             f"Anonlink client: the service offers no object store upload (HTTP {exc.status_code}{detail}); "
-            "uploading directly instead. (A real service also answers HTTP 500 when the token is not an upload "
-            "token, e.g. the result token.)"
+            "uploading directly instead."
         )
         if not blocked:
             say(SAME_ROUTE_WARNING)

@@ -321,7 +321,8 @@ def test_a_file_that_fits_the_project_passes_the_check(entity_service, project, 
     # The result token passes the check, then cannot upload (as the service says).
     result = upload(entity_service, project, 0, path, token=project["result_token"])
     assert result.exit_code == 6
-    assert result.stderr.strip().splitlines()[-1].startswith("Error: Upload failed (HTTP 403)")
+    assert result.stderr.startswith("Error: Getting object store credentials failed: this token is not an upload")
+    assert [(r.method, r.status) for r in entity_service.requests][1] == ("GET", 200)  # the check passed
 
 
 def test_an_upload_token_cannot_see_the_project_so_the_check_is_skipped(entity_service, project, tmp_path):

@@ -14,10 +14,9 @@ import random
 
 import pytest
 
-from anonlinkclient.service.rest_client import RestClient
 from anonlinkclient.service.upload import REFRESH_MESSAGE
 from tests.helpers import run_cli
-from tests.service_helpers import new_project, random_clks, write_clk_file
+from tests.service_helpers import random_clks, write_clk_file
 
 PART = 5 * 2**20  # minio's part size for these files
 OBJECT_STORE_ERROR = 7
@@ -31,11 +30,6 @@ def big_clks(tmp_path_factory):
     path = write_clk_file(tmp_path_factory.mktemp("big") / "big_clks.json", clks)
     assert PART + 10**6 < path.stat().st_size < 2 * PART
     return path, clks
-
-
-@pytest.fixture
-def project(entity_service):
-    return new_project(RestClient(entity_service.url))
 
 
 @pytest.fixture

@@ -24,16 +24,6 @@ from tests.service_helpers import (
 ObjectStoreError_EXIT = 7
 
 
-@pytest.fixture
-def project(entity_service):
-    return new_project(RestClient(entity_service.url))
-
-
-@pytest.fixture
-def blocked_project(entity_service):
-    return new_project(RestClient(entity_service.url), blocked=True)
-
-
 def upload(service, credentials, party, *args, env=None):
     """``anonlink upload`` in-process for ``party`` of the project."""
     base = ["upload", "--server", service.url, "--project", credentials["project_id"]]
@@ -80,6 +70,22 @@ def test_upload_through_the_object_store(entity_service, project, tmp_path, term
     assert stat.S_IMODE(receipt_file.stat().st_mode) == 0o600
 
 
+@pytest.mark.parametrize("with_blocks", [False, True])
+def test_verbose_upload_prints_the_lines_of_0_1_5(entity_service, project, blocked_project, tmp_path, with_blocks):
+    credentials = blocked_project if with_blocks else project
+    clk_file = write_clk_file(tmp_path / "clks.json", random_clks(6))
+    extra = ["--blocks", str(write_block_file(tmp_path / "blocks.json", [["x"]] * 6))] if with_blocks else []
+    base = ["-v", "upload", "--server", entity_service.url, "--project", credentials["project_id"], str(clk_file)]
+    result = run_cli(*base, *extra, env={"ANONLINK_APIKEY": credentials["update_tokens"][0]})
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[:3] == [
+        f"Uploading CLK data from {clk_file}",
+        f"Project ID: {credentials['project_id']}",
+        f"Uploading {'CLK and Blocks' if with_blocks else 'CLK'} data to the server",
+    ]
+    assert result.stderr.splitlines()[-1] == "Upload complete: Updated"
+
+
 def test_upload_with_blocks_through_the_object_store(entity_service, blocked_project, tmp_path, terminal):
     clks = random_clks(30)
     blocks = [[f"b{i % 3}", "all"] if i % 5 else [] for i in range(30)]
@@ -101,7 +107,7 @@ def test_object_store_address_can_be_overridden(entity_service, project, tmp_pat
     assert result.exit_code == ObjectStoreError_EXIT
     assert result.stderr.startswith(f"{no_metadata_note(str(clk_file))}\n{OBJECT_STORE_MESSAGE}\n")
     error = result.stderr.strip().splitlines()[-1]
-    assert error.startswith(f"Error: Uploading anonlink-uploads/{project['project_id']}/")
+    assert error.startswith(f"Error: Uploading uploads/{project['project_id']}/")
     assert "encodings.bin on the object store at 127.0.0.1:9 failed" in error
     assert "Traceback" not in result.stderr
     assert entity_service.uploads(project["project_id"]) == [None, None]
@@ -190,9 +196,8 @@ def test_fallback_to_direct_upload_when_the_service_has_no_object_store(tmp_path
         lines = result.stderr.splitlines()
         assert lines.pop(0) == no_metadata_note(str(clk_file))
         assert lines[0] == (
-            "Anonlink client: the service offers no object store upload (HTTP 500: The object store upload feature "
-            "is disabled on this server.); uploading directly instead. (A real service also answers HTTP 500 when "
-            "the token is not an upload token, e.g. the result token.)"
+            "Anonlink client: the service offers no object store upload (HTTP 500: Retrieving temporary object "
+            "store credentials feature disabled); uploading directly instead."
         )
         assert lines[1] == SAME_ROUTE_WARNING
         assert lines[2] == DIRECT_MESSAGE
@@ -212,11 +217,12 @@ def test_result_token_as_upload_token(entity_service, project, tmp_path):
     base = ["upload", "--server", entity_service.url, "--project", project["project_id"], str(clk_file)]
     result = run_cli(*base, env={"ANONLINK_APIKEY": project["result_token"]})
     assert result.exit_code == 6
-    assert "(HTTP 500: The server encountered an internal error" in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (
-        "Error: Upload failed (HTTP 403): Invalid access token or project doesn't exist"
-        " (the token must be one of the project's upload tokens, not used before)"
+    assert result.stderr == no_metadata_note(str(clk_file)) + "\n" + (
+        "Error: Getting object store credentials failed: this token is not an upload token for project "
+        f"{project['project_id']} (the service answered HTTP 500, as it does to a wrong token or to the result "
+        "token); use one of the project's update_tokens as --apikey (or ANONLINK_APIKEY)\n"
     )
+    assert entity_service.requests_to("/clks") == []  # not tried directly: the token would fail there too
     assert_no_secret(result.stderr + result.stdout, project, entity_service)
 
 
