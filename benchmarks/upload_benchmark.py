@@ -9,7 +9,8 @@ Then runs ``anonlink upload`` as a subprocess for each way of sending:
 * without blocks, ``--format json`` and ``--format binary`` (the default), each
   directly (``--to_entityservice``: ``POST /clks`` or ``POST /binaryclks``) and
   through the object store (``encodings.json`` or ``encodings.bin``), from the
-  JSON file (converted on the way) and, for binary, from the binary file;
+  JSON file of an older tool (sent as it is, or converted on the way), from the
+  binary file, and directly from a JSON file with metadata (re-encoded);
 * with blocks, through the object store and directly (``clknblocks``).
 
 The "service" is a byte sink on 127.0.0.1 that answers ``authorize-external-upload``
@@ -70,11 +71,11 @@ class Sink(BaseHTTPRequestHandler):
         self._answer(201, {"message": "Updated", "receipt_token": "0" * 48})
 
 
-def write_binary(json_path: str, binary_path: str) -> None:
-    """The CLKs of the JSON file as a binary CLK file (the format ``anonlink hash --format binary`` writes)."""
+def write_with_metadata(json_path: str, path: str, clk_format: str) -> None:
+    """The CLKs of the JSON file as ``anonlink hash`` writes them now: with metadata, as JSON or binary."""
     from anonlinkclient.io.clk_file import ClkMeta, iter_clks, write_clk_file
 
-    write_clk_file(binary_path, iter_clks(json_path), ClkMeta("benchmark", "0", 1024), "binary")
+    write_clk_file(path, iter_clks(json_path), ClkMeta("benchmark", "0", 1024), clk_format)
 
 
 def objects_sent(store: Any) -> Dict[str, int]:
@@ -103,8 +104,9 @@ def main(count: int) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             clk_path, block_path = write_inputs(tmp, count)
-            binary_path = os.path.join(tmp, "clks.bin")
-            write_binary(clk_path, binary_path)
+            binary_path, meta_path = os.path.join(tmp, "clks.bin"), os.path.join(tmp, "clks-meta.json")
+            write_with_metadata(clk_path, binary_path, "binary")
+            write_with_metadata(clk_path, meta_path, "json")
             sizes = [os.path.getsize(p) / 2**20 for p in (clk_path, binary_path, block_path)]
             print(f"{count} CLKs: JSON CLK file {sizes[0]:.0f} MiB, binary {sizes[1]:.0f}, blocks {sizes[2]:.0f} MiB")
             base = [sys.executable, "-m", "anonlinkclient", "upload", "--server", server, "--project", PROJECT]
@@ -113,6 +115,12 @@ def main(count: int) -> None:
                 ("JSON, direct", ["--format", "json", "--to_entityservice", clk_path], "clks"),
                 ("binary, direct", ["--to_entityservice", clk_path], "binaryclks"),
                 ("binary, direct, from binary file", ["--to_entityservice", binary_path], "binaryclks"),
+                (
+                    "JSON, direct, from JSON with metadata",
+                    ["--format", "json", "--to_entityservice", meta_path],
+                    "clks",
+                ),
+                ("binary, direct, from JSON with metadata", ["--to_entityservice", meta_path], "binaryclks"),
                 ("JSON, object store", ["--format", "json", clk_path], "encodings.json"),
                 ("binary, object store", [clk_path], "encodings.bin"),
                 ("binary, object store, from binary file", [binary_path], "encodings.bin"),
