@@ -9,7 +9,8 @@ column or server), built when the error is raised and never rewritten after; its
      ├── UsageError (ValueError)         exit 2   a function or command was given arguments that cannot work
      ├── InputFileError (ValueError)     exit 3   a data file (CSV, CLK file, block file, scores) cannot be used
      │    ├── WrongInputKind (TypeError) exit 3   a CLK file where a CSV is needed, or the reverse
-     │    └── OutputFileError            exit 3   an output file cannot be written
+     │    ├── OutputFileError            exit 3   an output file cannot be written
+     │    └── EncodingsDiffer            exit 3   parties' CLK files record different schemas or secrets
      ├── SchemaFileError (ValueError)    exit 4   a linkage or blocking schema is unusable
      │    └── InvalidSchema              exit 4   it is JSON, but not a valid schema (every problem kept)
      ├── SecretError                     exit 5   the secret could not be read
@@ -118,6 +119,13 @@ class WrongInputKind(InputFileError, TypeError):
 
 class OutputFileError(InputFileError):
     """An output file could not be created or written."""
+
+
+class EncodingsDiffer(InputFileError):
+    """Two parties' CLK files record different schema fingerprints or secret check values.
+
+    Linking them is possible but finds (almost) nothing; the caller may choose to go on.
+    """
 
 
 class SchemaFileError(AnonlinkClientError, ValueError):

@@ -23,6 +23,7 @@ from anonlinkclient.cli.options import verbose_option
 from anonlinkclient.errors import (
     AnonlinkClientError,
     BlockingDisabled,
+    EncodingsDiffer,
     EncodingSizeMismatch,
     Interrupted,
     NotAnUploadToken,
@@ -35,6 +36,7 @@ HINTS: Dict[Type[AnonlinkClientError], str] = {
     NotAnUploadToken: " as --apikey (or ANONLINK_APIKEY)",
     BlockingDisabled: ": upload without --blocks, or to a project created with 'anonlink create-project --blocked'",
     EncodingSizeMismatch: " ('anonlink compare SCHEMA1 SCHEMA2' shows how two schemas differ)",
+    EncodingsDiffer: "; give --force to link them anyway",
 }
 
 

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import log, quiet_option, show_progress, verbose_option
+from anonlinkclient.cli.options import log, quiet_option, raw_clk_size_option, show_progress, verbose_option
 from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
 
@@ -25,6 +25,14 @@ from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 @click.option(
     "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core; 1 starts no subprocess)."
 )
+@click.option(
+    "--format",
+    "clk_format",
+    type=click.Choice(["json", "binary"]),
+    default="json",
+    show_default=True,
+    help="Write the CLKs as JSON, or in the Entity Service's binary format after a short header.",
+)
 @quiet_option
 @verbose_option
 def hash_command(
@@ -37,6 +45,7 @@ def hash_command(
     check_header: bool,
     validate: bool,
     workers: Optional[int],
+    clk_format: str,
     quiet: bool,
 ) -> None:
     """Process data to create CLKs
@@ -56,6 +65,12 @@ def hash_command(
 
     Use "-" for CLK_JSON to write JSON to stdout; it is written once every
     record is hashed (nothing is written if a record fails).
+
+    The file records how it was made, before the CLKs: this tool and its
+    version, the CLK length, the schema fingerprint and a short check value of
+    the secret (see "anonlink describe"). With --format binary it is a short
+    header followed by each CLK's raw bytes, the Entity Service's binary
+    format; it must be a file (not a pipe).
     """
     from anonlinkclient.encoding.hashing import HeaderMode, hash_csv_file
     from anonlinkclient.encoding.secrets import resolve_secret
@@ -71,20 +86,36 @@ def hash_command(
     check_outputs([clk_json], [pii_csv, schema, secret_file])
     header: HeaderMode = False if no_header else (True if check_header else "ignore")
     hash_csv_file(
-        pii_csv, resolve_secret(secret), schema, clk_json, header, validate, workers, progress=show_progress(quiet)
+        pii_csv,
+        resolve_secret(secret),
+        schema,
+        clk_json,
+        header,
+        validate,
+        workers,
+        progress=show_progress(quiet),
+        clk_format=clk_format,
     )
     log(f"CLK data written to {'stdout' if clk_json == '-' else clk_json}")
 
 
 @click.command("describe", short_help="show distribution of clk popcounts")
 @click.argument("clk_json")
+@raw_clk_size_option
 @verbose_option
-def describe(clk_json: str) -> None:
-    """show distribution of clk's popcounts using a ascii plot."""
-    from anonlinkclient.encoding.describe import describe_clks
-    from anonlinkclient.io.clk_file import iter_clks
+def describe(clk_json: str, raw_clk_size: Optional[int]) -> None:
+    """show distribution of clk's popcounts using a ascii plot.
 
-    click.echo(describe_clks(iter_clks(clk_json), clk_json))
+    CLK_JSON may be a JSON or a binary CLK file. What the file records about
+    how it was made (tool, CLK length, schema fingerprint, secret check value)
+    is shown after the summary.
+    """
+    from anonlinkclient.encoding.describe import describe_clk_file
+
+    report, notes = describe_clk_file(clk_json, raw_clk_size)
+    click.echo(report)
+    for note in notes:
+        log(note)
 
 
 @click.command("validate-schema", short_help="validate linkage schema")
@@ -94,16 +125,20 @@ def validate_schema(schema: str) -> None:
     """Validate a linkage schema
 
     Given a file containing a linkage schema, verify the schema is valid
-    otherwise print detailed errors.
+    otherwise print detailed errors. A valid schema's fingerprint is printed
+    too: the same for every file that describes the same schema (whatever its
+    version, formatting or key order), and recorded in the CLK files hashed
+    with it.
     """
-    from anonlinkclient.encoding.schema import load_schema_document
+    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint
     from anonlinkclient.errors import InvalidSchema
 
     try:
-        load_schema_document(schema)
+        document = load_schema_document(schema)
     except InvalidSchema as exc:
         raise InvalidSchema(exc.path, exc.kind, exc.problems, every_problem=True) from None
     click.echo("schema is valid")
+    click.echo(f"schema fingerprint: {schema_fingerprint(document)}")
 
 
 @click.command("convert-schema", short_help="converts schema file to latest version")

@@ -16,7 +16,14 @@ import jsonschema
 from clkhash import schema as clkhash_schema
 
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
-from anonlinkclient.io.files import first_line, open_input, read_json_document
+from anonlinkclient.io.files import (
+    MAX_DOCUMENT_BYTES,
+    first_line,
+    format_size,
+    loads_json,
+    open_input,
+    read_json_document,
+)
 
 LATEST_VERSION = max(clkhash_schema.MASTER_SCHEMA_FILE_NAMES)
 
@@ -105,10 +112,12 @@ def comparable_lines(path: str) -> Tuple[List[str], Optional[str]]:
     :raises SchemaFileError: if the file cannot be read.
     """
     with open_input(path, "rb", SchemaFileError) as handle:
-        data = handle.read()
+        data = handle.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise SchemaFileError(path, f"larger than {format_size(MAX_DOCUMENT_BYTES)}; expected a JSON schema")
     try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = loads_json(data)  # within the JSON limits
+    except (UnicodeDecodeError, ValueError) as exc:  # not JSON, or beyond the limits
         text = data.decode("utf-8", errors="replace")
         return _lines(text), f"{path}: not JSON ({first_line(exc)}); compared line by line"
     problems = schema_errors(document)
@@ -163,3 +172,67 @@ def compare_schemas(
     if diff_format == "html":
         return difflib.HtmlDiff().make_file(a, b, path_a, path_b, context=True, numlines=lines)
     return "".join(difflib.context_diff(a, b, path_a, path_b, n=lines))
+
+
+# ---------------------------------------------------------------------------
+# Schema fingerprint
+# ---------------------------------------------------------------------------
+
+#: How a fingerprint starts: the hash function that made it.
+FINGERPRINT_PREFIX = "sha256:"
+
+
+def canonical_schema(document: Dict[str, Any]) -> bytes:
+    """The canonical form of a valid linkage schema (any version): converted to v3, as compact JSON.
+
+    Keys are sorted, there is no whitespace, strings are UTF-8 (not ``\\u`` escapes)
+    and numbers with no fractional part are written as integers (``1.0`` as ``1``),
+    so that formatting, key order and v1/v2/v3 spelling do not change it.
+    """
+    converted = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+    return json.dumps(_canonical_numbers(converted), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def _canonical_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _canonical_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical_numbers(item) for item in value]
+    return value
+
+
+def schema_fingerprint(document: Dict[str, Any]) -> str:
+    """The fingerprint of a valid linkage schema: ``sha256:`` and the SHA-256 of its canonical form, in hex.
+
+    Two schemas have the same fingerprint exactly when they are the same schema once
+    converted to v3 (see :func:`canonical_schema`); CLK files record it, so that
+    parties can check that they hashed with the same schema.
+    """
+    import hashlib
+
+    return FINGERPRINT_PREFIX + hashlib.sha256(canonical_schema(document)).hexdigest()
+
+
+def schema_file_fingerprint(path: str) -> str:
+    """The fingerprint (see :func:`schema_fingerprint`) of the linkage schema at ``path``.
+
+    :raises SchemaFileError: if the file is missing, not JSON or not a valid schema.
+    """
+    return schema_fingerprint(load_schema_document(path))
+
+
+def schema_clk_bits(document: Dict[str, Any]) -> int:
+    """The length in bits of the CLKs a valid linkage schema (any version) makes (``clkConfig.l``)."""
+    bits: int = document["clkConfig"]["l"]
+    return bits
+
+
+def fingerprint_if_valid(document: Any) -> str | None:
+    """The fingerprint of ``document`` if it is a valid linkage schema (such as a project's), else ``None``."""
+    if schema_errors(document):
+        return None
+    return schema_fingerprint(document)

@@ -537,6 +537,32 @@ class RestClient:
             _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
         return self._json(response, action, advice=UNKNOWN_OUTCOME)
 
+    def project_upload_binary_clks(
+        self, project: str, apikey: str, clk_data: Union[bytes, IO[bytes]], count: int, size: int
+    ) -> Dict[str, Any]:
+        """Upload one data provider's encodings in the binary format (``POST /projects/{id}/binaryclks``).
+
+        :param project: the project ID.
+        :param apikey: the data provider's upload token.
+        :param clk_data: the CLKs' bytes one after another, as ``bytes`` or a binary
+            file streamed from its current position (and sent again from there on a retry).
+        :param count: the number of CLKs (sent as ``Hash-Count``).
+        :param size: the bytes of each CLK (sent as ``Hash-Size``).
+        :return: ``{"message": ..., "receipt_token": ...}``.
+        :raises NotAnUploadToken: for the service's answer to a token that is not an upload token.
+        """
+        action = "Upload failed"
+        headers = {"Content-Type": "application/octet-stream", "Hash-Count": str(count), "Hash-Size": str(size)}
+        advice: Dict[Optional[int], str] = {None: UNKNOWN_OUTCOME}
+        path = f"/projects/{project}/binaryclks"
+        try:
+            response = self._request(
+                "post", path, action, apikey, data=clk_data, headers=headers, expected=(201,), advice=advice
+            )
+        except ServiceError as exc:
+            _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
+        return self._json(response, action, advice=UNKNOWN_OUTCOME)
+
     # ---- runs ----
 
     def run_create(

@@ -602,7 +602,7 @@ def test_csv_given_for_lambda_fold_on_clks_says_a_clk_file_was_expected(tmp_path
     assert result.exit_code == 3
     assert result.stderr == (
         f'Error: {DIRTY}: is not a CLK file: the blocking schema has "input-clks": true, so a CLK file made by '
-        '"anonlink hash" ({"clks": [...]}) was expected\n'
+        '"anonlink hash" (JSON {"clks": [...]} or binary) was expected\n'
     )
 
 

@@ -12,6 +12,9 @@ from clkhash import clk as clkhash_clk
 from clkhash import schema as clkhash_schema
 from clkhash.serialization import serialize_bitarray
 
+from anonlinkclient import __version__
+from anonlinkclient.encoding.schema import schema_file_fingerprint
+from anonlinkclient.encoding.secrets import secret_check_value
 from tests.helpers import NCVR_20, data, load_clks, run_anonlink, run_cli, tutorial
 from tests.secrets_guard import register_secret
 
@@ -82,11 +85,18 @@ def test_hash_equals_clkhash_for_both_hash_functions(tmp_path, generated_pii, ha
     assert clks == clkhash_reference(generated_pii, "horse", schema_path)
 
 
-def test_output_format_is_the_clk_json_clkhash_writes(tmp_path):
+def test_output_format_is_the_clk_json_clkhash_writes_with_metadata_before_and_count_after(tmp_path):
     out = tmp_path / "clks.json"
     run_cli("hash", data("dirty_1000_50_1.csv"), "secret", data("dirty-data-schema.json"), out)
     text = out.read_text()
-    assert text == json.dumps({"clks": load_clks(out)})
+    meta = {
+        "tool": "anonlink-client",
+        "tool_version": __version__,
+        "clk_bits": 1024,
+        "schema_fingerprint": schema_file_fingerprint(data("dirty-data-schema.json")),
+        "secret_check": secret_check_value("secret"),
+    }
+    assert text == json.dumps({"meta": meta, "clks": load_clks(out), "clk_count": 1000})
 
 
 def test_dash_writes_json_to_stdout(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from anonlinkclient import __version__
+from anonlinkclient.encoding.schema import schema_file_fingerprint
 from tests.helpers import NCVR_20, data, run_anonlink, run_cli, tutorial
 
 LOCAL_COMMANDS = [
@@ -93,8 +94,10 @@ def test_describe_bad_files(tmp_path):
 
 def test_validate_schema_good_and_bad():
     for version in (1, 2, 3):
-        result = run_cli("validate-schema", data(f"good-schema-v{version}.json"))
-        assert result.exit_code == 0 and result.stdout == "schema is valid\n"
+        path = data(f"good-schema-v{version}.json")
+        result = run_cli("validate-schema", path)
+        assert result.exit_code == 0
+        assert result.stdout == f"schema is valid\nschema fingerprint: {schema_file_fingerprint(path)}\n"
     for version in (1, 2, 3):
         result = run_cli("validate-schema", data(f"bad-schema-v{version}.json"))
         assert result.exit_code == 4
@@ -109,7 +112,8 @@ def test_convert_schema_to_v3_hashes_identically(tmp_path):
     result = run_cli("convert-schema", data("dirty-data-schema.json"), converted)
     assert result.exit_code == 0
     assert json.loads(converted.read_text())["version"] == 3
-    assert run_cli("validate-schema", converted).stdout == "schema is valid\n"
+    fingerprint = schema_file_fingerprint(data("dirty-data-schema.json"))  # v1 and its v3 form: one schema
+    assert run_cli("validate-schema", converted).stdout == f"schema is valid\nschema fingerprint: {fingerprint}\n"
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     run_cli("hash", data("dirty_1000_50_1.csv"), "k", data("dirty-data-schema.json"), a)
     run_cli("hash", data("dirty_1000_50_1.csv"), "k", converted, b)

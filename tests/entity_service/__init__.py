@@ -57,8 +57,10 @@ Known deviations from the real service:
   Issued credentials are made up (``ASIA...``), not from STS.
 - The objects' ``endpoint`` must be this service's S3 server (no external stores).
   A blocks object may be a plain block map or a whole ``anonlink block`` file.
-- ``POST /projects/{id}/binaryclks`` answers 501; the ``RETURN-OBJECT-STORE-ADDRESS``
-  header of the result endpoint is ignored (JSON results only).
+- ``POST /projects/{id}/binaryclks`` is checked and ingested during the request (the body
+  must be exactly ``Hash-Count`` x ``Hash-Size`` bytes, ``Hash-Size`` 1 to 1024 and the
+  schema's size); the ``RETURN-OBJECT-STORE-ADDRESS`` header of the result endpoint is
+  ignored (JSON results only).
 - The similarity computation reports its progress only at the start and end of
   stage 2; ``rate`` in ``/status`` is the last run's comparisons per second.
 - The default blocks of direct and object-store uploads without blocks are the

@@ -28,7 +28,13 @@ from tests.entity_service.state import (
     Upload,
     new_token,
 )
-from tests.entity_service.uploads import ObjectStoreAccess, UploadError, parse_upload
+from tests.entity_service.uploads import (
+    BinaryBody,
+    ObjectStoreAccess,
+    UploadError,
+    parse_binary_upload,
+    parse_upload,
+)
 
 INVALID_ACCESS = "Invalid access token or project doesn't exist"
 #: The object-store bucket of a default deployment of the real service.
@@ -255,6 +261,22 @@ class Api(Framework):
         finally:
             with self.lock:
                 self._uploading.discard(key)
+        return Response(201, {"message": "Updated", "receipt_token": receipt})
+
+    @route("POST", "/projects/{project_id}/binaryclks")
+    def post_binaryclks(self, params: Dict[str, str], token: Optional[str], body: BinaryBody) -> Response:
+        project = self._project(params["project_id"])
+        party = self._upload_party(project, token)
+        with self.lock:
+            if party.upload is not None or (project.project_id, party.index) in self._uploading:
+                raise Problem(403, "This token has already been used to upload clks.")
+            try:
+                parsed = parse_binary_upload(body, project.schema_encoding_size())
+            except UploadError as exc:
+                raise Problem(400, str(exc)) from None
+            receipt = new_token()
+            party.upload = Upload(parsed.clks, parsed.blocks, parsed.source, receipt)
+            self.runs.start_ready_runs(project)  # sizes are checked once every party has uploaded
         return Response(201, {"message": "Updated", "receipt_token": receipt})
 
     # Runs -------------------------------------------------------------------

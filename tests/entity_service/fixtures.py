@@ -61,7 +61,7 @@ Fixtures
         ``.update_token``, ``.dp_id``, ``.object_store_access``; ``Run.state``, ``.stage``, ``.result``);
       - ``.uploads(project_id) -> [Upload | None]`` per party (``Upload.clks`` raw bytes,
         ``.blocks``, ``.count``, ``.encoding_size``, ``.source`` in ``"clks"``, ``"clknblocks"``,
-        ``"encodings"``, ``"object-store"``, ``.receipt_token``, ``.objects`` = what was read from
+        ``"encodings"``, ``"binaryclks"``, ``"object-store"``, ``.receipt_token``, ``.objects`` = what was read from
         S3: ``{"encodings": {"bucket", "path", "metadata", "size"}, "blocks": ... | None, "credentials"}``);
       - ``.clk_counts(project_id) -> {party_index: count}``,
         ``.received_clks(project_id, party) -> [bytes]``,

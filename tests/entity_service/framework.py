@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tests.entity_service.contract import API_PREFIX, shared_contract
+from tests.entity_service.uploads import BinaryBody
 
 INTERNAL_ERROR = (
     "The server encountered an internal error and was unable to complete your request. "
@@ -162,7 +163,13 @@ class Framework:
             raise Problem.framework(501, f"{method} {template} is not implemented by the test Entity Service")
         parsed: Any = None
         has_body = bool(body.strip())
-        if operation.get("requestBody") and has_body:
+        declared = operation.get("requestBody", {}).get("content", {})
+        if has_body and "application/octet-stream" in declared:  # binaryclks: the raw bytes
+            content_type = headers.get("content-type", "")
+            if content_type.split(";")[0].strip().lower() != "application/octet-stream":
+                raise Problem(415, None, f"Invalid Content-type ({content_type}), expected binary data", checked=False)
+            parsed = BinaryBody(headers, body)
+        elif operation.get("requestBody") and has_body:
             content_type = headers.get("content-type", "")
             if content_type.split(";")[0].strip().lower() != "application/json":
                 # connexion puts this message in the title, and no detail

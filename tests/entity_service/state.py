@@ -40,7 +40,7 @@ class Upload:
 
     :ivar clks: the raw bytes of each CLK, in upload order.
     :ivar blocks: the block ids of each record (``[]``: in no block, never compared).
-    :ivar source: ``"clks"``, ``"clknblocks"``, ``"encodings"`` (inline) or ``"object-store"``.
+    :ivar source: ``"clks"``, ``"clknblocks"``, ``"encodings"`` (inline), ``"binaryclks"`` or ``"object-store"``.
     :ivar objects: for object-store uploads, what was read: ``{"encodings": {"bucket",
         "path", "metadata", "size"}, "blocks": {...} or None, "credentials": {...} or None}``.
     """

@@ -15,6 +15,7 @@ from typing import Callable, List
 import pytest
 
 import anonlinkclient
+from anonlinkclient.encoding.schema import schema_file_fingerprint
 from tests.helpers import ROOT, TEST_DATA, TUTORIAL_DATA
 
 pytestmark = pytest.mark.slow
@@ -145,6 +146,7 @@ def test_block_validates_the_blocking_schema_it_bundles(both: List[Runner], tmp_
 
 def test_validate_schema(both: List[Runner]) -> None:
     good = same([run("validate-schema", TEST_DATA / "good-schema-v1.json") for run in both])
-    assert good.stdout == "schema is valid\n"
+    fingerprint = schema_file_fingerprint(str(TEST_DATA / "good-schema-v1.json"))
+    assert good.stdout == f"schema is valid\nschema fingerprint: {fingerprint}\n"
     bad = same([run("validate-schema", TEST_DATA / "bad-schema-v3.json") for run in both])
     assert bad.returncode == 4 and bad.stderr.startswith("Error: ")

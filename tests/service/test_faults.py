@@ -51,7 +51,7 @@ def upload(service, project, clk_file, *args, party=0, max_time_ms=500, timeout=
     """``anonlink upload -v`` for ``party`` with its token in the environment, writing the receipt to ``-o``."""
     receipt = clk_file.parent / "receipt.json"
     command = ["-v", "upload", *fast(service, max_time_ms, timeout), "--project", project["project_id"]]
-    command += [str(clk_file), "-o", str(receipt), *args]
+    command += [str(clk_file), "-o", str(receipt), "--format", "json", *args]  # binary: test_binary_upload.py
     return run_cli(*command, env={"ANONLINK_APIKEY": project["update_tokens"][party]}), receipt
 
 
@@ -183,7 +183,7 @@ def test_connection_refused_as_a_subprocess(tmp_path, clk_file):
     assert not output.exists()
     result = run_anonlink("upload", "--server", url, "--project", "p", "--apikey", "t" * 48, clk_file)
     assert result.returncode == 6
-    assert result.stderr.startswith("Error: Getting object store credentials failed: cannot connect to the Entity")
+    assert result.stderr.startswith("Error: Getting the project description failed: cannot connect to the Entity")
     assert clk_file.exists()
 
 
