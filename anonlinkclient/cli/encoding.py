@@ -70,7 +70,7 @@ def hash_command(
     version, the CLK length, the schema fingerprint and a short check value of
     the secret (see "anonlink describe"). With --format binary it is a short
     header followed by each CLK's raw bytes, the Entity Service's binary
-    format; it must be a file (not a pipe).
+    format (to stdout or a pipe it is copied once complete).
     """
     from anonlinkclient.encoding.hashing import HeaderMode, hash_csv_file
     from anonlinkclient.encoding.secrets import resolve_secret

@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from anonlinkclient.blocking.schema import load_blocking_schema
 from anonlinkclient.encoding.schema import load_schema_document
 from anonlinkclient.errors import InputFileError, JsonLimitError, SchemaFileError
+from anonlinkclient.io.block_file import BLOCK_FILE_HINT as BLOCK_HINT
 from anonlinkclient.io.block_file import iter_block_entries
+from anonlinkclient.io.clk_file import CLK_FILE_HINT as CLK_HINT
 from anonlinkclient.io.clk_file import iter_clks
 from anonlinkclient.io.files import (
     MAX_DOCUMENT_BYTES,
@@ -37,8 +39,6 @@ from anonlinkclient.io.files import (
 from tests.helpers import data, run_anonlink, run_cli
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-CLK_HINT = 'expected a CLK file made by "anonlink hash": {"clks": [...]}'
-BLOCK_HINT = 'expected a block file made by "anonlink block": {"blocks": {...}, "meta": {...}}'
 DEEP = 100_000
 HUGE = "9" * 5000
 
