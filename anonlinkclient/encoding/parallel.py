@@ -1,14 +1,14 @@
-"""Streaming, parallel CLK encoding of PII records with clkhash.
+"""Streaming, parallel CLK encoding of PII records.
 
 :func:`encode_records` takes records lazily, hashes them in chunks on a pool of
 worker processes (or in this process with ``workers=1``), and yields the CLKs in
 input order as raw bytes. At most ``2 * workers`` chunks are in flight, so memory
 does not grow with the input. The encodings are exactly clkhash's: each chunk is
-hashed by :func:`clkhash.clk.hash_chunk` with keys from
+hashed by our :class:`~anonlinkclient.encoding.encoder.ClkEncoder` (bit-identical
+to :func:`clkhash.clk.hash_chunk`, with the same validation) with keys from
 :func:`clkhash.key_derivation.generate_key_lists`.
 """
 
-import functools
 import itertools
 import os
 import signal
@@ -25,13 +25,11 @@ from typing import (
     Union,
 )
 
-from clkhash.clk import hash_chunk
-from clkhash.field_formats import InvalidEntryError
 from clkhash.key_derivation import generate_key_lists
 from clkhash.schema import Schema
-from clkhash.validate_data import EntryError, FormatError
 
-from anonlinkclient.errors import RecordError
+from anonlinkclient.encoding.encoder import DEFAULT_CACHE_BYTES, ClkEncoder, schema_problem
+from anonlinkclient.errors import RecordError, UnhashableSchema
 
 CHUNK_ROWS = 1000
 
@@ -51,7 +49,14 @@ class EntryFailure(NamedTuple):
 
 
 def derive_keys(secret: Union[str, bytes], schema: Schema) -> Keys:
-    """Derive the per-feature HMAC keys from ``secret`` as the schema's KDF says."""
+    """Derive the per-feature HMAC keys from ``secret`` as the schema's KDF says.
+
+    :raises UnhashableSchema: if the schema cannot be hashed (for example, it has more
+        features than its KDF can derive keys for).
+    """
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise UnhashableSchema(*problem)
     return generate_key_lists(
         secret,
         len(schema.fields),
@@ -63,56 +68,27 @@ def derive_keys(secret: Union[str, bytes], schema: Schema) -> Keys:
     )
 
 
-def _hash(keys: Keys, schema: Schema, validate: bool, chunk: Chunk) -> ChunkResult:
+def _hash(encoder: ClkEncoder, validate: bool, chunk: Chunk) -> ChunkResult:
     first_index, rows = chunk
     try:
-        clks, popcounts = hash_chunk(rows, keys, schema, validate, first_index)
-    except EntryError as exc:
-        cause = exc.__cause__.args[0] if exc.__cause__ and exc.__cause__.args else str(exc)
-        column = exc.field_spec.identifier if exc.field_spec is not None else None
-        return EntryFailure(exc.row_index or first_index, column, str(cause))
-    except FormatError as exc:
-        return EntryFailure(first_index, None, str(exc))
-    except InvalidEntryError as exc:
-        # Raised while hashing (e.g. an unparsable date with validation off): find the row.
-        if len(rows) > 1:
-            for offset, row in enumerate(rows):
-                failure = _hash(keys, schema, validate, (first_index + offset, [row]))
-                if isinstance(failure, EntryFailure):
-                    return failure
-        column = exc.field_spec.identifier if exc.field_spec is not None else None
-        return EntryFailure(first_index, column, str(exc))
-    return [clk.tobytes() for clk in clks], popcounts
+        return encoder.encode(rows, validate, first_index)
+    except RecordError as exc:
+        return EntryFailure(exc.record_index, exc.column, exc.reason)
 
 
-_worker_state: Optional[Tuple[Keys, Schema, bool]] = None
+_worker_state: Optional[Tuple[ClkEncoder, bool]] = None
 
-# clkhash memoizes hashed n-grams in LRU caches of up to 131,072 entries (about
-# 200 MB once full). Worker processes share this budget of entries, so memory
-# stays bounded whatever the number of rows or cores, keeping most of the speed.
-CACHE_ENTRIES_ALL_WORKERS = 131_072
-
-
-def limit_clkhash_caches(max_entries: int) -> None:
-    """Give clkhash's memoizing functions smaller LRU caches, in this process only.
-
-    Only the worker processes :func:`encode_records` starts call this.
-    """
-    from clkhash import bloomfilter
-
-    for name, function in list(vars(bloomfilter).items()):
-        info = getattr(function, "cache_info", None)
-        wrapped = getattr(function, "__wrapped__", None)
-        if info is not None and wrapped is not None and (info().maxsize or 0) > max_entries:
-            setattr(bloomfilter, name, functools.lru_cache(maxsize=max_entries)(wrapped))
+# Cache memory of all worker processes together (each gets its share, at least 8 MiB):
+# it bounds memory whatever the number of rows, and hardly grows with the number of cores.
+CACHE_BYTES_ALL_WORKERS = 2 * DEFAULT_CACHE_BYTES
+MIN_CACHE_BYTES_PER_WORKER = 8 * 2**20
 
 
-def _init_worker(keys: Keys, schema: Schema, validate: bool, cache_entries: int) -> None:
+def _init_worker(keys: Keys, schema: Schema, validate: bool, cache_bytes: int) -> None:
     # Ctrl-C goes to the whole process group; only the parent handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    limit_clkhash_caches(cache_entries)
     global _worker_state
-    _worker_state = (keys, schema, validate)
+    _worker_state = (ClkEncoder(schema, keys, cache_bytes), validate)
 
 
 def _hash_in_worker(chunk: Chunk) -> ChunkResult:
@@ -159,21 +135,23 @@ def encode_records(
     :param workers: worker processes; ``None`` uses every core, ``1`` hashes in
         this process without starting any subprocess.
     :param on_chunk: called with (number of CLKs, their popcounts) per chunk.
-    :raises RecordError: on the first record that fails validation.
+    :raises RecordError: on the first record that fails validation or cannot be hashed.
+    :raises UnhashableSchema: if the schema cannot be hashed at all.
     """
     keys = derive_keys(secret, schema)
+    encoder = ClkEncoder(schema, keys)  # refuses keys it cannot use here, not in a worker
     chunks = _chunks(records)
     first_two = list(itertools.islice(chunks, 2))
     workers = workers or default_workers()
     if workers == 1 or len(first_two) < 2:
         for chunk in itertools.chain(first_two, chunks):
-            yield from _unpack(_hash(keys, schema, validate, chunk), on_chunk)
+            yield from _unpack(_hash(encoder, validate, chunk), on_chunk)
         return
 
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    cache_entries = max(4096, CACHE_ENTRIES_ALL_WORKERS // workers)
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(keys, schema, validate, cache_entries))
+    cache_bytes = max(MIN_CACHE_BYTES_PER_WORKER, CACHE_BYTES_ALL_WORKERS // workers)
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(keys, schema, validate, cache_bytes))
     try:
         in_flight: deque[Future[ChunkResult]] = deque()
         for chunk in itertools.chain(first_two, chunks):
