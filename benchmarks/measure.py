@@ -1,9 +1,10 @@
 """Run a command and measure its wall time and the peak memory of its whole process tree.
 
-Peak memory is sampled from /proc every 20 ms as the sum of the proportional set
-size (PSS) over the process and all its descendants (worker processes
-included): pages that forked workers share with their parent are counted once,
-so the sum is what the machine really spends. Linux only.
+Peak memory is sampled from /proc every 20 ms as the sum of the resident set
+size (VmRSS) over the process and all its descendants (worker processes
+included). This is the figure a user's ``top`` or a container's memory limit
+counts: pages forked workers share with their parent are counted in each of
+them, so the sum is an upper bound on what the machine spends. Linux only.
 """
 
 import os
@@ -27,11 +28,11 @@ def _children() -> Dict[int, List[int]]:
 
 
 def _rss_kib(pid: int) -> int:
-    """Proportional set size: shared pages (forked workers share the parent's) counted once in all."""
+    """Resident set size (KiB) of one process, as ``top`` shows it; 0 if it is gone."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
+        with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith("Pss:"):
+                if line.startswith("VmRSS:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -39,7 +40,7 @@ def _rss_kib(pid: int) -> int:
 
 
 def tree_rss_kib(root: int) -> int:
-    """Memory (PSS, KiB) of ``root`` and all its descendants."""
+    """Summed resident set size (KiB) of ``root`` and all its descendants."""
     tree = _children()
     total, stack = 0, [root]
     while stack:
@@ -50,7 +51,7 @@ def tree_rss_kib(root: int) -> int:
 
 
 def measure(command: Sequence[str], **popen_args: object) -> Tuple[float, float]:
-    """Run ``command``; return (seconds, peak MiB of its process tree). Raises if it fails."""
+    """Run ``command``; return (seconds, peak summed RSS in MiB of its process tree). Raises if it fails."""
     start = time.perf_counter()
     process = subprocess.Popen(list(command), **popen_args)  # type: ignore[call-overload]
     peak = 0
