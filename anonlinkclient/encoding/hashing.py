@@ -15,7 +15,7 @@ from clkhash.schema import Schema
 from clkhash.stats import OnlineMeanVariance
 from clkhash.validate_data import FormatError, validate_header
 
-from anonlinkclient.encoding.parallel import ProgressCallback, encode_records
+from anonlinkclient.encoding.parallel import ProgressCallback, encode_csv, encode_records
 from anonlinkclient.encoding.schema import load_linkage_schema
 from anonlinkclient.errors import InputFileError, RecordError
 from anonlinkclient.io.bits import to_bitarray
@@ -88,7 +88,7 @@ def hash_csv(
         total -= 1
     with progress_bar(total, progress) as on_chunk:
         try:
-            yield from encode_records(records, secret, schema, validate, workers, on_chunk)
+            yield from encode_csv(records, handle, secret, schema, validate, workers, on_chunk)
         except RecordError as exc:
             raise InputFileError(name, exc.reason, row=exc.record_index + first_data_row, column=exc.column) from None
 
