@@ -17,8 +17,11 @@ For each size and kind it prints, all measured in this one run on this machine:
 * ``hash_chunk``: rows/s of ``clkhash.clk.hash_chunk`` in one process, on the same records
   in chunks of 1000 (hashing only: no CSV, no output), and the ratio of the two;
 * ``ClkEncoder``: rows/s of our encoder alone in that same process, and its ratio;
-* ``hash`` with the default workers (one per core): rows/s, and the peak memory of the
-  whole process tree (summed RSS of the parent and its workers, see measure.py);
+* ``hash`` with the default workers (one per core): rows/s, the peak memory of the whole
+  process tree (summed RSS of the parent and its workers, see measure.py), and the CPU
+  time of the parent and of all processes, from which the rate on idle cores follows
+  (the larger of the parent's time and the total over the cores): on a busy machine the
+  measured rate of several processes says little;
 * whether all CLK files are identical to clkhash's.
 """
 
@@ -30,15 +33,15 @@ import tempfile
 from datetime import date
 from typing import List
 
-from measure import measure
+from measure import measure, measure_all
 
 ANONLINK = [sys.executable, "-m", "anonlinkclient"]
 
 # Times clkhash.clk.hash_chunk and our encoder on the same records, in one process, and
 # writes clkhash's CLK file. Prints "<hash_chunk rows/s> <ClkEncoder rows/s>".
 REFERENCE = """
-import base64, csv, json, sys, time
-from clkhash import schema as clkhash_schema
+import base64, csv, gc, json, sys, time
+from clkhash import bloomfilter, schema as clkhash_schema
 from clkhash.clk import hash_chunk
 from anonlinkclient.encoding.encoder import ClkEncoder
 from anonlinkclient.encoding.parallel import derive_keys
@@ -49,12 +52,19 @@ with open(schema_path) as handle:
 with open(pii, newline="") as handle:
     rows = list(csv.reader(handle))[1:]
 keys = derive_keys("secret", schema)
+gc.collect()
+gc.freeze()  # the records stay: garbage collections should not walk them again and again
 
 start = time.perf_counter()
 clks = []
 for i in range(0, len(rows), 1000):
     clks += [clk.tobytes() for clk in hash_chunk(rows[i : i + 1000], keys, schema, True, i)[0]]
 theirs = len(rows) / (time.perf_counter() - start)
+for cached in vars(bloomfilter).values():  # clkhash's token caches are not ours: out of the way
+    if hasattr(cached, "cache_clear"):
+        cached.cache_clear()
+gc.collect()
+gc.freeze()
 
 encoder = ClkEncoder(schema, keys)
 start = time.perf_counter()
@@ -118,7 +128,7 @@ def main(sizes: List[int]) -> None:
                 one, one_peak = measure(
                     ANONLINK + ["hash", pii, "secret", schema, out["one"], "--workers", "1"], **quiet
                 )
-                everyone, all_peak = measure(ANONLINK + ["hash", pii, "secret", schema, out["all"]], **quiet)
+                pool = measure_all(ANONLINK + ["hash", pii, "secret", schema, out["all"]], **quiet)
                 with tempfile.TemporaryFile("w+") as result:
                     measure([sys.executable, "-c", REFERENCE, pii, schema, out["clkhash"]], stdout=result, **quiet)
                     result.seek(0)
@@ -128,7 +138,15 @@ def main(sizes: List[int]) -> None:
                 print(f"  {'hash --workers 1':<20} {rate:>9.0f} rows/s  peak {one_peak:>4.0f} MiB (summed RSS)")
                 print(f"  {'hash_chunk':<20} {theirs:>9.0f} rows/s  hash --workers 1 is {rate / theirs:.1f}x as fast")
                 print(f"  {'ClkEncoder':<20} {mine:>9.0f} rows/s  ClkEncoder alone is {mine / theirs:.1f}x")
-                print(f"  {workers:<20} {rows / everyone:>9.0f} rows/s  peak {all_peak:>4.0f} MiB (summed RSS)")
+                print(
+                    f"  {workers:<20} {rows / pool.seconds:>9.0f} rows/s  peak {pool.peak_mib:>4.0f} MiB (summed RSS)"
+                )
+                cores = os.cpu_count() or 1
+                idle = max(pool.parent_cpu_seconds, pool.cpu_seconds / cores)
+                print(
+                    f"  {'':<20} CPU: {pool.parent_cpu_seconds:.1f} s parent, {pool.cpu_seconds:.1f} s in all; "
+                    f"on {cores} idle cores about {rows / idle:.0f} rows/s"
+                )
                 texts = [open(path).read() for path in out.values()]
                 print(f"  identical CLK files: {texts[0] == texts[1] == texts[2]}", flush=True)
 

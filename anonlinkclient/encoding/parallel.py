@@ -107,25 +107,23 @@ class _Stop(NamedTuple):
     error: InputFileError
 
 
+def _until_error(records: Iterable[Sequence[str]], errors: List[InputFileError]) -> Iterator[Sequence[str]]:
+    """The records, ending early (the error kept in ``errors``) where the reader fails."""
+    try:
+        yield from records
+    except InputFileError as exc:
+        errors.append(exc)
+
+
 def _chunks(records: Iterable[Sequence[str]]) -> Iterator[Union[Chunk, _Stop]]:
-    iterator = iter(records)
+    errors: List[InputFileError] = []
+    iterator = _until_error(records, errors)
     first_index = 0
-    while True:
-        rows: List[Sequence[str]] = []
-        try:
-            for row in iterator:
-                rows.append(row)
-                if len(rows) == CHUNK_ROWS:
-                    break
-        except InputFileError as exc:
-            if rows:
-                yield first_index, rows
-            yield _Stop(exc)
-            return
-        if not rows:
-            return
+    while rows := list(itertools.islice(iterator, CHUNK_ROWS)):
         yield first_index, rows
         first_index += len(rows)
+    if errors:
+        yield _Stop(errors[0])
 
 
 def _unpack(result: ChunkResult, on_chunk: Optional[ProgressCallback]) -> List[bytes]:
