@@ -69,7 +69,12 @@ setup(
     # The JSON Schemas live in the top-level schemas/ directory and install as anonlinkclient/schemas/.
     packages=find_packages(include=["anonlinkclient", "anonlinkclient.*"]) + ["anonlinkclient.schemas"],
     package_dir={"anonlinkclient.schemas": "schemas"},
-    package_data={"anonlinkclient": ["py.typed"], "anonlinkclient.schemas": ["*.json"]},
+    package_data={
+        "anonlinkclient": ["py.typed"],
+        "anonlinkclient.schemas": ["*.json"],
+        # The default linkage and blocking schemas of the fake PII (anonlink generate-default-schema).
+        "anonlinkclient.encoding": ["data/*.json"],
+    },
     python_requires=">=3.10,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

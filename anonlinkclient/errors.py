@@ -8,7 +8,9 @@ column or server), built when the error is raised and never rewritten after; its
     AnonlinkClientError                  exit 1   base class
      ├── UsageError (ValueError)         exit 2   a function or command was given arguments that cannot work
      ├── InputFileError (ValueError)     exit 3   a data file (CSV, CLK file, block file, scores) cannot be used
-     │    └── OutputFileError            exit 3   an output file cannot be written
+     │    ├── WrongInputKind (TypeError) exit 3   a CLK file where a CSV is needed, or the reverse
+     │    ├── OutputFileError            exit 3   an output file cannot be written
+     │    └── EncodingsDiffer            exit 3   parties' CLK files record different schemas or secrets
      ├── SchemaFileError (ValueError)    exit 4   a linkage or blocking schema is unusable
      │    └── InvalidSchema              exit 4   it is JSON, but not a valid schema (every problem kept)
      ├── UnhashableSchema (ValueError)   exit 4   a linkage schema object (not read from a file) cannot be hashed
@@ -19,8 +21,12 @@ column or server), built when the error is raised and never rewritten after; its
      │    │    └── TLSError              exit 6   the TLS connection failed (asking again does not help)
      │    ├── UnexpectedAnswer           exit 6   an answer that is not the JSON the API promises
      │    ├── RateLimitedClient          exit 6   the service stayed busy (HTTP 503) / asking too often
+     │    ├── NotAnUploadToken           exit 6   the token is not an upload token of the project (HTTP 500)
+     │    ├── BlockingDisabled           exit 6   blocks sent to a project created without blocking
+     │    ├── ProjectInError             exit 6   the project's uploads cannot be linked: no new runs
      │    ├── RunNotComplete             exit 6   the run has no result yet
      │    └── RunFailed                  exit 6   the run ended in the error state
+     │         └── EncodingSizeMismatch  exit 6   because the parties' encodings differ in size
      ├── ObjectStoreError                exit 7   the object store (S3/MinIO) failed
      │    └── CredentialsExpired         exit 7   the store says the temporary credentials expired
      └── Interrupted                     exit 130/143  stopped by SIGINT or SIGTERM
@@ -32,7 +38,9 @@ column or server), built when the error is raised and never rewritten after; its
 
 ``UsageError``, ``InputFileError`` and ``SchemaFileError`` are also
 :class:`ValueError`\ s, as the errors of the 0.1.5 helpers were, so that
-``except ValueError:`` in existing notebooks still catches them.
+``except ValueError:`` in existing notebooks still catches them; where 0.1.5
+raised :class:`TypeError` (blocking a CLK file with a schema that needs the CSV,
+or the reverse), :class:`WrongInputKind` is one too.
 
 Lower-layer exceptions (``OSError``, JSON parser errors, ``requests``, ``minio``,
 clkhash and blocklib errors) are re-raised as one of these with ``raise ... from
@@ -42,6 +50,7 @@ object-store credentials: :class:`ServiceError` blanks the tokens it is given
 out of the server's text.
 """
 
+import re
 from typing import Any, Optional, Sequence
 
 
@@ -104,8 +113,19 @@ class InputFileError(AnonlinkClientError, ValueError):
         return f"{', '.join(where)}: {self.message}"
 
 
+class WrongInputKind(InputFileError, TypeError):
+    """The data is a CLK file where the PII CSV is needed, or the reverse (also a :class:`TypeError`, as in 0.1.5)."""
+
+
 class OutputFileError(InputFileError):
     """An output file could not be created or written."""
+
+
+class EncodingsDiffer(InputFileError):
+    """Two parties' CLK files record different schema fingerprints or secret check values.
+
+    Linking them is possible but finds (almost) nothing; the caller may choose to go on.
+    """
 
 
 class SchemaFileError(AnonlinkClientError, ValueError):
@@ -136,13 +156,13 @@ class InvalidSchema(SchemaFileError):
         self.problems = list(problems)
         if every_problem:
             listed = "".join(f"\n  {problem}" for problem in self.problems)
-            super().__init__(path, f"not a valid {kind} schema:{listed}")
+            super().__init__(path, f"the {kind} schema is not valid:{listed}")
             return
         more = len(self.problems) - shown
         listed = "; ".join(self.problems[:shown])
         if more > 0:
             listed += f" (and {more} more {'problem' if more == 1 else 'problems'})"
-        super().__init__(path, f"not a valid {kind} schema: {listed}")
+        super().__init__(path, f"the {kind} schema is not valid: {listed}")
 
 
 class UnhashableSchema(AnonlinkClientError, ValueError):
@@ -222,12 +242,76 @@ class RateLimitedClient(ServiceError):
     """Exception indicating client is asking for updates too frequently."""
 
 
+class NotAnUploadToken(ServiceError):
+    """The token is not an upload token of the project (a wrong one, or the result token).
+
+    The service answers that with a bare HTTP 500 (it fails looking up the data
+    provider), so its own text says nothing useful and is left out.
+
+    :param msg: what the client was doing, e.g. ``"Upload failed"``.
+    :param project: the project ID.
+    """
+
+    def __init__(self, msg: str, project: str, response: Optional[Any] = None, secrets: Sequence[str] = ()) -> None:
+        self.project = project
+        super().__init__(msg, response, secrets)
+
+    def _describe(self) -> str:
+        return (
+            f"{self.msg}: this token is not an upload token for project {self.project} (the service answered "
+            f"HTTP {self.status_code}, as it does to a wrong token or to the result token); use one of the "
+            "project's update_tokens"
+        )
+
+
+class BlockingDisabled(ServiceError):
+    """Blocks were sent to a project created without blocking (HTTP 403)."""
+
+    def __init__(self, msg: str, project: str, response: Optional[Any] = None, secrets: Sequence[str] = ()) -> None:
+        self.project = project
+        advice = f": project {project} was created without blocking, so it takes encodings without blocks"
+        super().__init__(msg, response, secrets, advice)
+
+
+class ProjectInError(ServiceError):
+    """The project is in error (its uploads cannot be linked together), so it takes no new runs (HTTP 500)."""
+
+    def __init__(self, msg: str, project: str, response: Optional[Any] = None, secrets: Sequence[str] = ()) -> None:
+        self.project = project
+        advice = (
+            f": the uploads of project {project} cannot be linked, most likely because the parties' encodings "
+            "have different sizes; every party must hash with the same schema, then upload to a new project"
+        )
+        super().__init__(msg, response, secrets, advice)
+
+
 class RunNotComplete(ServiceError):
     """The run has no result yet (it is still waiting, queued or running)."""
 
 
 class RunFailed(ServiceError):
     """The run ended in the ``error`` state."""
+
+
+class EncodingSizeMismatch(RunFailed):
+    """The run failed because the parties' encodings differ in size, from each other or from the schema's.
+
+    :param run: the run ID.
+    :param service_message: the run's own message ("Mismatch in encoding sizes. Stopping").
+    :param schema_size: bytes per encoding the project's linkage schema makes, if known
+        (the service does not say which sizes it received).
+    """
+
+    def __init__(self, run: str, service_message: str, schema_size: Optional[int] = None) -> None:
+        self.run = run
+        self.schema_size = schema_size
+        which = "the service does not say which"
+        if schema_size is not None:
+            which += f"; the project's linkage schema makes {schema_size}-byte encodings"
+        super().__init__(
+            f'Run {run} failed on the service ("{service_message}"): the parties\' encodings have different sizes '
+            f"({which}): every party must hash with the same schema, then upload to a new project"
+        )
 
 
 HIDDEN = "<hidden>"
@@ -253,9 +337,10 @@ def _server_message(response: Optional[Any]) -> Optional[str]:
         text = (getattr(response, "text", "") or "").strip()
         return text.splitlines()[0][:200] if text else None
     if isinstance(body, dict):
-        for key in ("detail", "message", "title"):
+        for key in ("detail", "message", "title"):  # the service's own problems have "title": null, a 415 no detail
             if isinstance(body.get(key), str):
-                return str(body[key])
+                # connexion's request validation ends the detail with " - 'field'": say which field
+                return re.sub(r" - '([^']+)'$", r" (in field \1)", str(body[key]))
     return None
 
 

@@ -3,8 +3,9 @@
 Usage: python benchmarks/blocking_benchmark.py [RECORDS ...]   (default: 100000)
 
 For each size, two parties of RECORDS records each are made (see two_parties.py)
-and blocked three ways: lambda-fold on the CLKs, lambda-fold on the PII (the
-manual's example configuration) and p-sig on the PII. Each run is one ``anonlink
+and blocked five ways: lambda-fold on the CLKs, lambda-fold on the PII (the
+manual's example configuration), p-sig on the PII, and the default blocking
+schemas of the demo data (lambda-fold on the CLKs, p-sig on the PII). Each run is one ``anonlink
 block`` process; its wall time and the peak memory of its process tree are
 printed, with the number of blocks and of records in no block.
 """
@@ -13,7 +14,7 @@ import json
 import os
 import sys
 import tempfile
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple, Union
 
 from measure import measure
 from two_parties import ANONLINK, CLK_BLOCKING_SCHEMA, make_parties
@@ -49,10 +50,13 @@ PSIG_SCHEMA = {
         ],
     },
 }
-RUNS = [
+RUNS: List[Tuple[str, Union[str, Dict[str, Any]], str]] = [
     ("lambda-fold on CLKs", CLK_BLOCKING_SCHEMA, "clks"),
     ("lambda-fold on PII", PII_LAMBDA_FOLD_SCHEMA, "pii"),
     ("p-sig on PII", PSIG_SCHEMA, "pii"),
+    # The default blocking schemas (anonlink generate-default-schema --blocking-...), written by make_parties.
+    ("default lambda-fold", "lambda_fold", "clks"),
+    ("default p-sig", "psig", "pii"),
 ]
 
 
@@ -70,7 +74,7 @@ def main(sizes: list) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             paths = make_parties(size, tmp)
             for name, schema, source in RUNS:
-                schema_path = write_schema(tmp, name, schema)
+                schema_path = paths[schema] if isinstance(schema, str) else write_schema(tmp, name, schema)
                 for party in "ab":
                     out = os.path.join(tmp, "blocks.json")
                     command = ANONLINK + ["block", paths[f"{source}_{party}"], schema_path, out]

@@ -71,10 +71,13 @@ def new_project(client: RestClient, parties: int = 2, blocked: bool = False, res
     return client.project_create(schema_document(), result_type, "test", parties=parties, uses_blocking=blocked)
 
 
-def new_linked_project(client: RestClient, directory: Path) -> Dict:
-    """A 2-party project whose parties uploaded similar random CLKs directly; return its credentials."""
+def new_linked_project(client: RestClient, directory: Path, count: int = 20) -> Dict:
+    """A 2-party project whose parties uploaded ``count`` similar random CLKs directly; return its credentials.
+
+    Party A's CLKs are ``random_clks(count)``, party B's a noisy copy (written to ``a.json``, ``b.json``).
+    """
     credentials = new_project(client)
-    clks = random_clks(20)
+    clks = random_clks(count)
     for token, party_clks, name in zip(credentials["update_tokens"], (clks, noisy(clks)), "ab"):
         with open(write_clk_file(directory / f"{name}.json", party_clks), "rb") as handle:
             client.project_upload_clks(credentials["project_id"], token, handle)

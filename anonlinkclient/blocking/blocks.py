@@ -33,15 +33,15 @@ from enum import Enum
 from typing import IO, Any, Dict, Iterator, List, Optional, TextIO, Tuple, Union, cast
 
 from anonlinkclient.blocking.schema import SchemaSource, load_blocking_schema, signature_specs
-from anonlinkclient.errors import InputFileError, SchemaFileError
+from anonlinkclient.errors import InputFileError, SchemaFileError, WrongInputKind
 from anonlinkclient.io.block_file import BlockId, write_block_file
-from anonlinkclient.io.clk_file import iter_clks
+from anonlinkclient.io.clk_file import MAGIC, iter_clks
 from anonlinkclient.io.csv_records import CsvRecords
 from anonlinkclient.io.files import Source, first_line, open_input, source_name
 from anonlinkclient.io.output import atomic_output
 from anonlinkclient.io.progress import NoBar, bar
 
-CLK_FILE_FORM = 'a CLK file made by "anonlink hash" ({"clks": [...]})'
+CLK_FILE_FORM = 'a CLK file made by "anonlink hash" (JSON {"clks": [...]} or binary)'
 SNIFF_BYTES = 4096
 
 Records = Union[List[Tuple[str, ...]], List[str]]  # CSV rows, or base64 CLKs
@@ -137,14 +137,15 @@ def read_pii(
     return names, rows
 
 
-def read_clks(source: Source, counter: Any = NoBar()) -> Tuple[List[str], int]:
-    """Read a CLK file, checking every CLK; return its CLKs as base64 strings and their size in bytes.
+def read_clks(source: Source, counter: Any = NoBar(), raw_size: Optional[int] = None) -> Tuple[List[str], int]:
+    """Read a CLK file (JSON or binary), checking every CLK; return its CLKs as base64 strings and their size.
 
+    :param raw_size: the file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: for a file that is not a CLK file, a bad CLK, or no CLKs.
     """
     clks: List[str] = []
     size = 0
-    for clk in iter_clks(source):
+    for clk in iter_clks(source, raw_size):
         counter.update(1)
         size = len(clk)
         clks.append(base64.b64encode(clk).decode("ascii"))
@@ -153,22 +154,26 @@ def read_clks(source: Source, counter: Any = NoBar()) -> Tuple[List[str], int]:
     return clks, size
 
 
-def _wrong_kind(name: str, schema: Dict[str, Any], is_json: bool) -> InputFileError:
+def _wrong_kind(name: str, schema: Dict[str, Any], is_json: bool, kind: str = "a JSON file") -> WrongInputKind:
     if not is_json:
-        return InputFileError(
+        return WrongInputKind(
             name, f'is not a CLK file: the blocking schema has "input-clks": true, so {CLK_FILE_FORM} was expected'
         )
     if schema["type"] == "p-sig":
-        return InputFileError(name, "is a JSON file, but p-sig blocking needs the PII CSV (it cannot block CLKs)")
-    return InputFileError(
+        return WrongInputKind(name, f"is {kind}, but p-sig blocking needs the PII CSV (it cannot block CLKs)")
+    return WrongInputKind(
         name,
-        'is a JSON file, but the blocking schema has "input-clks": false, so a PII CSV was expected '
+        f'is {kind}, but the blocking schema has "input-clks": false, so a PII CSV was expected '
         '(set "input-clks": true to block CLKs)',
     )
 
 
 def read_input(
-    source: Union[str, IO[str], IO[bytes]], schema: Dict[str, Any], header: bool = True, counter: Any = NoBar()
+    source: Union[str, IO[str], IO[bytes]],
+    schema: Dict[str, Any],
+    header: bool = True,
+    counter: Any = NoBar(),
+    raw_size: Optional[int] = None,
 ) -> Tuple[str, Optional[List[str]], Records, int]:
     """Read the data a blocking schema asks for: the PII CSV or the CLK file, in one pass.
 
@@ -177,6 +182,7 @@ def read_input(
     text stream (``io.StringIO``) is read whole.
 
     :param source: a path, or a file opened for reading.
+    :param raw_size: the CLK file is headerless binary with CLKs of this many bytes.
     :return: ``(name, column names or None, records, bytes per CLK or 0)``.
     :raises InputFileError: for a missing or malformed file, or one of the other kind.
     """
@@ -185,22 +191,24 @@ def read_input(
         content = cast(str, source.read())
         binary = io.BytesIO(content.encode("utf-8", "surrogateescape"))
         binary.name = name
-        return _read_binary(binary, name, schema, header, counter)
+        return _read_binary(binary, name, schema, header, counter, raw_size)
     if isinstance(source, str):
         with open_input(source, "rb") as handle:
-            return _read_binary(handle, name, schema, header, counter)
-    return _read_binary(cast(IO[bytes], source), name, schema, header, counter)
+            return _read_binary(handle, name, schema, header, counter, raw_size)
+    return _read_binary(cast(IO[bytes], source), name, schema, header, counter, raw_size)
 
 
 def _read_binary(
-    handle: IO[bytes], name: str, schema: Dict[str, Any], header: bool, counter: Any
+    handle: IO[bytes], name: str, schema: Dict[str, Any], header: bool, counter: Any, raw_size: Optional[int] = None
 ) -> Tuple[str, Optional[List[str]], Records, int]:
     peekable = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(cast(Any, handle))
-    is_json = looks_like_json(peekable.peek(SNIFF_BYTES)[:SNIFF_BYTES])
+    head = peekable.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    binary = head.startswith(MAGIC) or raw_size is not None
+    is_json = binary or looks_like_json(head)  # a CLK file
     if is_json != expects_clks(schema):
-        raise _wrong_kind(name, schema, is_json)
+        raise _wrong_kind(name, schema, is_json, "a binary CLK file" if binary else "a JSON file")
     if is_json:
-        clks, size = read_clks(peekable, counter)
+        clks, size = read_clks(peekable, counter, raw_size)
         return name, None, clks, size
     text = io.TextIOWrapper(peekable, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
@@ -319,7 +327,11 @@ def block_records(
 
 
 def block_data(
-    source: Union[str, IO[str], IO[bytes]], schema_source: SchemaSource, header: bool = True, progress: bool = False
+    source: Union[str, IO[str], IO[bytes]],
+    schema_source: SchemaSource,
+    header: bool = True,
+    progress: bool = False,
+    raw_clk_size: Optional[int] = None,
 ) -> BlockingResult:
     """Load a blocking schema, read the data it asks for, and block it.
 
@@ -329,6 +341,7 @@ def block_data(
     :param schema_source: the blocking schema: a path, or a file opened for reading.
     :param header: ``True`` if the CSV's first row is a header (not used for CLK files).
     :param progress: show a progress bar on stderr while the records are read.
+    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :raises SchemaFileError: for a bad schema, or one that does not fit the data.
     :raises InputFileError: for bad data, or data of the other kind.
     """
@@ -336,7 +349,7 @@ def block_data(
     schema_name = source_name(schema_source)
     unit = "CLK" if expects_clks(schema) else "record"
     with bar(progress, f"reading {unit}s for {schema['type']} blocking", unit=unit) as counter:
-        name, names, records, clk_bytes = read_input(source, schema, header, counter)
+        name, names, records, clk_bytes = read_input(source, schema, header, counter, raw_clk_size)
     if clk_bytes:
         _check_clk_bits(schema, schema_name, clk_bytes, name)
     else:
@@ -345,18 +358,24 @@ def block_data(
 
 
 def block_file(
-    input_path: str, schema_path: str, output_path: str, header: bool = True, progress: bool = False
+    input_path: str,
+    schema_path: str,
+    output_path: str,
+    header: bool = True,
+    progress: bool = False,
+    raw_clk_size: Optional[int] = None,
 ) -> BlockingResult:
-    """Block a PII CSV or CLK file into the block file ``output_path`` (``-``: stdout).
+    """Block a PII CSV or CLK file (JSON or binary) into the block file ``output_path`` (``-``: stdout).
 
     The output appears only when blocking succeeded.
 
     :param progress: show a progress bar on stderr while the records are read.
+    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
 
     :raises SchemaFileError: for a bad schema, or one that does not fit the data.
     :raises InputFileError: for bad data, or data of the other kind.
     """
-    result = block_data(input_path, schema_path, header, progress)
+    result = block_data(input_path, schema_path, header, progress, raw_clk_size)
     with atomic_output(output_path) as out:
         write_block_file(out, result.entries(), result.meta())
     return result
@@ -440,8 +459,9 @@ def generate_candidate_blocks_from_csv(
         "meta": {"state": ..., "config": ..., "source": {"clk_count": [n]},
         "stats": ...}}``, with record keys as strings, as in the file.
     :raises anonlinkclient.errors.SchemaFileError: for a bad blocking schema.
-    :raises anonlinkclient.errors.InputFileError: for bad data, or a CLK file
-        where the schema expects a CSV (or the reverse).
+    :raises anonlinkclient.errors.InputFileError: for bad data (a :class:`ValueError`).
+    :raises anonlinkclient.errors.WrongInputKind: for a CLK file where the schema
+        expects a CSV, or the reverse (an ``InputFileError`` and a :class:`TypeError`, as in 0.1.5).
     """
     if header not in (True, False, "ignore"):
         raise ValueError(f"header must be True, False or 'ignore', not {header!r}")

@@ -1,7 +1,7 @@
 """The ``anonlink`` command line tool.
 
 Each command is a thin adapter (in :mod:`.encoding`, :mod:`.blocking`,
-:mod:`.linkage` and :mod:`.service`): it parses options, calls one library
+:mod:`.linkage`, :mod:`.report` and :mod:`.service`): it parses options, calls one library
 function, and reports. Every expected failure is an
 :class:`~anonlinkclient.errors.AnonlinkClientError`; :class:`AnonlinkGroup` is
 the one boundary that turns it into ``Error: <one line>`` on stderr and the
@@ -18,13 +18,25 @@ from typing import Any, Dict, List, Optional, Type
 import click
 
 from anonlinkclient import __version__
-from anonlinkclient.cli import blocking, encoding, linkage, service
+from anonlinkclient.cli import blocking, encoding, linkage, report, service
 from anonlinkclient.cli.options import verbose_option
-from anonlinkclient.errors import AnonlinkClientError, Interrupted, RunNotComplete
+from anonlinkclient.errors import (
+    AnonlinkClientError,
+    BlockingDisabled,
+    EncodingsDiffer,
+    EncodingSizeMismatch,
+    Interrupted,
+    NotAnUploadToken,
+    RunNotComplete,
+)
 
-#: What the command line adds to a library error's message, by error class.
+#: What the command line adds to a library error's message, by error class (the first that fits).
 HINTS: Dict[Type[AnonlinkClientError], str] = {
     RunNotComplete: "; use --watch to wait for it",
+    NotAnUploadToken: " as --apikey (or ANONLINK_APIKEY)",
+    BlockingDisabled: ": upload without --blocks, or to a project created with 'anonlink create-project --blocked'",
+    EncodingSizeMismatch: " ('anonlink compare SCHEMA1 SCHEMA2' shows how two schemas differ)",
+    EncodingsDiffer: "; give --force to link them anyway",
 }
 
 
@@ -75,7 +87,7 @@ def _register(commands: List[click.Command]) -> None:
         cli.add_command(command)
 
 
-for _module in (encoding, blocking, linkage, service):
+for _module in (encoding, blocking, linkage, report, service):
     _register(_module.COMMANDS)
 
 for _name, _command in encoding.ALIASES.items():

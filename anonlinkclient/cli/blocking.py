@@ -4,7 +4,7 @@ from typing import Optional
 
 import click
 
-from anonlinkclient.cli.options import is_verbose, log, quiet_option, show_progress, verbose_option
+from anonlinkclient.cli.options import is_verbose, log, quiet_option, raw_clk_size_option, show_progress, verbose_option
 
 
 @click.command("block", short_help="generate candidate blocks from local PII data")
@@ -13,10 +13,17 @@ from anonlinkclient.cli.options import is_verbose, log, quiet_option, show_progr
 @click.argument("block_json", required=False, metavar="BLOCK_JSON")
 @click.option("--schema", "schema_option", metavar="SCHEMA", help="The blocking schema, instead of SCHEMA.")
 @click.option("--no-header", is_flag=True, help="Don't skip the first row")
+@raw_clk_size_option
 @quiet_option
 @verbose_option
 def block(
-    pii_csv: str, schema: str, block_json: Optional[str], schema_option: Optional[str], no_header: bool, quiet: bool
+    pii_csv: str,
+    schema: str,
+    block_json: Optional[str],
+    schema_option: Optional[str],
+    no_header: bool,
+    raw_clk_size: Optional[int],
+    quiet: bool,
 ) -> None:
     """Process data to create blocking information
 
@@ -27,7 +34,7 @@ def block(
     blocking statistics.
 
     A lambda-fold schema with "input-clks": true blocks the CLK file made by
-    "anonlink hash" instead of the CSV.
+    "anonlink hash" (JSON or binary) instead of the CSV.
 
     For example:
 
@@ -46,7 +53,7 @@ def block(
         schema, block_json = schema_option, schema
     elif block_json is None:
         raise click.UsageError("Missing argument 'BLOCK_JSON'.")
-    result = block_file(pii_csv, schema, block_json, header=not no_header, progress=show_progress(quiet))
+    result = block_file(pii_csv, schema, block_json, not no_header, show_progress(quiet), raw_clk_size)
     for line in format_statistics(result, verbose=is_verbose()):
         log(line)
 

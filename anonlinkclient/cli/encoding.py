@@ -1,11 +1,12 @@
 """Commands that encode PII into CLKs and handle linkage schemas: ``hash``, ``describe``, ``validate-schema``,
 ``convert-schema``, ``compare``, ``generate``, ``generate-default-schema`` and ``benchmark``."""
 
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import log, quiet_option, show_progress, verbose_option
+from anonlinkclient.cli.options import log, quiet_option, raw_clk_size_option, show_progress, verbose_option
+from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
 
 @click.command("hash", short_help="generate hashes from local PII data")
@@ -24,6 +25,14 @@ from anonlinkclient.cli.options import log, quiet_option, show_progress, verbose
 @click.option(
     "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core; 1 starts no subprocess)."
 )
+@click.option(
+    "--format",
+    "clk_format",
+    type=click.Choice(["json", "binary"]),
+    default="json",
+    show_default=True,
+    help="Write the CLKs as JSON, or in the Entity Service's binary format after a short header.",
+)
 @quiet_option
 @verbose_option
 def hash_command(
@@ -36,6 +45,7 @@ def hash_command(
     check_header: bool,
     validate: bool,
     workers: Optional[int],
+    clk_format: str,
     quiet: bool,
 ) -> None:
     """Process data to create CLKs
@@ -54,6 +64,12 @@ def hash_command(
     the first line of the file PATH).
 
     Use "-" for CLK_JSON to write JSON to stdout.
+
+    The file records how it was made, before the CLKs: this tool and its
+    version, the CLK length, the schema fingerprint and a short check value of
+    the secret (see "anonlink describe"). With --format binary it is a short
+    header followed by each CLK's raw bytes, the Entity Service's binary
+    format; it must be a file (not a pipe).
     """
     from anonlinkclient.encoding.hashing import HeaderMode, hash_csv_file
     from anonlinkclient.encoding.secrets import resolve_secret
@@ -66,20 +82,36 @@ def hash_command(
         raise click.UsageError("Missing argument 'CLK_JSON'.")
     header: HeaderMode = False if no_header else (True if check_header else "ignore")
     hash_csv_file(
-        pii_csv, resolve_secret(secret), schema, clk_json, header, validate, workers, progress=show_progress(quiet)
+        pii_csv,
+        resolve_secret(secret),
+        schema,
+        clk_json,
+        header,
+        validate,
+        workers,
+        progress=show_progress(quiet),
+        clk_format=clk_format,
     )
     log(f"CLK data written to {'stdout' if clk_json == '-' else clk_json}")
 
 
 @click.command("describe", short_help="show distribution of clk popcounts")
 @click.argument("clk_json")
+@raw_clk_size_option
 @verbose_option
-def describe(clk_json: str) -> None:
-    """show distribution of clk's popcounts using a ascii plot."""
-    from anonlinkclient.encoding.describe import describe_clks
-    from anonlinkclient.io.clk_file import iter_clks
+def describe(clk_json: str, raw_clk_size: Optional[int]) -> None:
+    """show distribution of clk's popcounts using a ascii plot.
 
-    click.echo(describe_clks(iter_clks(clk_json), clk_json))
+    CLK_JSON may be a JSON or a binary CLK file. What the file records about
+    how it was made (tool, CLK length, schema fingerprint, secret check value)
+    is shown after the summary.
+    """
+    from anonlinkclient.encoding.describe import describe_clk_file
+
+    report, notes = describe_clk_file(clk_json, raw_clk_size)
+    click.echo(report)
+    for note in notes:
+        log(note)
 
 
 @click.command("validate-schema", short_help="validate linkage schema")
@@ -89,16 +121,20 @@ def validate_schema(schema: str) -> None:
     """Validate a linkage schema
 
     Given a file containing a linkage schema, verify the schema is valid
-    otherwise print detailed errors.
+    otherwise print detailed errors. A valid schema's fingerprint is printed
+    too: the same for every file that describes the same schema (whatever its
+    version, formatting or key order), and recorded in the CLK files hashed
+    with it.
     """
-    from anonlinkclient.encoding.schema import load_schema_document
+    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint
     from anonlinkclient.errors import InvalidSchema
 
     try:
-        load_schema_document(schema)
+        document = load_schema_document(schema)
     except InvalidSchema as exc:
         raise InvalidSchema(exc.path, exc.kind, exc.problems, every_problem=True) from None
     click.echo("schema is valid")
+    click.echo(f"schema fingerprint: {schema_fingerprint(document)}")
 
 
 @click.command("convert-schema", short_help="converts schema file to latest version")
@@ -126,24 +162,54 @@ def convert_schema(schema_json: str, output: str) -> None:
 @click.command("compare", short_help="compare two schemas")
 @click.argument("schema1")
 @click.argument("schema2")
-@click.option("-c", "diff_format", flag_value="context", default=True, help="Produce a context format diff (default)")
+@click.option("-n", "diff_format", flag_value="ndiff", default=True, help="Produce an ndiff format diff (default)")
+@click.option("-c", "diff_format", flag_value="context", help="Produce a context format diff")
 @click.option("-u", "diff_format", flag_value="unified", help="Produce a unified format diff")
-@click.option("-n", "diff_format", flag_value="ndiff", help="Produce an ndiff format diff")
 @click.option("-m", "diff_format", flag_value="html", help="Produce an HTML side by side diff")
 @click.option("-l", "--lines", type=click.IntRange(min=0), default=3, show_default=True, help="Number of context lines")
 @verbose_option
 def compare(schema1: str, schema2: str, diff_format: str, lines: int) -> None:
-    """Compare two linkage schemas.
+    """Compare two schemas and show how they differ.
 
-    Both schemas are validated and converted to the latest version, then shown
-    as the differences between their JSON. Nothing is printed (exit code 0) if
-    they describe the same encoding.
+    Valid linkage schemas are converted to the latest version first, so two
+    versions of one encoding show no difference; a schema that does not
+    validate (or is not JSON) is compared as written, with a note on stderr.
+    The default format is ndiff (-n): every line, '- ' for lines of SCHEMA1
+    only, '+ ' for lines of SCHEMA2 only, '? ' guiding the eye to changes
+    within a line. With -c or -u nothing is printed if the schemas describe
+    the same encoding; -m writes an HTML page (anonlink compare -m a.json
+    b.json > diff.html).
     """
     from anonlinkclient.encoding.schema import compare_schemas
 
-    difference = compare_schemas(schema1, schema2, diff_format, lines)
+    difference = compare_schemas(schema1, schema2, diff_format, lines, on_note=log)
     if difference:
         click.echo(difference, nl=False)
+
+
+def _where(path: str) -> str:
+    return "stdout" if path == "-" else path
+
+
+def _refuse_clash(outputs: Dict[str, Optional[str]]) -> None:
+    """One usage error if two of the outputs (keyed by how the command line names them) are the same file."""
+    from anonlinkclient.encoding.fake_pii import output_clash
+
+    clash = output_clash(outputs)
+    if clash is not None:
+        first, second = clash
+        raise click.UsageError(
+            f"{first} and {second} are the same file ({_where(outputs[second] or '')}); give each its own"
+        )
+
+
+def _size(text: str) -> int:
+    try:
+        size: int = click.IntRange(min=1)(text)
+    except click.BadParameter as exc:
+        exc.param_hint = "'SIZE'"
+        raise
+    return size
 
 
 @click.command("generate", short_help="generate random pii data for testing")
@@ -151,33 +217,139 @@ def compare(schema1: str, schema2: str, diff_format: str, lines: int) -> None:
 @click.option(
     "-s", "--schema", metavar="FILENAME", help="Also write the linkage schema that fits the data to FILENAME."
 )
+@click.option(
+    "--linked",
+    metavar="FILENAME",
+    help="Also write a second party of SIZE records to FILENAME that shares people with OUTPUT, with errors.",
+)
+@click.option(
+    "--overlap",
+    type=click.FloatRange(0.0, 1.0),
+    help=f"With --linked: the fraction of the people that are in both parties (default {DEFAULT_OVERLAP}).",
+)
+@click.option(
+    "--corruption",
+    type=click.FloatRange(0.0, 1.0),
+    help="With --linked: the chance that a record of the linked party has an error, and then another "
+    f"(default {DEFAULT_CORRUPTION}; 0 copies the shared people exactly).",
+)
+@click.option(
+    "--truth",
+    metavar="FILENAME",
+    help="With --linked: write which rows are the same person to FILENAME, as CSV with the header row_a,row_b.",
+)
+@click.option("--seed", type=int, help="Write the same data on every run (any whole number).")
 @verbose_option
-def generate(size_output: Tuple[str, ...], schema: Optional[str]) -> None:
+def generate(
+    size_output: Tuple[str, ...],
+    schema: Optional[str],
+    linked: Optional[str],
+    overlap: Optional[float],
+    corruption: Optional[float],
+    truth: Optional[str],
+    seed: Optional[int],
+) -> None:
     """Generate fake PII data for testing
 
     Writes SIZE records (default 100) of id, name, date of birth and gender as
-    CSV with a header to OUTPUT ("-" for stdout).
+    CSV with a header to OUTPUT ("-" for stdout). The INDEX column numbers the
+    rows from 0; the linkage schemas do not hash it.
+
+    With --linked, also writes a second party of SIZE records: the fraction
+    --overlap of them are people of OUTPUT, the others new people, in random
+    order. Like real data, its records have errors: typos, names swapped or
+    shortened, a changed last name, day and month swapped, a wrong digit in the
+    date of birth, missing values. Each record gets one with the chance
+    --corruption, and then another with the same chance. --truth writes which
+    rows match: the 0-based rows of OUTPUT (row_a) and of the linked party
+    (row_b), which are also their CLK indices after "anonlink hash". For
+    example, two parties that share 500 people, hashed with the default schema
+    and linked:
+
+    \b
+        anonlink generate 1000 alice.csv --linked bob.csv --truth truth.csv --seed 42
+        anonlink generate-default-schema schema.json
+        anonlink hash alice.csv horse schema.json alice.json
+        anonlink hash bob.csv horse schema.json bob.json
+        anonlink find-similarity 0.8 groups.json --clk alice.json --clk bob.json
+
+    finds 455 pairs, of which 451 are in truth.csv (of 500 there).
+
+    Every file is written completely or not at all.
     """
-    from anonlinkclient.encoding.fake_pii import write_default_schema, write_fake_pii
+    from anonlinkclient.encoding.fake_pii import write_demo_data
 
     if len(size_output) > 2:
         raise click.UsageError("expected [SIZE] OUTPUT")
-    size = click.IntRange(min=1)(size_output[0]) if len(size_output) == 2 else 100
+    size = _size(size_output[0]) if len(size_output) == 2 else 100
     output = size_output[-1]
+    if linked is None:
+        given = [
+            name
+            for name, value in (("--overlap", overlap), ("--corruption", corruption), ("--truth", truth))
+            if value is not None
+        ]
+        if given:
+            raise click.UsageError(f"{given[0]} needs --linked, the second party it describes")
+    _refuse_clash({"OUTPUT": output, "--linked": linked, "--truth": truth, "--schema": schema})
 
-    write_fake_pii(size, output)
+    result = write_demo_data(
+        size,
+        output,
+        linked_output=linked,
+        truth_output=truth,
+        schema_output=schema,
+        overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+        corruption=DEFAULT_CORRUPTION if corruption is None else corruption,
+        seed=seed,
+    )
+    message = f"{size} records written to {_where(output)}"
+    if linked is not None:
+        message += (
+            f" and {size} to {_where(linked)} ({result.shared} people in both, "
+            f"{result.corrupted} linked records with errors)"
+        )
+    if truth is not None:
+        message += f", ground truth to {_where(truth)}"
     if schema is not None:
-        write_default_schema(schema)
+        message += f", linkage schema to {_where(schema)}"
+    log(message)
 
 
 @click.command("generate-default-schema", short_help="get the default schema used in generated random PII")
 @click.argument("output")
+@click.option(
+    "--blocking-psig",
+    metavar="FILENAME",
+    help="Also write a p-sig blocking schema for the PII CSV that 'generate' makes to FILENAME.",
+)
+@click.option(
+    "--blocking-lambda-fold",
+    metavar="FILENAME",
+    help='Also write a lambda-fold blocking schema for its CLKs ("input-clks": true) to FILENAME.',
+)
 @verbose_option
-def generate_default_schema(output: str) -> None:
-    """Write the linkage schema of the data 'generate' makes to OUTPUT ("-" for stdout)."""
-    from anonlinkclient.encoding.fake_pii import write_default_schema
+def generate_default_schema(output: str, blocking_psig: Optional[str], blocking_lambda_fold: Optional[str]) -> None:
+    """Write the linkage schema of the data 'generate' makes to OUTPUT ("-" for stdout).
 
-    write_default_schema(output)
+    The blocking schemas fit the same data: the p-sig schema blocks the PII
+    CSV, the lambda-fold schema blocks the CLKs that "anonlink hash" makes with
+    the linkage schema. For example:
+
+    \b
+        anonlink generate-default-schema schema.json --blocking-psig psig.json
+        anonlink block alice.csv psig.json alice-blocks.json
+    """
+    from anonlinkclient.encoding.fake_pii import write_default_schemas
+
+    _refuse_clash({"OUTPUT": output, "--blocking-psig": blocking_psig, "--blocking-lambda-fold": blocking_lambda_fold})
+    write_default_schemas(output, blocking_psig, blocking_lambda_fold)
+    message = f"Linkage schema written to {_where(output)}"
+    if blocking_psig is not None:
+        message += f", p-sig blocking schema to {_where(blocking_psig)}"
+    if blocking_lambda_fold is not None:
+        message += f", lambda-fold blocking schema to {_where(blocking_lambda_fold)}"
+    log(message)
 
 
 @click.command("benchmark", short_help="carry out a local benchmark")

@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import is_verbose, log, quiet_option, show_progress, verbose_option
+from anonlinkclient.cli.options import is_verbose, log, quiet_option, raw_clk_size_option, show_progress, verbose_option
 from anonlinkclient.errors import UsageError
 
 #: The library's usage errors of find-similarity, said in terms of the command's options.
@@ -33,6 +33,10 @@ IN_OPTIONS_WORDS = {
     help="A party's CLK file and block file; give it once per party (blocking).",
 )
 @click.option("--scores", metavar="FILE", help="Also write every candidate pair and its similarity to FILE.")
+@click.option(
+    "--force", is_flag=True, help="Link even if the CLK files record different schema fingerprints or secrets."
+)
+@raw_clk_size_option
 @quiet_option
 @verbose_option
 def find_similarity(
@@ -41,6 +45,8 @@ def find_similarity(
     clk_files: Tuple[str, ...],
     blocked_files: Tuple[Tuple[str, str], ...],
     scores: Optional[str],
+    force: bool,
+    raw_clk_size: Optional[int],
     quiet: bool,
 ) -> None:
     """Link the CLKs of two or more parties locally
@@ -65,6 +71,12 @@ def find_similarity(
             --files a.json a-blocks.json --files b.json b-blocks.json
 
     Use "-" for OUTPUT to write JSON to stdout.
+
+    CLK files may be JSON or binary. Before linking, what they record about
+    how they were made is compared: files of different CLK lengths are refused,
+    and so are files made with different linkage schemas (schema fingerprint)
+    or secrets (secret check value), unless --force is given. Files made by
+    older tools record nothing and cannot be checked (a note says so).
     """
     from anonlinkclient.linkage.similarity import find_similarity as link_locally
     from anonlinkclient.linkage.similarity import format_summary, output_name
@@ -73,7 +85,7 @@ def find_similarity(
         raise click.UsageError("give the parties with --clk (no blocking) or with --files (blocking), not both")
     files = [(clk, None) for clk in clk_files] + [(clk, blocks) for clk, blocks in blocked_files]
     try:
-        result = link_locally(threshold, files, output, scores, show_progress(quiet))
+        result = link_locally(threshold, files, output, scores, show_progress(quiet), force, raw_clk_size)
     except UsageError as exc:
         raise click.UsageError(IN_OPTIONS_WORDS.get(exc.argument or "", str(exc))) from None
     for line in format_summary(result, verbose=is_verbose()):

@@ -46,6 +46,17 @@ def is_verbose() -> bool:
     return bool(ctx.find_root().ensure_object(dict).get("verbose"))
 
 
+def raw_clk_size_option(command: F) -> F:
+    """``--raw-clk-size BYTES``: read CLK files as headerless binary (the Entity Service's format)."""
+    return click.option(
+        "--raw-clk-size",
+        type=click.IntRange(min=1),
+        metavar="BYTES",
+        help="The CLK files are headerless binary (the Entity Service's format alone), each CLK BYTES bytes "
+        "(the schema's clkConfig.l / 8). Without it a CLK file is read as JSON or as binary with a header.",
+    )(command)
+
+
 def quiet_option(command: F) -> F:
     """``-q/--quiet``: no progress bar (the command's ``quiet`` parameter)."""
     return click.option(

@@ -10,6 +10,7 @@ from anonlinkclient.cli.options import (
     is_verbose,
     log,
     quiet_option,
+    raw_clk_size_option,
     service_client,
     service_options,
     show_progress,
@@ -113,6 +114,15 @@ def create(name: Optional[str], project: str, threshold: float, output: str, set
 @click.option("--to_entityservice", is_flag=True, help="Upload directly to the entity service, not the object store.")
 @click.option("--profile", help="AWS profile whose credentials sign the object store upload.")
 @click.option("-o", "--output", help="File to write the upload receipt to (readable by you only); '-' for stdout.")
+@click.option(
+    "--format",
+    "wire_format",
+    type=click.Choice(["binary", "json"]),
+    default="binary",
+    show_default=True,
+    help="Send the CLKs in the service's binary format, or as JSON (what earlier versions sent).",
+)
+@raw_clk_size_option
 @quiet_option
 @service_options
 def upload(
@@ -122,13 +132,24 @@ def upload(
     to_entityservice: bool,
     profile: Optional[str],
     output: Optional[str],
+    wire_format: str,
+    raw_clk_size: Optional[int],
     quiet: bool,
     settings: ServiceSettings,
 ) -> None:
     """Upload CLK data (and blocks) to the Anonlink Entity Service.
 
-    The files are checked first (base64 CLKs of one size, a block file made
-    for as many records); nothing is sent if they do not fit.
+    The files are checked first (a whole CLK file, JSON or binary, of CLKs of
+    one size; a block file made for as many records); nothing is sent if they
+    do not fit. Where the service shows the project's linkage schema to the
+    token (only the result token may see it), the CLKs' length and the schema
+    fingerprint the file records are checked against it too.
+
+    The CLKs are sent in the service's binary format (--format binary, about
+    a quarter smaller than JSON): directly to /binaryclks, or as a binary
+    encodings object in the object store. A JSON CLK file is converted on the
+    way; --format json sends {"clks": [...]} instead. The file's metadata is
+    never sent. Direct uploads with blocks are always JSON (clknblocks).
 
     By default the encodings go through the service's object store: the
     service hands out temporary credentials, the files are uploaded with a
@@ -142,15 +163,20 @@ def upload(
     service's default blocks do not line up and the run links nothing.
 
     If --apikey is not an upload token (e.g. the result token), the service
-    answers the request for object store credentials with HTTP 500, the same
-    answer as when its object store is turned off; the upload then goes
-    directly to the service, which refuses the token with HTTP 403.
+    answers with a bare HTTP 500, not 403; the upload stops there and says
+    that the token is not an upload token of the project. Blocks sent to a
+    project created without --blocked are refused (HTTP 403).
+
+    With -v, the lines 0.1.5 printed come first: "Uploading CLK data from
+    CLK_JSON", "Project ID: ..." and "Uploading CLK data to the server".
     """
+    from anonlinkclient.encoding.schema import fingerprint_if_valid
     from anonlinkclient.service.upload import upload_encodings
 
-    if is_verbose():
-        log(f"Uploading CLK data from {clk_json}" + (f" with blocks from {blocks}" if blocks else ""))
+    if is_verbose():  # the lines of 0.1.5, which scripts look for
+        log(f"Uploading CLK data from {clk_json}")
         log(f"Project ID: {project}")
+        log(f"Uploading {'CLK and Blocks' if blocks else 'CLK'} data to the server")
     detail = log if is_verbose() else None
     client = service_client(settings)
     receipt = upload_encodings(
@@ -164,6 +190,9 @@ def upload(
         log,
         show_progress(quiet),
         detail,
+        wire_format,
+        raw_clk_size,
+        fingerprint_if_valid,
     )
     if output is not None:
         write_json(receipt, output, private=True)

@@ -6,9 +6,10 @@ distinct popcount is kept, however large the file.
 
 import math
 from collections import Counter
-from typing import Iterable, List
+from typing import Iterable, List, Optional, Tuple
 
 from anonlinkclient.errors import InputFileError
+from anonlinkclient.io.clk_file import no_metadata_note, open_clk_file
 
 PLOT_HEIGHT = 20
 MAX_BINS = 60
@@ -75,3 +76,22 @@ def describe_clks(clks: Iterable[bytes], path: str) -> str:
     if not summary.counts:
         raise InputFileError(path, "contains no CLKs")
     return "\n".join(summary.histogram() + [""] + summary.summary())
+
+
+def describe_clk_file(path: str, raw_size: Optional[int] = None) -> Tuple[str, List[str]]:
+    """The ``describe`` report of a CLK file (JSON or binary) and the notes to show beside it.
+
+    The report ends with what the file records about how it was made (see
+    :class:`~anonlinkclient.io.clk_file.ClkMeta`); a file that records no schema
+    fingerprint or secret check value gets a note saying they cannot be checked.
+
+    :param raw_size: the file is headerless binary with CLKs of this many bytes.
+    :return: ``(report, notes)``.
+    :raises InputFileError: if the file is unusable or has no CLKs.
+    """
+    with open_clk_file(path, raw_size) as clk_file:
+        report = describe_clks(clk_file, path)
+        info = clk_file.info
+    lines = info.meta.lines() if info.meta is not None else []
+    report = "\n".join([report, ""] + lines) if lines else report
+    return report, [] if info.checkable else [no_metadata_note(path)]

@@ -8,20 +8,21 @@ progress bar. It turns a record that fails the schema into an
 
 import contextlib
 import time
-from typing import Iterator, List, Optional, Sequence, TextIO, Union
+from typing import Iterable, Iterator, List, Optional, Sequence, TextIO, Union
 
 from bitarray import bitarray
 from clkhash.schema import Schema
 from clkhash.stats import OnlineMeanVariance
 from clkhash.validate_data import FormatError, validate_header
 
+from anonlinkclient import __version__
 from anonlinkclient.encoding.parallel import ProgressCallback, encode_csv, encode_records
-from anonlinkclient.encoding.schema import load_linkage_schema
+from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
+from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError
 from anonlinkclient.io.bits import to_bitarray
-from anonlinkclient.io.clk_file import write_clks
+from anonlinkclient.io.clk_file import ClkMeta, write_clk_file
 from anonlinkclient.io.csv_records import CsvRecords, open_text_input
-from anonlinkclient.io.output import atomic_output
 
 HeaderMode = Union[bool, str]  # True: check it, "ignore": skip it, False: no header
 
@@ -90,7 +91,9 @@ def hash_csv(
         try:
             yield from encode_csv(records, handle, secret, schema, validate, workers, on_chunk)
         except RecordError as exc:
-            raise InputFileError(name, exc.reason, row=exc.record_index + first_data_row, column=exc.column) from None
+            raise InputFileError(  # "Invalid entry", as 0.1.5 said, which scripts look for
+                name, f"Invalid entry: {exc.reason}", row=exc.record_index + first_data_row, column=exc.column
+            ) from None
 
 
 def hash_csv_file(
@@ -102,21 +105,47 @@ def hash_csv_file(
     validate: bool = True,
     workers: Optional[int] = None,
     progress: bool = False,
+    clk_format: str = "json",
 ) -> int:
-    """Hash the CSV at ``pii_path`` into the CLK JSON file ``clk_path`` (``-``: stdout).
+    """Hash the CSV at ``pii_path`` into the CLK file ``clk_path`` (``-``: stdout).
 
-    The output appears only when every record has been hashed.
+    The file records how it was made (see :func:`clk_file_meta`). The output
+    appears only when every record has been hashed.
 
+    :param clk_format: ``json`` or ``binary`` (see :mod:`anonlinkclient.io.clk_file`).
     :return: the number of CLKs written.
     :raises InputFileError: for a bad CSV, or one with no records.
     :raises SchemaFileError: for a bad schema.
+    :raises UsageError: for an unknown format, or binary output to a pipe.
     """
     schema = load_linkage_schema(schema_path)
-    with open_text_input(pii_path) as handle, atomic_output(clk_path) as out:
-        count = write_clks(out, hash_csv(handle, pii_path, secret, schema, header, validate, workers, progress))
-        if count == 0:
-            raise InputFileError(pii_path, "contains no records to hash")
+    meta = clk_file_meta(schema_path, schema, secret)
+    with open_text_input(pii_path) as handle:
+        clks = hash_csv(handle, pii_path, secret, schema, header, validate, workers, progress)
+        count = write_clk_file(clk_path, _some(clks, pii_path), meta, clk_format)
     return count
+
+
+def clk_file_meta(schema_path: str, schema: Schema, secret: Union[str, bytes]) -> ClkMeta:
+    """What a CLK file hashed with this schema and secret records: this tool and its version, the CLK
+    length, the schema's fingerprint and the secret's check value."""
+    return ClkMeta(
+        tool="anonlink-client",
+        tool_version=__version__,
+        clk_bits=schema.l,
+        schema_fingerprint=schema_file_fingerprint(schema_path),
+        secret_check=secret_check_value(secret),
+    )
+
+
+def _some(clks: Iterable[bytes], pii_path: str) -> Iterator[bytes]:
+    """The CLKs, failing at the end if there were none (so that no output is written)."""
+    count = 0
+    for clk in clks:
+        count += 1
+        yield clk
+    if count == 0:
+        raise InputFileError(pii_path, "contains no records to hash")
 
 
 def generate_clk_from_csv(

@@ -12,7 +12,7 @@ import copy
 import difflib
 import json
 import pkgutil
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jsonschema
 from clkhash import schema as clkhash_schema
@@ -20,7 +20,7 @@ from clkhash.field_formats import spec_from_json_dict
 
 from anonlinkclient.encoding.encoder import schema_problem
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
-from anonlinkclient.io.files import read_json_document
+from anonlinkclient.io.files import first_line, open_input, read_json_document
 
 LATEST_VERSION = max(clkhash_schema.MASTER_SCHEMA_FILE_NAMES)
 
@@ -128,17 +128,68 @@ def convert_schema(path: str) -> Dict[str, Any]:
 DIFF_FORMATS = ("context", "unified", "ndiff", "html")
 
 
-def compare_schemas(path_a: str, path_b: str, diff_format: str = "context", lines: int = 3) -> str:
-    """Show how two linkage schemas differ once both are converted to the latest version.
+def comparable_lines(path: str) -> Tuple[List[str], Optional[str]]:
+    """The lines :func:`compare_schemas` compares for one schema file, and why they are as written.
 
-    Both are written as sorted, indented JSON and compared line by line.
+    A valid linkage schema is converted to the latest version; a JSON document that
+    is not one is compared as written (not converted); a file that is not JSON is
+    compared line by line. JSON is shown as sorted, indented JSON either way.
 
-    :param diff_format: ``context`` (default), ``unified``, ``ndiff`` or ``html``
-        (a side-by-side HTML page).
-    :param lines: lines of context around each change.
-    :return: the difference; empty if the schemas are equivalent (except for ndiff/html).
+    :return: the lines, and ``None`` if converted, else a note saying why not.
+    :raises SchemaFileError: if the file cannot be read.
     """
-    a, b = (json.dumps(convert_schema(p), indent=2, sort_keys=True).splitlines(keepends=True) for p in (path_a, path_b))
+    with open_input(path, "rb", SchemaFileError) as handle:
+        data = handle.read()
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = data.decode("utf-8", errors="replace")
+        return _lines(text), f"{path}: not JSON ({first_line(exc)}); compared line by line"
+    problems = schema_errors(document)
+    if not problems:
+        try:
+            document = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+        except (clkhash_schema.SchemaError, ValueError, KeyError, TypeError) as exc:
+            problems = [f"cannot be converted ({first_line(exc)})"]
+    note = None
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        note = (
+            f"{path}: the linkage schema is not valid ({problems[0]}{more}); "
+            f"compared as written, not converted to version {LATEST_VERSION}"
+        )
+    return _lines(json.dumps(document, indent=2, sort_keys=True)), note
+
+
+def _lines(text: str) -> List[str]:
+    """``text`` as lines that each end with a newline (so that no diff line runs into the next)."""
+    return [line + "\n" for line in text.splitlines()]
+
+
+def compare_schemas(
+    path_a: str,
+    path_b: str,
+    diff_format: str = "ndiff",
+    lines: int = 3,
+    on_note: Optional[Callable[[str], None]] = None,
+) -> str:
+    """Show how two schema files differ, as 0.1.5's ``compare`` did, converting what can be converted.
+
+    Valid linkage schemas are converted to the latest version first, so that two
+    versions of one encoding compare equal; anything else (a schema that does not
+    validate, or not even JSON) is compared as written (see :func:`comparable_lines`),
+    and ``on_note`` is told so.
+
+    :param diff_format: ``ndiff`` (default, as in 0.1.5), ``context``, ``unified`` or
+        ``html`` (a side-by-side HTML page).
+    :param lines: lines of context around each change (context, unified and html).
+    :param on_note: called with one line for each file compared as written.
+    :return: the difference; for context and unified diffs, empty if the schemas are equivalent.
+    """
+    (a, note_a), (b, note_b) = comparable_lines(path_a), comparable_lines(path_b)
+    for note in (note_a, note_b):
+        if note is not None and on_note is not None:
+            on_note(f"Note: {note}")
     if diff_format == "unified":
         return "".join(difflib.unified_diff(a, b, path_a, path_b, n=lines))
     if diff_format == "ndiff":
@@ -146,3 +197,67 @@ def compare_schemas(path_a: str, path_b: str, diff_format: str = "context", line
     if diff_format == "html":
         return difflib.HtmlDiff().make_file(a, b, path_a, path_b, context=True, numlines=lines)
     return "".join(difflib.context_diff(a, b, path_a, path_b, n=lines))
+
+
+# ---------------------------------------------------------------------------
+# Schema fingerprint
+# ---------------------------------------------------------------------------
+
+#: How a fingerprint starts: the hash function that made it.
+FINGERPRINT_PREFIX = "sha256:"
+
+
+def canonical_schema(document: Dict[str, Any]) -> bytes:
+    """The canonical form of a valid linkage schema (any version): converted to v3, as compact JSON.
+
+    Keys are sorted, there is no whitespace, strings are UTF-8 (not ``\\u`` escapes)
+    and numbers with no fractional part are written as integers (``1.0`` as ``1``),
+    so that formatting, key order and v1/v2/v3 spelling do not change it.
+    """
+    converted = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+    return json.dumps(_canonical_numbers(converted), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def _canonical_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _canonical_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical_numbers(item) for item in value]
+    return value
+
+
+def schema_fingerprint(document: Dict[str, Any]) -> str:
+    """The fingerprint of a valid linkage schema: ``sha256:`` and the SHA-256 of its canonical form, in hex.
+
+    Two schemas have the same fingerprint exactly when they are the same schema once
+    converted to v3 (see :func:`canonical_schema`); CLK files record it, so that
+    parties can check that they hashed with the same schema.
+    """
+    import hashlib
+
+    return FINGERPRINT_PREFIX + hashlib.sha256(canonical_schema(document)).hexdigest()
+
+
+def schema_file_fingerprint(path: str) -> str:
+    """The fingerprint (see :func:`schema_fingerprint`) of the linkage schema at ``path``.
+
+    :raises SchemaFileError: if the file is missing, not JSON or not a valid schema.
+    """
+    return schema_fingerprint(load_schema_document(path))
+
+
+def schema_clk_bits(document: Dict[str, Any]) -> int:
+    """The length in bits of the CLKs a valid linkage schema (any version) makes (``clkConfig.l``)."""
+    bits: int = document["clkConfig"]["l"]
+    return bits
+
+
+def fingerprint_if_valid(document: Any) -> str | None:
+    """The fingerprint of ``document`` if it is a valid linkage schema (such as a project's), else ``None``."""
+    if schema_errors(document):
+        return None
+    return schema_fingerprint(document)

@@ -1,4 +1,5 @@
-"""Files: opening inputs, atomic output, CSV records, CLK and block files, the upload's ``clknblocks`` form.
+"""Files: opening inputs, atomic output, CSV records, CLK and block files, the upload's ``clknblocks`` form,
+similarity scores and ground truths.
 
 Every reader here turns the operating system's and the parsers' failures into an
 :class:`~anonlinkclient.errors.InputFileError` naming the file (and row or CLK);

@@ -10,34 +10,28 @@ so memory stays flat however many CLKs there are, and the result can be read
 import base64
 import io
 import tempfile
-from typing import IO, Iterator, Tuple
+from typing import IO, Iterator, Optional, Tuple
 
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.block_file import BlockAligner
-from anonlinkclient.io.clk_file import iter_clks
+from anonlinkclient.io.clk_file import check_clk_file, iter_clks
 from anonlinkclient.io.files import Source, source_name
 from anonlinkclient.io.json_array import encode, write_list_document
 
 
-def count_clks(source: Source) -> Tuple[int, int]:
-    """Count the CLKs of a CLK file, checking each; return ``(count, bytes per CLK)``.
+def count_clks(source: Source, raw_size: Optional[int] = None) -> Tuple[int, int]:
+    """Count the CLKs of a CLK file (JSON or binary), checking each; return ``(count, bytes per CLK)``.
 
     A file object is left where it was found.
 
+    :param raw_size: the file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: for an unreadable file, a bad CLK or an empty list.
     """
-    start = None if isinstance(source, str) else source.tell()
-    count, size = 0, 0
-    for clk in iter_clks(source):
-        count, size = count + 1, len(clk)
-    if start is not None and not isinstance(source, str):
-        source.seek(start)
-    if count == 0:
-        raise InputFileError(source_name(source), "contains no CLKs")
-    return count, size
+    summary = check_clk_file(source, raw_size)
+    return summary.count, summary.size
 
 
-def write_clknblocks(out: IO[bytes], clk_source: Source, block_source: Source) -> int:
+def write_clknblocks(out: IO[bytes], clk_source: Source, block_source: Source, raw_size: Optional[int] = None) -> int:
     """Write ``{"clknblocks": [...]}`` for a CLK file and its block file to ``out``, reading each once.
 
     Every CLK is checked as it goes past, and the block file is checked to fit
@@ -53,7 +47,7 @@ def write_clknblocks(out: IO[bytes], clk_source: Source, block_source: Source) -
 
     def entries() -> Iterator[str]:
         nonlocal count
-        for index, clk in enumerate(iter_clks(clk_source)):
+        for index, clk in enumerate(iter_clks(clk_source, raw_size)):
             count = index + 1
             yield encode([base64.b64encode(clk).decode("ascii"), *aligner.blocks_for(index)])
 
@@ -68,18 +62,19 @@ def write_clknblocks(out: IO[bytes], clk_source: Source, block_source: Source) -
     return count
 
 
-def combine_clks_blocks(clk_f: Source, block_f: Source) -> IO[bytes]:
+def combine_clks_blocks(clk_f: Source, block_f: Source, raw_size: Optional[int] = None) -> IO[bytes]:
     """Combine CLKs and their blocks into a JSON stream of ``{"clknblocks": [...]}``.
 
-    :param clk_f: the CLK file (path, or opened in binary mode) made by ``anonlink hash``.
+    :param clk_f: the CLK file (path, or opened in binary mode) made by ``anonlink hash``, JSON or binary.
     :param block_f: the block file (path, or opened in binary mode) made by ``anonlink block``.
+    :param raw_size: the CLK file is headerless binary with CLKs of this many bytes.
     :return: a binary file positioned at its start, holding the combined JSON
         (``json.load`` reads it); it is deleted when closed.
     :raises InputFileError: if the CLK and block counts disagree, or either file is malformed.
     """
     combined = tempfile.TemporaryFile()
     try:
-        write_clknblocks(combined, clk_f, block_f)
+        write_clknblocks(combined, clk_f, block_f, raw_size)
     except BaseException:
         combined.close()
         raise

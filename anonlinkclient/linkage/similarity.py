@@ -21,7 +21,10 @@ and, if asked for, every candidate pair in the shape of the service's
     {"similarity_scores": [[[party, row], [party, row], similarity], ...]}
 
 Parties are numbered from 0 in the order they are given; rows are 0-based CLK
-indices. The CLK and block files are streamed in, but anonlink needs every CLK
+indices. Before any CLK is read, what the parties' files record about how they
+were made is compared (:func:`check_parties_agree`): files hashed with different
+linkage schemas or secrets are refused unless forced, files of different CLK
+lengths always. The CLK and block files are streamed in, but anonlink needs every CLK
 (as a bitarray), the blocks and all candidate pairs in memory.
 """
 
@@ -29,15 +32,15 @@ import collections
 import contextlib
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from bitarray import bitarray
 
-from anonlinkclient.errors import InputFileError, UsageError
+from anonlinkclient.errors import EncodingsDiffer, InputFileError, UsageError
 from anonlinkclient.io.bits import to_bitarray
 from anonlinkclient.io.block_file import BlockId, blocks_by_record
-from anonlinkclient.io.clk_file import iter_clks
+from anonlinkclient.io.clk_file import ClkFileInfo, iter_clks, no_metadata_note, read_clk_info
 from anonlinkclient.io.json_array import encode, write_list_document
 from anonlinkclient.io.output import STDOUT, atomic_output
 from anonlinkclient.io.progress import bar
@@ -79,6 +82,7 @@ class LinkageResult:
     :ivar candidates: anonlink's candidate pairs ``(similarities, (parties, parties), (rows, rows))``.
     :ivar groups: the groups of ``(party, row)`` records, as the solver returned them.
     :ivar seconds: the time taken to find the candidates and solve.
+    :ivar notes: notes and warnings about the parties' files (no metadata, forced differences).
     """
 
     parties: List[Party]
@@ -86,6 +90,7 @@ class LinkageResult:
     candidates: CandidatePairs
     groups: Sequence[Group]
     seconds: float
+    notes: List[str] = field(default_factory=list)
 
     @property
     def candidate_count(self) -> int:
@@ -98,16 +103,19 @@ class LinkageResult:
         return sum(len(group) for group in self.groups)
 
 
-def load_party(clk_path: str, block_path: Optional[str] = None, progress: bool = False) -> Party:
-    """Read a party's CLK file and, for blocked linkage, its block file, each once.
+def load_party(
+    clk_path: str, block_path: Optional[str] = None, progress: bool = False, raw_clk_size: Optional[int] = None
+) -> Party:
+    """Read a party's CLK file (JSON or binary) and, for blocked linkage, its block file, each once.
 
     :param progress: show a progress bar on stderr while the CLKs are read.
+    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: for a bad file, a file with no CLKs, or a block file
         made for a different number of records.
     """
     with bar(progress, f"reading {clk_path}", unit="CLK") as counter:
         clks = []
-        for clk in iter_clks(clk_path):
+        for clk in iter_clks(clk_path, raw_clk_size):
             clks.append(to_bitarray(clk))
             counter.update(1)
     if not clks:
@@ -130,6 +138,49 @@ def check_clk_sizes(parties: Sequence[Party]) -> None:
                 f"has {len(party.clks[0])}-bit CLKs but {first.clk_path} has {bits}-bit CLKs; "
                 "every party must hash with the same linkage schema",
             )
+
+
+def check_parties_agree(infos: Sequence[ClkFileInfo], force: bool = False) -> List[str]:
+    """Compare what the parties' CLK files record about how they were made.
+
+    Each file that records something is compared with the first that does:
+    its CLK length, schema fingerprint and secret check value must be the same
+    (a field is compared where both files record it).
+
+    :param force: go on when schema fingerprints or secret check values differ
+        (a warning is returned instead); CLK lengths must always agree.
+    :return: the notes to show: files that record nothing to check, and forced differences.
+    :raises InputFileError: if CLK lengths differ.
+    :raises EncodingsDiffer: naming the first file that differs in schema or secret, and in what.
+    """
+    notes = [no_metadata_note(info.path) for info in infos if not info.checkable]
+    recorded = [info for info in infos if info.meta is not None]
+    if not recorded:
+        return notes
+    first = recorded[0]
+    assert first.meta is not None
+    for info in recorded[1:]:
+        meta = info.meta
+        assert meta is not None
+        if meta.clk_bits is not None and first.meta.clk_bits is not None and meta.clk_bits != first.meta.clk_bits:
+            raise InputFileError(
+                info.path,
+                f"its CLKs are {meta.clk_bits} bits but those of {first.path} are {first.meta.clk_bits} bits; "
+                "every party must hash with the same linkage schema",
+            )
+        problems = []
+        fields = (
+            ("schema_fingerprint", "schema fingerprint", "a different linkage schema"),
+            ("secret_check", "secret check value", "a different secret"),
+        )
+        for name, label, meaning in fields:
+            mine, theirs = getattr(meta, name), getattr(first.meta, name)
+            if mine is not None and theirs is not None and mine != theirs:
+                problems.append(f"its {label} is {mine} but that of {first.path} is {theirs} ({meaning})")
+        if problems and not force:
+            raise EncodingsDiffer(info.path, "; ".join(problems))
+        notes += [f"Warning: {info.path}: {problem}; linking anyway" for problem in problems]
+    return notes
 
 
 def _anonlink() -> Any:
@@ -235,16 +286,21 @@ def find_similarity(
     output: str,
     scores_output: Optional[str] = None,
     progress: bool = False,
+    force: bool = False,
+    raw_clk_size: Optional[int] = None,
 ) -> LinkageResult:
     """Link parties locally and write the groups (and optionally the similarity scores).
 
     :param threshold: the least Dice similarity of a candidate pair, from 0 to 1.
     :param files: ``(CLK file, block file or None)`` of each party, in party order;
-        give block files for all parties or for none.
+        give block files for all parties or for none. CLK files may be JSON or binary.
     :param output: the groups file (``-``: stdout).
     :param scores_output: the similarity scores file, if wanted (``-``: stdout).
     :param progress: show progress bars on stderr (reading the CLKs, comparing).
+    :param force: link even if the files record different schemas or secrets (see :func:`check_parties_agree`).
+    :param raw_clk_size: the CLK files are headerless binary with CLKs of this many bytes.
     :raises InputFileError: for bad input files; nothing is written then.
+    :raises EncodingsDiffer: if the files record different schemas or secrets (unless ``force``).
     :raises UsageError: for fewer than two parties, blocks for only some, or one output for both.
     """
     if len(files) < 2:
@@ -253,8 +309,10 @@ def find_similarity(
         raise UsageError("give block files for every party or for none", "files")
     if scores_output is not None and scores_output == output:
         raise UsageError("the groups and the similarity scores need different outputs", "scores_output")
-    parties = [load_party(clk, block, progress) for clk, block in files]
+    notes = check_parties_agree([read_clk_info(clk, raw_clk_size) for clk, _block in files], force)
+    parties = [load_party(clk, block, progress, raw_clk_size) for clk, block in files]
     result = link_parties(parties, threshold, progress)
+    result.notes = notes
     with contextlib.ExitStack() as stack:
         groups_out = stack.enter_context(atomic_output(output))
         if scores_output is not None:
@@ -268,7 +326,7 @@ def format_summary(result: LinkageResult, verbose: bool = False) -> List[str]:
 
     :param verbose: add each party's files and counts, the group sizes and the time taken.
     """
-    lines = []
+    lines = list(result.notes)
     if verbose:
         for index, party in enumerate(result.parties):
             blocks = f", blocks from {party.block_path}" if party.block_path is not None else ""

@@ -27,7 +27,7 @@ TLS certificates are verified unless the caller opts out.
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import IO, Any, BinaryIO, Callable, Dict, Mapping, Optional, Tuple, Union, cast
 
 import urllib3
 from minio import Minio
@@ -190,6 +190,7 @@ class ObjectStore:
         file_path: str,
         metadata: Optional[Mapping[str, str]] = None,
         label: Optional[str] = None,
+        content_type: str = "application/json",
     ) -> None:
         """Upload the file at ``file_path`` as ``bucket/object_name``.
 
@@ -198,27 +199,70 @@ class ObjectStore:
         :raises CredentialsExpired: if the store says the credentials have expired.
         :raises ObjectStoreError: naming the endpoint, bucket and object.
         """
+        try:
+            length = os.path.getsize(file_path)
+        except (OSError, ValueError):
+            length = 0  # fput_object reports the problem
+
+        def put(progress: Any) -> None:
+            self.client.fput_object(
+                bucket,
+                object_name,
+                file_path,
+                content_type=content_type,
+                metadata=dict(metadata or {}),
+                progress=progress,
+                num_parallel_uploads=1,
+            )
+
+        self._upload(bucket, object_name, label or os.path.basename(file_path), length, put)
+
+    def upload_stream(
+        self,
+        bucket: str,
+        object_name: str,
+        stream: IO[bytes],
+        length: int,
+        label: str,
+        metadata: Optional[Mapping[str, str]] = None,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        """Upload ``length`` bytes read from ``stream`` (read once, a part at a time) as ``bucket/object_name``.
+
+        :param label: the name shown on the progress bar.
+        :param metadata: user metadata, sent as ``X-Amz-Meta-<name>`` headers.
+        :raises CredentialsExpired: if the store says the credentials have expired.
+        :raises ObjectStoreError: naming the endpoint, bucket and object.
+        """
+
+        def put(progress: Any) -> None:
+            self.client.put_object(
+                bucket,
+                object_name,
+                cast(BinaryIO, stream),
+                length,
+                content_type=content_type,
+                metadata=dict(metadata or {}),
+                progress=progress,
+                num_parallel_uploads=1,
+            )
+
+        self._upload(bucket, object_name, label, length, put)
+
+    def _upload(self, bucket: str, object_name: str, label: str, length: int, put: Callable[[Any], None]) -> None:
         where = f"{bucket}/{object_name} on the object store at {self.endpoint}"
         progress = None
         if self.progress:
             try:
-                part_size, _count = get_part_info(os.path.getsize(file_path), 0)
-            except (OSError, ValueError):
-                part_size = 0  # fput_object reports the problem
-            progress = UploadProgress(label or os.path.basename(file_path), part_size)
+                part_size, _count = get_part_info(length, 0)
+            except ValueError:
+                part_size = 0  # minio reports the problem
+            progress = UploadProgress(label, part_size)
         try:
             with warnings.catch_warnings():
                 if self.verify is False:
                     warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                self.client.fput_object(
-                    bucket,
-                    object_name,
-                    file_path,
-                    content_type="application/json",
-                    metadata=dict(metadata or {}),
-                    progress=progress,
-                    num_parallel_uploads=1,
-                )
+                put(progress)
             if progress is not None:
                 progress.finish()
         except MinioException as exc:

@@ -30,15 +30,18 @@ HTTP status and the server's own message; tokens never appear in it.
 Two behaviours of the service to know about when uploading: without blocks,
 every party of a project must upload the same way (all directly with
 :meth:`RestClient.project_upload_clks`, or all through the object store), or
-the service's default blocks do not line up and runs link nothing; and
-:meth:`RestClient.get_temporary_objectstore_credentials` gets HTTP 500, not
-403, for a token that is not an upload token.
+the service's default blocks do not line up and runs link nothing; and a
+token that is not an upload token gets a bare HTTP 500, not 403. Such answers
+of the real service are turned into errors that say what happened (see
+:mod:`~anonlinkclient.service.answers`): :class:`~anonlinkclient.errors.NotAnUploadToken`,
+:class:`~anonlinkclient.errors.BlockingDisabled`, :class:`~anonlinkclient.errors.ProjectInError`,
+:class:`~anonlinkclient.errors.RunNotComplete` and :class:`~anonlinkclient.errors.RunFailed`.
 """
 
 import io
 import re
 import time
-from typing import IO, Any, Callable, Collection, Dict, Iterator, Mapping, Optional, TypeVar, Union
+from typing import IO, Any, Callable, Collection, Dict, Iterator, Mapping, NoReturn, Optional, TypeVar, Union
 
 import ijson
 import requests
@@ -52,7 +55,9 @@ from anonlinkclient.errors import (
     ServiceError,
     TLSError,
     UnexpectedAnswer,
+    UsageError,
 )
+from anonlinkclient.service import answers
 from anonlinkclient.service.http import create_session
 from anonlinkclient.service.settings import (
     DEFAULT_RETRY_EXPONENTIAL_MAX_MS,
@@ -90,13 +95,18 @@ UNKNOWN_OUTCOME = (
     "; the service may or may not have stored the upload: upload again, and if the token is refused "
     "as already used, it was stored"
 )
-#: Appended to an upload the service refused (HTTP 403).
-UPLOAD_REFUSED = " (the token must be one of the project's upload tokens, not used before)"
 
 ClkData = Union[Mapping[str, Any], bytes, str, IO[bytes]]
 T = TypeVar("T")
 #: ``exc_reason`` values that mean the server was reached but the connection ended without an answer.
 DROPPED = ("RemoteDisconnected", "Connection aborted", "Connection reset by peer", "Broken pipe")
+
+
+def _raise_explained(error: ServiceError, explained: Optional[ServiceError]) -> NoReturn:
+    """Raise the error that explains ``error`` (see :mod:`~anonlinkclient.service.answers`), or ``error`` itself."""
+    if explained is None:
+        raise error
+    raise explained from error
 
 
 def is_transient(error: ServiceError) -> bool:
@@ -195,7 +205,9 @@ def format_run_status(status: Mapping[str, Any]) -> str:
         Stage (2/3): compute similarity scores
         Progress: 42.00%
 
-    The progress line appears only when the service reports progress.
+    The progress line appears only when the service reports progress; a run in
+    state ``error`` gets a last line with the run's own message (and detail),
+    e.g. ``Message: Mismatch in encoding sizes. Stopping``.
     """
     stage = status.get("current_stage") or {}
     lines = [
@@ -205,6 +217,9 @@ def format_run_status(status: Mapping[str, Any]) -> str:
     progress = stage.get("progress")
     if isinstance(progress, Mapping) and isinstance(progress.get("relative"), (int, float)):
         lines.append(f"Progress: {progress['relative']:.2%}")
+    if status.get("state") == "error":
+        detail = f" ({status['detail']})" if status.get("detail") else ""
+        lines.append(f"Message: {status.get('message') or 'none given'}{detail}")
     return "\n".join(lines)
 
 
@@ -450,7 +465,9 @@ class RestClient:
         """Retrieve temporary object store credentials to upload.
 
         A real service answers HTTP 500 (not 403) when ``apikey`` is not an upload
-        token, and also when its administrator turned this feature off.
+        token (raised as :class:`~anonlinkclient.errors.NotAnUploadToken`), and
+        also when its administrator turned this feature off (a plain
+        :class:`ServiceError` whose ``text`` says so).
 
         :param project: A project ID
         :param apikey: A dataprovider's upload token
@@ -460,9 +477,12 @@ class RestClient:
             "bucket", "path"}}``.
         """
         action = "Getting object store credentials failed"
-        response = self._request(
-            "get", f"/projects/{project}/authorize-external-upload", action, apikey, expected=(201,)
-        )
+        try:
+            response = self._request(
+                "get", f"/projects/{project}/authorize-external-upload", action, apikey, expected=(201,)
+            )
+        except ServiceError as exc:
+            _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
         body = self._json(response, action, ["credentials", "upload"])
         upload = body["upload"]
         if not isinstance(upload, dict) or not all(isinstance(upload.get(k), str) for k in ("bucket", "path")):
@@ -480,17 +500,47 @@ class RestClient:
             ``{"clks": [...]}``, ``{"clknblocks": [...]}`` or
             ``{"encodings": {"file": ...}, "blocks": {"file": ...}}``.
         :return: ``{"message": ..., "receipt_token": ...}``.
+        :raises NotAnUploadToken: / :raises BlockingDisabled: for the service's answers to those mistakes.
         """
         action = "Upload failed"
         path = f"/projects/{project}/clks"
-        advice = {403: UPLOAD_REFUSED, None: UNKNOWN_OUTCOME}
-        if isinstance(clk_data, Mapping):
-            response = self._request("post", path, action, apikey, json=clk_data, expected=(201,), advice=advice)
-        else:
-            headers = {"Content-Type": "application/json"}
+        advice: Dict[Optional[int], str] = {None: UNKNOWN_OUTCOME}
+        try:
+            if isinstance(clk_data, Mapping):
+                response = self._request("post", path, action, apikey, json=clk_data, expected=(201,), advice=advice)
+            else:
+                headers = {"Content-Type": "application/json"}
+                response = self._request(
+                    "post", path, action, apikey, data=clk_data, headers=headers, expected=(201,), advice=advice
+                )
+        except ServiceError as exc:
+            _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
+        return self._json(response, action, advice=UNKNOWN_OUTCOME)
+
+    def project_upload_binary_clks(
+        self, project: str, apikey: str, clk_data: Union[bytes, IO[bytes]], count: int, size: int
+    ) -> Dict[str, Any]:
+        """Upload one data provider's encodings in the binary format (``POST /projects/{id}/binaryclks``).
+
+        :param project: the project ID.
+        :param apikey: the data provider's upload token.
+        :param clk_data: the CLKs' bytes one after another, as ``bytes`` or a binary
+            file streamed from its current position (and sent again from there on a retry).
+        :param count: the number of CLKs (sent as ``Hash-Count``).
+        :param size: the bytes of each CLK (sent as ``Hash-Size``).
+        :return: ``{"message": ..., "receipt_token": ...}``.
+        :raises NotAnUploadToken: for the service's answer to a token that is not an upload token.
+        """
+        action = "Upload failed"
+        headers = {"Content-Type": "application/octet-stream", "Hash-Count": str(count), "Hash-Size": str(size)}
+        advice: Dict[Optional[int], str] = {None: UNKNOWN_OUTCOME}
+        path = f"/projects/{project}/binaryclks"
+        try:
             response = self._request(
                 "post", path, action, apikey, data=clk_data, headers=headers, expected=(201,), advice=advice
             )
+        except ServiceError as exc:
+            _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
         return self._json(response, action, advice=UNKNOWN_OUTCOME)
 
     # ---- runs ----
@@ -506,14 +556,21 @@ class RestClient:
         :param name: a name for the run (``None``: no name).
         :param notes: free text stored with the run (default: which client created it).
         :return: the run's description, with its ``run_id``.
+        :raises UsageError: for a threshold outside (0, 1] (nothing is sent: the service would fail with HTTP 500).
+        :raises ProjectInError: if the project's uploads cannot be linked (the service refuses new runs).
         """
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+            raise UsageError(f"the threshold must be above 0 and at most 1, not {threshold!r}", "threshold")
         if notes is None:
             notes = f"Run created by anonlink-client {__version__}"
         body: Dict[str, Any] = {"threshold": threshold, "notes": notes}
         if name is not None:
             body["name"] = name
         action = "Run creation failed"
-        response = self._request("post", f"/projects/{project_id}/runs", action, apikey, json=body, expected=(201,))
+        try:
+            response = self._request("post", f"/projects/{project_id}/runs", action, apikey, json=body, expected=(201,))
+        except ServiceError as exc:
+            _raise_explained(exc, answers.run_refusal(exc, project_id, [apikey]))
         return self._json(response, action, ["run_id"])
 
     def run_get_status(self, project: str, run: str, apikey: str) -> Dict[str, Any]:
@@ -525,14 +582,18 @@ class RestClient:
     def run_get_result_text(self, project: str, run: str, apikey: str) -> str:
         """The result of a completed run as the JSON text the service sent.
 
-        The service answers 404 while the run is not complete. The text is
-        checked to be one whole JSON document (without building it in memory),
-        so that a cut-off or garbled answer is an :class:`UnexpectedAnswer`,
-        never a result.
+        The service answers 404 while the run is not complete
+        (:class:`~anonlinkclient.errors.RunNotComplete`), and 500 for a run that
+        failed (:class:`~anonlinkclient.errors.RunFailed`). The text is checked
+        to be one whole JSON document (without building it in memory), so that
+        a cut-off or garbled answer is an :class:`UnexpectedAnswer`, never a result.
         """
         path = f"/projects/{project}/runs/{run}/result"
         action = "Getting the run result failed"
-        response = self._request("get", path, action, apikey)
+        try:
+            response = self._request("get", path, action, apikey)
+        except ServiceError as exc:
+            _raise_explained(exc, answers.result_refusal(exc, run, [apikey]))
         try:
             for _event in ijson.parse(io.BytesIO(response.content)):
                 pass

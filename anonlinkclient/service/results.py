@@ -7,12 +7,25 @@ the run's own message or its state and stage. While watching, a status query or
 the download that fails transiently (a dropped connection, HTTP 503 or 5xx, a
 garbled answer) is reported and asked again, within the client's retry time
 limit (see :meth:`~anonlinkclient.rest_client.RestClient.watch_run_status`).
+
+A run that failed because the parties' encodings differ in size is an
+:class:`~anonlinkclient.errors.EncodingSizeMismatch`, which says so (with the
+size the project's schema makes, when the project's description can be read:
+the service does not say which sizes it received). A completed run that
+compared no pairs of records is reported with :data:`NOTHING_COMPARED`.
 """
 
 from typing import Any, Callable, Dict, Optional
 
-from anonlinkclient.errors import RunFailed, RunNotComplete
+from anonlinkclient.errors import RunNotComplete, ServiceError
+from anonlinkclient.service.answers import SIZE_MISMATCH, failed_run
 from anonlinkclient.service.rest_client import RestClient, format_run_status
+
+#: Said when a completed run compared no pairs of records (its result links nothing).
+NOTHING_COMPARED = (
+    "Note: the service compared no pairs of records in this run: the parties' encodings share no block "
+    "(without blocks, this happens when one party uploaded directly and another through the object store)"
+)
 
 
 def _quiet(_message: str) -> None:
@@ -40,7 +53,8 @@ def fetch_run_result(
     :param timeout: stop watching after this many seconds (``None``: never).
     :param update_period: seconds between status queries while watching.
     :raises RunNotComplete: if the run has not finished (or did not within ``timeout``).
-    :raises RunFailed: if the run failed on the service.
+    :raises RunFailed: if the run failed on the service (:class:`~anonlinkclient.errors.EncodingSizeMismatch`
+        if because the parties' encodings differ in size).
     """
     say = log or _quiet
     status: Dict[str, Any] = {}
@@ -54,6 +68,8 @@ def fetch_run_result(
         status = client.run_get_status(project, run, apikey)
     state = status.get("state")
     if state == "completed":
+        if status.get("total_number_comparisons") == 0:
+            say(NOTHING_COMPARED)
         say("Downloading result")
         if watch:
             text = client.keep_asking(lambda: client.run_get_result_text(project, run, apikey), update_period, say)
@@ -62,8 +78,13 @@ def fetch_run_result(
         say("Received result")
         return text
     if state == "error":
-        detail = f" ({status['detail']})" if status.get("detail") else ""
-        raise RunFailed(f"Run {run} failed on the service: {status.get('message', 'no message')}{detail}")
+        schema = None
+        if str(status.get("message") or "").startswith(SIZE_MISMATCH):
+            try:  # the size the encodings must have; the service does not say which it received
+                schema = client.project_get_description(project, apikey).get("schema")
+            except ServiceError:
+                pass
+        raise failed_run(run, status, schema)
     stage = status.get("current_stage") or {}
     where = f"stage {stage.get('number')}/{status.get('stages')}: {stage.get('description', '')}".rstrip(": ")
     raise RunNotComplete(f"No result yet: run {run} is {state} ({where})")

@@ -2,16 +2,25 @@
 
 :func:`upload_encodings` is what ``anonlink upload`` does:
 
-1. check the files before anything is sent: every CLK is base64 and all have
-   one size, and the block file was made for this many CLKs;
-2. unless told to upload directly, ask the service for temporary object-store
-   credentials (``authorize-external-upload``), upload ``encodings.json`` (with
-   metadata ``hash-count`` and ``hash-size``) and ``blocks.json`` to the bucket
-   and path it names, and tell the service where they are;
-3. otherwise, or if the service offers no object store, send the encodings in
-   the request body: the CLK file itself (``{"clks": [...]}``), or the CLKs
-   combined with their blocks (``{"clknblocks": [...]}``).
+1. check the files before anything is sent: the CLK file (JSON or binary) is
+   whole and all its CLKs have one size, and the block file was made for this
+   many CLKs; binary uploads must also have a size the service takes
+   (:data:`MAX_HASH_SIZE`);
+2. check the CLKs fit the project, where the service shows the project's
+   linkage schema to the token (:func:`check_against_project`);
+3. unless told to upload directly, ask the service for temporary object-store
+   credentials (``authorize-external-upload``), upload ``encodings.bin`` (the
+   binary format; ``encodings.json`` with ``{"clks": [...]}`` for the JSON
+   format), with metadata ``hash-count`` and ``hash-size``, and ``blocks.json``
+   to the bucket and path it names, and tell the service where they are;
+4. otherwise, or if the service offers no object store, send the encodings in
+   the request body: the CLKs' bytes to ``/binaryclks`` with ``Hash-Count`` and
+   ``Hash-Size`` (``{"clks": [...]}`` to ``/clks`` for the JSON format), or the
+   CLKs combined with their blocks (``{"clknblocks": [...]}``, JSON only).
 
+What is sent is only what the service takes: a CLK file's metadata and header
+are never sent, and a JSON file is converted to binary (or the reverse) on the
+way; a JSON file without metadata (older tools) sent as JSON goes as it is.
 Files are streamed from disk all the way: nothing holds all the encodings in
 memory.
 
@@ -28,21 +37,39 @@ Two behaviours of the real service matter here. Without blocks, every party of
 a project must upload the same way: if one party uploads directly and another
 through the object store, the service puts their records in different default
 blocks and the run links nothing. And ``authorize-external-upload`` answers HTTP 500, not
-403, to a token that is not an upload token (such as the result token), the
-same answer as when the object store is turned off; the fallback message says
-so.
+403, to a token that is not an upload token (such as the result token), as it
+does when its object store is turned off: the bare 500 of the first stops the
+upload with :class:`~anonlinkclient.errors.NotAnUploadToken`, only the second
+falls back to a direct upload.
 """
 
 import contextlib
 import os
-from typing import IO, Any, Callable, Dict, Optional, Tuple, cast
+from typing import IO, Any, Callable, Dict, Mapping, Optional, Tuple, cast
 
-from anonlinkclient.errors import CredentialsExpired, InputFileError, ServiceError
+from anonlinkclient.errors import (
+    CredentialsExpired,
+    InputFileError,
+    NotAnUploadToken,
+    ServiceConnectionError,
+    ServiceError,
+    UsageError,
+)
 from anonlinkclient.io.block_file import blocks_by_record
-from anonlinkclient.io.clknblocks import combine_clks_blocks, count_clks
+from anonlinkclient.io.clk_file import (
+    WIRE_FORMATS,
+    ClkFileSummary,
+    EncodedClks,
+    check_clk_file,
+    clk_bytes,
+    no_metadata_note,
+    read_clk_info,
+)
+from anonlinkclient.io.clknblocks import combine_clks_blocks
 from anonlinkclient.io.progress import ReadProgress, bar
 from anonlinkclient.service.objectstore import (
     ObjectStore,
+    UploadPlace,
     credentials_provider,
     upload_place,
 )
@@ -56,30 +83,110 @@ SAME_ROUTE_WARNING = (
 )
 REFRESH_MESSAGE = "Anonlink client: the object store credentials have expired; asking the service for new ones"
 ENCODINGS_OBJECT = "encodings.json"
+BINARY_ENCODINGS_OBJECT = "encodings.bin"
 BLOCKS_OBJECT = "blocks.json"
+#: The largest CLK (in bytes) the service takes in the binary format: ``MAX_ENCODING_SIZE``
+#: of a default Entity Service deployment (its ``Hash-Size`` check; the least is 1).
+MAX_HASH_SIZE = 1024
 #: authorize-external-upload answers after which the upload goes directly to the service.
 NO_OBJECT_STORE_STATUSES = frozenset({404, 500, 501})
 
 Log = Callable[[str], None]
+#: Gives a linkage schema's fingerprint, or ``None`` if it is not a valid schema
+#: (:func:`anonlinkclient.encoding.schema.fingerprint_if_valid`).
+Fingerprint = Callable[[Mapping[str, Any]], Optional[str]]
 
 
 def _quiet(_message: str) -> None:
     pass
 
 
-def check_upload_files(clk_path: str, blocks_path: Optional[str] = None) -> Tuple[int, int]:
+def check_upload_files(
+    clk_path: str, blocks_path: Optional[str] = None, raw_clk_size: Optional[int] = None
+) -> Tuple[int, int]:
     """Check a CLK file (and its block file) can be uploaded; return ``(CLK count, bytes per CLK)``.
 
     Both files are streamed, not loaded.
 
+    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: for a malformed file, CLKs of different sizes, an
         empty CLK list, or a block file made for another number of records.
     """
-    count, size = count_clks(clk_path)
+    summary = _check_files(clk_path, blocks_path, raw_clk_size)
+    return summary.count, summary.size
+
+
+def _check_files(clk_path: str, blocks_path: Optional[str], raw_clk_size: Optional[int]) -> ClkFileSummary:
+    summary = check_clk_file(clk_path, raw_clk_size)
     if blocks_path is not None:
-        for _blocks in blocks_by_record(blocks_path, count, clk_path):  # the one check that they fit
+        for _blocks in blocks_by_record(blocks_path, summary.count, clk_path):  # the one check that they fit
             pass
-    return count, size
+    return summary
+
+
+def check_hash_size(clk_path: str, size: int) -> None:
+    """Check the service takes CLKs of ``size`` bytes in the binary format (``Hash-Size``).
+
+    :raises InputFileError: if they are larger than :data:`MAX_HASH_SIZE`.
+    """
+    if size > MAX_HASH_SIZE:
+        raise InputFileError(
+            clk_path,
+            f"its CLKs are {size} bytes, but the Entity Service takes binary uploads of at most "
+            f"{MAX_HASH_SIZE} bytes per CLK (Hash-Size); upload them as JSON",
+        )
+
+
+def check_against_project(
+    client: RestClient,
+    project: str,
+    apikey: str,
+    clk_path: str,
+    summary: ClkFileSummary,
+    fingerprint: Optional[Fingerprint] = None,
+    log: Optional[Log] = None,
+) -> None:
+    """Check the CLKs fit the project: their length, and the schema fingerprint the file records.
+
+    The service shows a project's linkage schema (``GET /projects/{id}``) only
+    to its result token; with an upload token it answers 403, and the check is
+    skipped with a note.
+
+    :param fingerprint: gives a schema's fingerprint; without it only the CLK length is checked.
+    :param log: called with the note when the check is skipped (default: silent). It is the
+        usual case (an upload token), so the CLI shows the note with ``-v`` only.
+    :raises InputFileError: if the CLKs' length or the schema fingerprint differ from the project's schema's.
+    :raises ServiceConnectionError: if the service cannot be reached.
+    """
+    say = log or _quiet
+    try:
+        description = client.project_get_description(project, apikey)
+    except ServiceConnectionError:
+        raise
+    except ServiceError as exc:
+        status = f"HTTP {exc.status_code}" if exc.status_code is not None else str(exc)
+        say(
+            f"Note: the service does not show the project's linkage schema to this token ({status}; only the "
+            f"result token may see it), so {clk_path} was not checked against it"
+        )
+        return
+    schema = description.get("schema")
+    bits = schema.get("clkConfig", {}).get("l") if isinstance(schema, dict) else None
+    if isinstance(bits, int) and not isinstance(bits, bool) and clk_bytes(bits) != summary.size:
+        raise InputFileError(
+            clk_path,
+            f"its CLKs are {summary.size * 8} bits, but project {project}'s linkage schema makes {bits}-bit CLKs",
+        )
+    recorded = summary.info.meta.schema_fingerprint if summary.info.meta is not None else None
+    if fingerprint is None or recorded is None or not isinstance(schema, dict):
+        return
+    expected = fingerprint(schema)
+    if expected is not None and expected != recorded:
+        raise InputFileError(
+            clk_path,
+            f"was hashed with the linkage schema of fingerprint {recorded}, but project {project}'s schema has "
+            f"fingerprint {expected}; hash with the project's schema",
+        )
 
 
 def upload_encodings(
@@ -93,13 +200,16 @@ def upload_encodings(
     log: Optional[Log] = None,
     progress: bool = True,
     detail: Optional[Log] = None,
+    wire_format: str = "binary",
+    raw_clk_size: Optional[int] = None,
+    fingerprint: Optional[Fingerprint] = None,
 ) -> Dict[str, Any]:
     """Upload a CLK file (and its block file) to a project, through the object store if the service offers one.
 
     :param client: the service's :class:`~anonlinkclient.rest_client.RestClient`.
     :param project: the project ID.
     :param apikey: the data provider's upload token.
-    :param clk_path: the CLK JSON file made by ``anonlink hash``.
+    :param clk_path: the CLK file made by ``anonlink hash``, JSON or binary.
     :param blocks_path: the block file made by ``anonlink block`` for these CLKs.
     :param to_entityservice: upload directly to the service, not through the object store.
     :param profile: sign the object-store upload with the credentials of this
@@ -108,23 +218,54 @@ def upload_encodings(
     :param log: called with each status message (default: silent).
     :param progress: show a progress bar per file on stderr while uploading.
     :param detail: called with more detailed messages (the CLI's ``-v``; default: silent).
+    :param wire_format: ``binary`` (the service's binary format) or ``json``
+        (``{"clks": [...]}``); a direct upload with blocks is always JSON (``clknblocks``).
+    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
+    :param fingerprint: gives a linkage schema's fingerprint, to check the file's
+        against the project's (see :func:`check_against_project`).
     :return: the service's receipt, ``{"message": ..., "receipt_token": ...}``.
-    :raises InputFileError: if the files are unusable (nothing has been sent then).
+    :raises InputFileError: if the files are unusable or do not fit the project (nothing has been sent then).
     :raises ServiceError: if the service refuses or fails.
     :raises ObjectStoreError: if the object store upload fails.
     """
     say = log or _quiet
-    count, size = check_upload_files(clk_path, blocks_path)
-    (detail or _quiet)(f"{clk_path}: {count} CLKs of {size} bytes" + (f", blocks {blocks_path}" if blocks_path else ""))
+    if wire_format not in WIRE_FORMATS:
+        raise UsageError(f"unknown upload format {wire_format!r} (expected binary or json)", "wire_format")
+    summary = _check_files(clk_path, blocks_path, raw_clk_size)
+    count, size = summary.count, summary.size
+    sent_as = "clknblocks JSON" if blocks_path is not None and to_entityservice else wire_format
+    (detail or _quiet)(
+        f"{clk_path}: {count} CLKs of {size} bytes ({summary.info.format} file, sent as {sent_as})"
+        + (f", blocks {blocks_path}" if blocks_path else "")
+    )
+    if wire_format == "binary" and sent_as == "binary":
+        check_hash_size(clk_path, size)
+    check_against_project(client, project, apikey, clk_path, summary, fingerprint, detail)
+    if not summary.info.checkable:
+        say(no_metadata_note(clk_path))
     if not to_entityservice:
         access = _object_store_access(client, project, apikey, say, blocked=blocks_path is not None)
         if access is not None:
             say(OBJECT_STORE_MESSAGE)
             return upload_via_object_store(
-                client, project, apikey, access, clk_path, blocks_path, count, size, profile, progress, say
+                client,
+                project,
+                apikey,
+                access,
+                clk_path,
+                blocks_path,
+                count,
+                size,
+                profile,
+                progress,
+                say,
+                wire_format,
+                raw_clk_size,
             )
     say(DIRECT_MESSAGE)
-    return upload_direct(client, project, apikey, clk_path, blocks_path, progress)
+    return upload_direct(
+        client, project, apikey, clk_path, blocks_path, progress, wire_format, count, size, raw_clk_size
+    )
 
 
 def _object_store_access(
@@ -134,13 +275,12 @@ def _object_store_access(
     try:
         return client.get_temporary_objectstore_credentials(project, apikey)
     except ServiceError as exc:
-        if exc.status_code not in NO_OBJECT_STORE_STATUSES:
+        if isinstance(exc, NotAnUploadToken) or exc.status_code not in NO_OBJECT_STORE_STATUSES:
             raise
         detail = f": {exc.text}" if exc.text else ""
         say(
             f"Anonlink client: the service offers no object store upload (HTTP {exc.status_code}{detail}); "
-            "uploading directly instead. (A real service also answers HTTP 500 when the token is not an upload "
-            "token, e.g. the result token.)"
+            "uploading directly instead."
         )
         if not blocked:
             say(SAME_ROUTE_WARNING)
@@ -159,6 +299,8 @@ def upload_via_object_store(
     profile: Optional[str] = None,
     progress: bool = True,
     log: Optional[Log] = None,
+    wire_format: str = "binary",
+    raw_clk_size: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Upload the files to the place ``access`` names, then tell the service where they are.
 
@@ -169,17 +311,37 @@ def upload_via_object_store(
     :param access: the answer of ``authorize-external-upload``.
     :param count: / :param size: the number of CLKs and bytes per CLK (object metadata).
     :param log: called with status messages (default: silent).
+    :param wire_format: the ``encodings`` object's format: ``binary`` (``encodings.bin``,
+        the service's binary format) or ``json`` (``encodings.json``, ``{"clks": [...]}``).
+    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :return: the service's receipt.
     """
-    files = [(ENCODINGS_OBJECT, clk_path, {"hash-count": str(count), "hash-size": str(size)})]
+    encodings_object = BINARY_ENCODINGS_OBJECT if wire_format == "binary" else ENCODINGS_OBJECT
+    files = [(encodings_object, clk_path, {"hash-count": str(count), "hash-size": str(size)})]
     if blocks_path is not None:
         files.append((BLOCKS_OBJECT, blocks_path, {}))
+
+    def put(store: ObjectStore, place: UploadPlace, object_file: str, path: str, metadata: Dict[str, str]) -> None:
+        label = os.path.basename(path)
+        if object_file == BLOCKS_OBJECT or _sent_as_it_is(clk_path, wire_format, raw_clk_size):
+            store.upload_file(place.bucket, place.object_name(object_file), path, metadata, label)
+            return
+        stream = EncodedClks(clk_path, wire_format, count, size, raw_clk_size)
+        content_type = "application/octet-stream" if wire_format == "binary" else "application/json"
+        try:
+            body = cast(IO[bytes], stream)
+            store.upload_stream(
+                place.bucket, place.object_name(object_file), body, stream.len, label, metadata, content_type
+            )
+        finally:
+            stream.close()
+
     store = _object_store(client, access, profile, progress)
     places: Dict[str, Tuple[str, str]] = {}
     for object_file, path, metadata in files:
         place = upload_place(access["upload"])
         try:
-            store.upload_file(place.bucket, place.object_name(object_file), path, metadata, os.path.basename(path))
+            put(store, place, object_file, path, metadata)
         except CredentialsExpired:
             if profile is not None:
                 raise
@@ -187,7 +349,7 @@ def upload_via_object_store(
             access = client.get_temporary_objectstore_credentials(project, apikey)
             store = _object_store(client, access, profile, progress)
             place = upload_place(access["upload"])
-            store.upload_file(place.bucket, place.object_name(object_file), path, metadata, os.path.basename(path))
+            put(store, place, object_file, path, metadata)
         places[object_file] = (place.bucket, place.object_name(object_file))
     service_credentials = _read_credentials(access.get("credentials"))  # the latest, which can read every file
     body: Dict[str, Any] = {}
@@ -221,6 +383,14 @@ def _read_credentials(credentials: Any) -> Optional[Dict[str, str]]:
     return {key: str(credentials[key]) for key in keys if credentials.get(key)}
 
 
+def _sent_as_it_is(clk_path: str, wire_format: str, raw_clk_size: Optional[int]) -> bool:
+    """Whether the file goes as it is: a JSON file without metadata sent as JSON (as earlier versions sent it)."""
+    if wire_format != "json" or raw_clk_size is not None:
+        return False
+    info = read_clk_info(clk_path)
+    return info.format == "json" and info.meta is None
+
+
 def upload_direct(
     client: RestClient,
     project: str,
@@ -228,24 +398,47 @@ def upload_direct(
     clk_path: str,
     blocks_path: Optional[str] = None,
     progress: bool = False,
+    wire_format: str = "binary",
+    count: Optional[int] = None,
+    size: Optional[int] = None,
+    raw_clk_size: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Send the encodings in the request body: the CLK file as it is, or combined with its blocks.
+    """Send the encodings in the request body: binary to ``/binaryclks``, ``{"clks": [...]}``, or
+    combined with their blocks (``{"clknblocks": [...]}``).
 
-    Both are streamed from a file, which a retry sends again from its start.
+    All are streamed from the file, which a retry reads again from its start.
 
     :param progress: show a progress bar of the bytes sent on stderr.
+    :param wire_format: ``binary`` or ``json`` (without blocks; with blocks the body is ``clknblocks``).
+    :param count: / :param size: the number of CLKs and bytes per CLK, if known
+        (from :func:`check_upload_files`; the file is checked again if not).
+    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :return: the service's receipt.
     """
+    binary = False
     try:
         with contextlib.ExitStack() as stack:
-            body: IO[bytes] = stack.enter_context(
-                open(clk_path, "rb") if blocks_path is None else combine_clks_blocks(clk_path, blocks_path)
-            )
-            size = os.fstat(body.fileno()).st_size
+            if blocks_path is not None or _sent_as_it_is(clk_path, wire_format, raw_clk_size):
+                body: IO[bytes] = stack.enter_context(
+                    open(clk_path, "rb")
+                    if blocks_path is None
+                    else combine_clks_blocks(clk_path, blocks_path, raw_clk_size)
+                )
+                length = os.fstat(body.fileno()).st_size
+            else:
+                if count is None or size is None:
+                    count, size = check_upload_files(clk_path, None, raw_clk_size)
+                stream = EncodedClks(clk_path, wire_format, count, size, raw_clk_size)
+                stack.callback(stream.close)
+                body, length, binary = cast(IO[bytes], stream), stream.len, wire_format == "binary"
             sent = stack.enter_context(
-                bar(progress, f"Upload {os.path.basename(clk_path)}", size, "B", unit_divisor=1024)
+                bar(progress, f"Upload {os.path.basename(clk_path)}", length, "B", unit_divisor=1024)
             )
-            receipt = client.project_upload_clks(project, apikey, cast(IO[bytes], ReadProgress(body, sent)))
+            counted = cast(IO[bytes], ReadProgress(body, sent))
+            if binary and count is not None and size is not None:
+                receipt = client.project_upload_binary_clks(project, apikey, counted, count, size)
+            else:
+                receipt = client.project_upload_clks(project, apikey, counted)
     except OSError as exc:
         raise InputFileError(clk_path, f"cannot read ({exc.strerror})") from exc
     return receipt

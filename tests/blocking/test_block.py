@@ -273,7 +273,7 @@ def test_the_manuals_psig_example_as_printed_is_refused_with_what_to_fix(tmp_pat
 
     assert result.exit_code == 4
     assert result.stderr == (
-        f"Error: {path}: not a valid blocking schema: "
+        f"Error: {path}: the blocking schema is not valid: "
         'top level: unknown key "signatureSpecs"; allowed here: "type", "version", "config"; '
         'config: "blocking-features", "signatureSpecs" are missing; '
         'config: unknown key "blocking_features" (did you mean "blocking-features"?); allowed here: '
@@ -413,11 +413,11 @@ def psig(**changes: Any) -> Dict[str, Any]:
 BAD_SCHEMAS = {
     "version 2": (
         {**lambda_fold(), "version": 2},
-        "not a valid blocking schema: version: must be 1, the only blocking schema version",
+        "the blocking schema is not valid: version: must be 1, the only blocking schema version",
     ),
     "unknown method": (
         {**lambda_fold(), "type": "sorted-neighbourhood"},
-        'not a valid blocking schema: type: must be "p-sig" or "lambda-fold"',
+        'the blocking schema is not valid: type: must be "p-sig" or "lambda-fold"',
     ),
     "missing Lambda": (
         {
@@ -425,60 +425,63 @@ BAD_SCHEMAS = {
             "version": 1,
             "config": {k: v for k, v in lambda_fold()["config"].items() if k != "Lambda"},
         },
-        'not a valid blocking schema: config: "Lambda" is missing',
+        'the blocking schema is not valid: config: "Lambda" is missing',
     ),
     "Lambda zero": (
         lambda_fold(Lambda=0),
-        "not a valid blocking schema: config.Lambda: must be a whole number, 1 or more",
+        "the blocking schema is not valid: config.Lambda: must be a whole number, 1 or more",
     ),
     "input-clks not boolean": (
         lambda_fold(**{"input-clks": "yes"}),
-        'not a valid blocking schema: config.input-clks: must be true or false, not the string "yes"',
+        'the blocking schema is not valid: config.input-clks: must be true or false, not the string "yes"',
     ),
     "record-id-col": (
         lambda_fold(**{"record-id-col": 0}),
-        'not a valid blocking schema: config: unknown key "record-id-col"; allowed here: "blocking-features", '
+        'the blocking schema is not valid: config: unknown key "record-id-col"; allowed here: "blocking-features", '
         '"Lambda", "bf-len", "num-hash-funcs", "K", "input-clks", "random_state"',
     ),
     "mixed blocking features": (
         psig(**{"blocking-features": [1, "surname"]}),
-        "not a valid blocking schema: config.blocking-features: must be a non-empty list of column numbers "
+        "the blocking schema is not valid: config.blocking-features: must be a non-empty list of column numbers "
         "(0 or more) or of column names, not a mix",
     ),
     "filter type": (
         psig(filter={"type": "percent", "max": 3}),
-        'not a valid blocking schema: config.filter.type: must be "ratio" (a share of the records) or "count" '
+        'the blocking schema is not valid: config.filter.type: must be "ratio" (a share of the records) or "count" '
         "(a number of records)",
     ),
     "ratio above 1": (
         psig(filter={"type": "ratio", "max": 2}),
-        'not a valid blocking schema: config.filter.max: must be a number from 0 to 1 for a "ratio" filter',
+        'the blocking schema is not valid: config.filter.max: must be a number from 0 to 1 for a "ratio" filter',
     ),
     "min above max": (
         psig(filter={"type": "count", "max": 5, "min": 10}),
-        "not a valid blocking schema: config.filter: min (10) is greater than max (5), so every block would be dropped",
+        "the blocking schema is not valid: "
+        "config.filter: min (10) is greater than max (5), so every block would be dropped",
     ),
     "unknown strategy": (
         psig(signatureSpecs=[[{"type": "soundex", "feature": 1}]]),
-        'not a valid blocking schema: config.signatureSpecs[0][0].type: must be "characters-at", "feature-value" '
+        'the blocking schema is not valid: config.signatureSpecs[0][0].type: must be "characters-at", "feature-value" '
         'or "metaphone"',
     ),
     "no column": (
         psig(signatureSpecs=[[{"type": "metaphone"}]]),
-        'not a valid blocking schema: config.signatureSpecs[0][0]: must name its column with "feature" (or the '
+        'the blocking schema is not valid: config.signatureSpecs[0][0]: must name its column with "feature" (or the '
         'older "feature-idx"), exactly one of them',
     ),
     "backwards slice": (
         psig(signatureSpecs=[[{"type": "characters-at", "config": {"pos": ["3:1"]}, "feature": 1}]]),
-        'not a valid blocking schema: config.signatureSpecs[0][0].config.pos[0]: the slice "3:1" ends before it starts',
+        "the blocking schema is not valid: "
+        'config.signatureSpecs[0][0].config.pos[0]: the slice "3:1" ends before it starts',
     ),
     "K above bf-len": (
         lambda_fold(K=65, **{"input-clks": False}),
-        "not a valid blocking schema: config.K: 65 bits cannot be sampled from a Bloom filter of config.bf-len 64 bits",
+        "the blocking schema is not valid: "
+        "config.K: 65 bits cannot be sampled from a Bloom filter of config.bf-len 64 bits",
     ),
     "not an object": (
         [1, 2],
-        "not a valid blocking schema: the top level is a list; a blocking schema is a JSON object",
+        "the blocking schema is not valid: the top level is a list; a blocking schema is a JSON object",
     ),
 }
 
@@ -599,7 +602,7 @@ def test_csv_given_for_lambda_fold_on_clks_says_a_clk_file_was_expected(tmp_path
     assert result.exit_code == 3
     assert result.stderr == (
         f'Error: {DIRTY}: is not a CLK file: the blocking schema has "input-clks": true, so a CLK file made by '
-        '"anonlink hash" ({"clks": [...]}) was expected\n'
+        '"anonlink hash" (JSON {"clks": [...]} or binary) was expected\n'
     )
 
 

@@ -12,6 +12,9 @@ from clkhash import clk as clkhash_clk
 from clkhash import schema as clkhash_schema
 from clkhash.serialization import serialize_bitarray
 
+from anonlinkclient import __version__
+from anonlinkclient.encoding.schema import schema_file_fingerprint
+from anonlinkclient.encoding.secrets import secret_check_value
 from tests.helpers import NCVR_20, data, load_clks, run_anonlink, run_cli, tutorial
 from tests.secrets_guard import register_secret
 
@@ -82,11 +85,18 @@ def test_hash_equals_clkhash_for_both_hash_functions(tmp_path, generated_pii, ha
     assert clks == clkhash_reference(generated_pii, "horse", schema_path)
 
 
-def test_output_format_is_the_clk_json_clkhash_writes(tmp_path):
+def test_output_format_is_the_clk_json_clkhash_writes_with_metadata_before_and_count_after(tmp_path):
     out = tmp_path / "clks.json"
     run_cli("hash", data("dirty_1000_50_1.csv"), "secret", data("dirty-data-schema.json"), out)
     text = out.read_text()
-    assert text == json.dumps({"clks": load_clks(out)})
+    meta = {
+        "tool": "anonlink-client",
+        "tool_version": __version__,
+        "clk_bits": 1024,
+        "schema_fingerprint": schema_file_fingerprint(data("dirty-data-schema.json")),
+        "secret_check": secret_check_value("secret"),
+    }
+    assert text == json.dumps({"meta": meta, "clks": load_clks(out), "clk_count": 1000})
 
 
 def test_dash_writes_json_to_stdout(tmp_path):
@@ -138,7 +148,7 @@ def test_validate_false_hashes_values_that_break_the_format(tmp_path):
 
     refused = run_cli("hash", bad, "s", schema, out)
     assert refused.exit_code == 3
-    assert refused.stderr.startswith(f"Error: {bad}, row 2, column NAME freetext: ")
+    assert refused.stderr.startswith(f"Error: {bad}, row 2, column NAME freetext: Invalid entry: ")
     assert not out.exists()
 
     accepted = run_cli("hash", bad, "s", schema, out, "--validate", "false")
@@ -146,14 +156,14 @@ def test_validate_false_hashes_values_that_break_the_format(tmp_path):
     assert len(load_clks(out)) == 1
 
 
-def test_verbose_shows_progress_with_popcount_stats(tmp_path):
+def test_progress_on_a_terminal_shows_popcount_stats(tmp_path, terminal):
     out = tmp_path / "clks.json"
-    result = run_cli("-v", "hash", data("dirty_1000_50_1.csv"), "s", data("dirty-data-schema.json"), out)
+    result = run_cli("hash", data("dirty_1000_50_1.csv"), "s", data("dirty-data-schema.json"), out)
     assert result.exit_code == 0
     assert "generating CLKs: 100%" in result.stderr
     assert "clk/s" in result.stderr and "mean=" in result.stderr and "std=" in result.stderr
-    after = run_cli("hash", data("dirty_1000_50_1.csv"), "s", data("dirty-data-schema.json"), out, "-v")
-    assert "generating CLKs: 100%" in after.stderr
+    quiet = run_cli("hash", data("dirty_1000_50_1.csv"), "s", data("dirty-data-schema.json"), out, "--quiet")
+    assert quiet.stderr == f"CLK data written to {out}\n"
 
 
 @pytest.mark.parametrize("form", ["env", "file"])
@@ -272,7 +282,10 @@ def test_bom_and_quoted_newlines_are_read_as_csv(tmp_path):
     [
         ("{not json", "not valid JSON (line 1, column 2"),
         ('{"version": 99, "clkConfig": {}, "features": []}', "version 99 is not supported"),
-        ('{"version": 3, "features": []}', "not a valid linkage schema: top level: 'clkConfig' is a required property"),
+        (
+            '{"version": 3, "features": []}',
+            "the linkage schema is not valid: top level: 'clkConfig' is a required property",
+        ),
         ("[]", "the top level is a list"),
     ],
 )
@@ -294,7 +307,9 @@ def test_unhashable_value_with_validation_off_names_row_and_column(tmp_path):
     pii = write(tmp_path, "INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n" + rows + "9,Bo Li,1990-01-01,M\n")
     result = run_cli("hash", pii, "s", schema, tmp_path / "out.json", "--validate", "false", "--workers", 2)
     assert result.exit_code == 3
-    assert result.stderr.startswith(f"Error: {pii}, row 1502, column DOB YYYY/MM/DD: Unable to format date value")
+    assert result.stderr.startswith(
+        f"Error: {pii}, row 1502, column DOB YYYY/MM/DD: Invalid entry: Unable to format date value"
+    )
     assert "Traceback" not in result.stderr
 
 

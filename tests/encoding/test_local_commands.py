@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from anonlinkclient import __version__
+from anonlinkclient.encoding.schema import schema_file_fingerprint
 from tests.helpers import NCVR_20, data, run_anonlink, run_cli, tutorial
 
 LOCAL_COMMANDS = [
@@ -93,13 +94,15 @@ def test_describe_bad_files(tmp_path):
 
 def test_validate_schema_good_and_bad():
     for version in (1, 2, 3):
-        result = run_cli("validate-schema", data(f"good-schema-v{version}.json"))
-        assert result.exit_code == 0 and result.stdout == "schema is valid\n"
+        path = data(f"good-schema-v{version}.json")
+        result = run_cli("validate-schema", path)
+        assert result.exit_code == 0
+        assert result.stdout == f"schema is valid\nschema fingerprint: {schema_file_fingerprint(path)}\n"
     for version in (1, 2, 3):
         result = run_cli("validate-schema", data(f"bad-schema-v{version}.json"))
         assert result.exit_code == 4
         assert result.stderr.startswith(
-            f"Error: {data(f'bad-schema-v{version}.json')}: not a valid linkage schema:\n  "
+            f"Error: {data(f'bad-schema-v{version}.json')}: the linkage schema is not valid:\n  "
         )
         assert "Traceback" not in result.stderr
 
@@ -109,7 +112,8 @@ def test_convert_schema_to_v3_hashes_identically(tmp_path):
     result = run_cli("convert-schema", data("dirty-data-schema.json"), converted)
     assert result.exit_code == 0
     assert json.loads(converted.read_text())["version"] == 3
-    assert run_cli("validate-schema", converted).stdout == "schema is valid\n"
+    fingerprint = schema_file_fingerprint(data("dirty-data-schema.json"))  # v1 and its v3 form: one schema
+    assert run_cli("validate-schema", converted).stdout == f"schema is valid\nschema fingerprint: {fingerprint}\n"
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     run_cli("hash", data("dirty_1000_50_1.csv"), "k", data("dirty-data-schema.json"), a)
     run_cli("hash", data("dirty_1000_50_1.csv"), "k", converted, b)
@@ -126,13 +130,13 @@ def test_compare_formats(tmp_path):
     v1 = data("good-schema-v1.json")
     converted = tmp_path / "v3.json"
     run_cli("convert-schema", v1, converted)
-    assert run_cli("compare", v1, converted).stdout == ""  # same encoding, any version
+    assert run_cli("compare", "-c", v1, converted).stdout == ""  # same encoding, any version
 
     changed = json.loads(converted.read_text())
     changed["clkConfig"]["l"] = 2048
     other = tmp_path / "other.json"
     other.write_text(json.dumps(changed))
-    context = run_cli("compare", v1, other)
+    context = run_cli("compare", "-c", v1, other)
     assert context.exit_code == 0
     assert context.stdout.startswith(f"*** {v1}\n--- {other}\n")
     assert '!     "l": 1024,' in context.stdout and '!     "l": 2048,' in context.stdout
@@ -140,7 +144,7 @@ def test_compare_formats(tmp_path):
     assert '-    "l": 1024,\n+    "l": 2048,\n' in unified
     assert '+     "l": 2048,' in run_cli("compare", "-n", v1, other).stdout
     assert run_cli("compare", "-m", v1, other).stdout.lstrip().startswith("<!DOCTYPE html")
-    assert run_cli("compare", v1, data("bad-schema-v1.json")).exit_code == 4
+    assert run_cli("compare", "-c", v1, tmp_path / "missing.json").exit_code == 4
 
 
 def test_generate_and_its_schema_fit_each_other(tmp_path):

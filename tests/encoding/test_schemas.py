@@ -14,6 +14,7 @@ from typing import Any, Iterator, List, Tuple
 
 import pytest
 
+from anonlinkclient.encoding.schema import schema_file_fingerprint, schema_fingerprint
 from tests.helpers import ROOT, TEST_DATA, run_anonlink, run_cli
 from tests.published_schemas import SCHEMAS_DIR, clkhash_schema, errors, published, schema_id
 
@@ -88,7 +89,8 @@ def test_linkage_schema_examples_conform(place: str, document: Any, tmp_path: Pa
     schema_file = tmp_path / "schema.json"
     schema_file.write_text(json.dumps(document))
     result = run_cli("validate-schema", schema_file)
-    assert (result.exit_code, result.stdout) == (0, "schema is valid\n")
+    fingerprint = schema_fingerprint(document)
+    assert (result.exit_code, result.stdout) == (0, f"schema is valid\nschema fingerprint: {fingerprint}\n")
 
 
 @pytest.mark.parametrize("place,document", BLOCKING_EXAMPLES, ids=[place for place, _ in BLOCKING_EXAMPLES])
@@ -142,5 +144,7 @@ def test_blocking_schema_rejects_a_broken_config() -> None:
 
 
 def test_validate_schema_as_a_subprocess_on_a_tutorial_schema() -> None:
-    result = run_anonlink("validate-schema", DOCS / "tutorial" / "data" / "novt_schema.json")
-    assert (result.returncode, result.stdout, result.stderr) == (0, "schema is valid\n", "")
+    path = DOCS / "tutorial" / "data" / "novt_schema.json"
+    result = run_anonlink("validate-schema", path)
+    shown = f"schema is valid\nschema fingerprint: {schema_file_fingerprint(str(path))}\n"
+    assert (result.returncode, result.stdout, result.stderr) == (0, shown, "")

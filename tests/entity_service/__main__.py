@@ -7,8 +7,9 @@ moto S3 server in this process, on a free port), ``--s3 127.0.0.1:PORT`` (use an
 S3 server already running; loopback only), no ``--s3``: object-store uploads
 disabled. ``--stage-delay SECONDS`` and ``--verbose`` (log requests to stderr).
 
-Once listening it prints, flushed, one ``KEY=value`` line each (easy to parse
-from a subprocess), then serves until interrupted::
+Once listening it prints, flushed, one ``KEY=value`` line each (see
+:mod:`.process`, which starts it as a subprocess and reads them), then serves
+until interrupted::
 
     ENTITY_SERVICE_URL=http://127.0.0.1:8851
     S3_ENDPOINT=127.0.0.1:40123        (only with --s3)
@@ -21,6 +22,7 @@ import threading
 from typing import List, Optional
 
 from tests.entity_service.objectstore import S3Server
+from tests.entity_service.process import announce
 from tests.entity_service.server import EntityService
 
 
@@ -49,9 +51,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as exc:
         parser.error(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}")
 
-    print(f"ENTITY_SERVICE_URL={service.url}", flush=True)
-    if s3 is not None:
-        print(f"S3_ENDPOINT={s3.endpoint}", flush=True)
+    announce(service.url, s3.endpoint if s3 is not None else None, sys.stdout)
     print(f"test Entity Service at {service.api_url}; Ctrl-C to stop", file=sys.stderr, flush=True)
 
     done = threading.Event()

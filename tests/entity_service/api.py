@@ -1,31 +1,24 @@
-"""The Entity Service API itself: routing, the real service's auth rules, uploads and runs.
+"""The Entity Service API itself: its views, with the real service's auth rules and answers.
 
-:meth:`Api.handle` takes a request (method, path, headers, body bytes) and
-returns a :class:`Response`; it knows nothing of sockets (see :mod:`.server`).
-Like the real service (connexion), it first checks the request against the
-OpenAPI contract (400 problem on failure), then runs the view, and finally
-checks its own response against the contract, recording any violation in
-:attr:`Api.contract_violations` (the fixtures fail the test on those).
+Each view is registered with :func:`~.framework.route` for an operation of the
+OpenAPI definition; :class:`~.framework.Framework` (what connexion and flask do
+for the real service: contract checks, problem bodies) calls it. Uploads are
+read by :mod:`.uploads`, runs are computed by the scheduler of :mod:`.runs`.
 """
 
-import http
-import json
 import platform
 import secrets
 import string
-import threading
-import time
-import traceback
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import anonlink
 
-from tests.entity_service import linkage
-from tests.entity_service.contract import API_PREFIX, RESULT_SCHEMAS, shared_contract
+from tests.entity_service.contract import RESULT_SCHEMAS
 from tests.entity_service.faults import Faults
+from tests.entity_service.framework import INTERNAL_ERROR, Framework, Problem, Response, route
 from tests.entity_service.objectstore import S3Server
+from tests.entity_service.runs import RunScheduler
 from tests.entity_service.state import (
     RUN_STAGES,
     STAGE_DESCRIPTIONS,
@@ -34,91 +27,26 @@ from tests.entity_service.state import (
     Run,
     Upload,
     new_token,
-    utc_now,
 )
-from tests.entity_service.uploads import ObjectStoreAccess, UploadError, parse_upload
+from tests.entity_service.uploads import (
+    BinaryBody,
+    ObjectStoreAccess,
+    UploadError,
+    parse_binary_upload,
+    parse_upload,
+)
 
 INVALID_ACCESS = "Invalid access token or project doesn't exist"
-INTERNAL_ERROR = (
-    "The server encountered an internal error and was unable to complete your request. "
-    "Either the server is overloaded or there is an error in the application."
-)
-UPLOAD_BUCKET = "anonlink-uploads"
+#: The object-store bucket of a default deployment of the real service.
+UPLOAD_BUCKET = "uploads"
+#: The real service's answer (500) to authorize-external-upload when its object store is turned off.
+OBJECT_STORE_DISABLED = "Retrieving temporary object store credentials feature disabled"
+BLOCKING_DISABLED = "Blocking has been disabled for this project, but received blocking information"
+PROJECT_IN_ERROR = "Can't post run as project has errors"
 ENTITY_SERVICE_VERSION = "v1.15.1"
 
 
-@dataclass
-class Response:
-    """An answer: status, JSON body (or ``raw`` bytes), content type, extra headers.
-
-    :ivar extra_schema: a schema the body must fit besides the contract's (results, run status).
-    :ivar checked: whether the contract applies (not for framework answers: unknown path, 405, 415).
-    """
-
-    status: int
-    body: Any = None
-    content_type: str = "application/json"
-    headers: Dict[str, str] = field(default_factory=dict)
-    raw: Optional[bytes] = None
-    extra_schema: Optional[Dict[str, Any]] = None
-    checked: bool = True
-
-    def payload(self) -> bytes:
-        """The body bytes to send."""
-        if self.raw is not None:
-            return self.raw
-        return b"" if self.body is None else json.dumps(self.body).encode()
-
-
-class Problem(Exception):
-    """An error answer, ``application/problem+json`` ``{"detail", "status", "title", "type"}``."""
-
-    def __init__(self, status: int, detail: str, checked: bool = True) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.checked = checked
-
-    def response(self) -> Response:
-        """The problem as a response."""
-        body = {
-            "detail": self.detail,
-            "status": self.status,
-            "title": http.HTTPStatus(self.status).phrase,
-            "type": "about:blank",
-        }
-        return Response(self.status, body, "application/problem+json", checked=self.checked)
-
-
-@dataclass
-class Violation:
-    """A request or response that broke the OpenAPI contract."""
-
-    method: str
-    path: str
-    status: Optional[int]
-    problems: List[str]
-
-    def __str__(self) -> str:
-        status = f" -> {self.status}" if self.status is not None else ""
-        return f"{self.method} {self.path}{status}: " + "; ".join(self.problems)
-
-
-Handler = Callable[["Api", Dict[str, str], Optional[str], Any], Response]
-ROUTES: Dict[Tuple[str, str], Handler] = {}
-
-
-def route(method: str, template: str) -> Callable[[Handler], Handler]:
-    """Register a view for ``method`` on an OpenAPI path template."""
-
-    def register(view: Handler) -> Handler:
-        ROUTES[(method, template)] = view
-        return view
-
-    return register
-
-
-class Api:
+class Api(Framework):
     """The service's state and views.
 
     :param s3: the object store for external uploads (``None``: disabled, as an
@@ -129,95 +57,34 @@ class Api:
     """
 
     def __init__(self, s3: Optional[S3Server], faults: Faults, stage_delay: float = 0.05) -> None:
+        super().__init__()
         self.s3 = s3
         self.faults = faults
-        self.stage_delay = stage_delay
-        self.contract = shared_contract()
-        self.lock = threading.RLock()
         self.projects: Dict[str, Project] = {}
-        self.contract_violations: List[Violation] = []
-        self.request_violations: List[Violation] = []
-        self.server_errors: List[str] = []
-        self.rate = 0
+        self.runs = RunScheduler(self.lock, faults, self.server_errors, stage_delay)
         self._next_dp_id = 1
         self._uploading: set = set()
-        self._gates = {"queued": threading.Event(), "running": threading.Event()}
-        for gate in self._gates.values():
-            gate.set()
-        self._stopped = threading.Event()
 
-    # Requests ---------------------------------------------------------------
+    @property
+    def stage_delay(self) -> float:
+        """Seconds a run waits before each state change (settable)."""
+        return self.runs.stage_delay
 
-    def handle(self, method: str, path: str, headers: Dict[str, str], body: bytes) -> Response:
-        """Answer one request. ``headers`` keys must be lower case; ``path`` has no query string."""
-        template: Optional[str]
-        try:
-            template, params, parsed = self._check_request(method, path, headers, body)
-            response = ROUTES[(method, template)](self, params, headers.get("authorization"), parsed)
-        except Problem as problem:
-            response = problem.response()
-            template = self._template(path)
-        except Exception:
-            with self.lock:
-                self.server_errors.append(f"{method} {path}\n{traceback.format_exc()}")
-            return Problem(500, INTERNAL_ERROR, checked=False).response()
-        if response.checked and template is not None:
-            self._check_response(method, path, template, response)
-        return response
+    @stage_delay.setter
+    def stage_delay(self, seconds: float) -> None:
+        self.runs.stage_delay = seconds
 
-    def _template(self, path: str) -> Optional[str]:
-        matched = self.contract.match(path[len(API_PREFIX) :]) if path.startswith(API_PREFIX + "/") else None
-        return matched[0] if matched else None
+    def pause_runs(self, at: str = "running") -> None:
+        """Hold runs in state ``at`` (``"queued"``, or ``"running"`` at stage 2) until :meth:`resume_runs`."""
+        self.runs.pause_runs(at)
 
-    def _check_request(
-        self, method: str, path: str, headers: Dict[str, str], body: bytes
-    ) -> Tuple[str, Dict[str, str], Any]:
-        matched = self.contract.match(path[len(API_PREFIX) :]) if path.startswith(API_PREFIX + "/") else None
-        if matched is None:
-            raise Problem(
-                404,
-                "The requested URL was not found on the server. If you entered the URL manually please check "
-                "your spelling and try again.",
-                checked=False,
-            )
-        template, params = matched
-        operation = self.contract.operation(method, template)
-        if operation is None:
-            raise Problem(405, "The method is not allowed for the requested URL.", checked=False)
-        if (method, template) not in ROUTES:
-            raise Problem(501, f"{method} {template} is not implemented by the test Entity Service", checked=False)
-        parsed: Any = None
-        has_body = bool(body.strip())
-        if operation.get("requestBody") and has_body:
-            content_type = headers.get("content-type", "")
-            if content_type.split(";")[0].strip().lower() != "application/json":
-                raise Problem(415, f"Invalid Content-type ({content_type}), expected JSON data", checked=False)
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                self._violation(self.request_violations, method, path, None, ["Request body is not valid JSON"])
-                raise Problem(400, "Request body is not valid JSON") from None
-        problems = self.contract.request_problems(method, template, headers, parsed, has_body)
-        if problems:
-            self._violation(self.request_violations, method, path, None, problems)
-            raise Problem(400, problems[0])
-        return template, params, parsed
+    def resume_runs(self) -> None:
+        """Let paused runs go on."""
+        self.runs.resume_runs()
 
-    def _check_response(self, method: str, path: str, template: str, response: Response) -> None:
-        problems = self.contract.response_problems(
-            method, template, response.status, response.content_type, response.body, response.extra_schema
-        )
-        if isinstance(response.body, dict) and response.status >= 400:
-            if response.content_type != "application/problem+json":
-                problems.append("an error must be application/problem+json")
-        if problems:
-            self._violation(self.contract_violations, method, path, response.status, problems)
-
-    def _violation(
-        self, where: List[Violation], method: str, path: str, status: Optional[int], problems: List[str]
-    ) -> None:
-        with self.lock:
-            where.append(Violation(method, path, status, problems))
+    def stop(self) -> None:
+        """Make every run thread give up (the service is shutting down or being reset)."""
+        self.runs.stop()
 
     # Auth -------------------------------------------------------------------
 
@@ -242,6 +109,14 @@ class Api:
             raise Problem(403, INVALID_ACCESS)
         return party
 
+    def _upload_party(self, project: Project, token: Optional[str]) -> Party:
+        """The party whose upload token this is. Any other token (a wrong one, the result
+        token) makes the real service fail looking up the data provider: a bare 500."""
+        party = project.party_by_update_token(token)
+        if party is None:
+            raise Problem.framework(500, INTERNAL_ERROR, checked=True)
+        return party
+
     def _run(self, project: Project, run_id: str) -> Run:
         run = project.runs.get(run_id)
         if run is None or run.deleted:
@@ -254,7 +129,7 @@ class Api:
     def get_status(self, params: Dict[str, str], token: Optional[str], body: Any) -> Response:
         with self.lock:
             count = len(self.projects)
-        return Response(200, {"status": "ok", "project_count": count, "rate": self.rate})
+        return Response(200, {"status": "ok", "project_count": count, "rate": self.runs.rate})
 
     @route("GET", "/version")
     def get_version(self, params: Dict[str, str], token: Optional[str], body: Any) -> Response:
@@ -315,7 +190,7 @@ class Api:
             "number_parties": project.number_parties,
             "uses_blocking": project.uses_blocking,
             "parties_contributed": project.parties_contributed,
-            "error": False,
+            "error": project.error,
         }
         return Response(200, description)
 
@@ -331,15 +206,10 @@ class Api:
 
     @route("GET", "/projects/{project_id}/authorize-external-upload")
     def authorize_external_upload(self, params: Dict[str, str], token: Optional[str], body: Any) -> Response:
+        if self.s3 is None:  # checked first, as the real service does
+            raise Problem(500, OBJECT_STORE_DISABLED, "Feature Disabled")
         project = self._project(params["project_id"])
-        party = project.party_by_update_token(token)
-        if party is None:
-            if token == project.result_token:
-                # The real service fails looking up a data provider for a result token.
-                raise Problem(500, INTERNAL_ERROR)
-            raise Problem(403, INVALID_ACCESS)
-        if self.s3 is None:
-            raise Problem(500, "The object store upload feature is disabled on this server.")
+        party = self._upload_party(project, token)
         self.s3.ensure_bucket(UPLOAD_BUCKET)
         access_key = "ASIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
         secret_key = secrets.token_urlsafe(30)
@@ -366,15 +236,15 @@ class Api:
     @route("POST", "/projects/{project_id}/clks")
     def post_clks(self, params: Dict[str, str], token: Optional[str], body: Dict[str, Any]) -> Response:
         project = self._project(params["project_id"])
-        party = project.party_by_update_token(token)
-        if party is None:
-            raise Problem(403, INVALID_ACCESS)
+        party = self._upload_party(project, token)
         key = (project.project_id, party.index)
         with self.lock:
             if party.upload is not None or key in self._uploading:
                 raise Problem(403, "This token has already been used to upload clks.")
             self._uploading.add(key)
         try:
+            if not project.uses_blocking and ("clknblocks" in body or "blocks" in body):
+                raise Problem(403, BLOCKING_DISABLED)
             access = ObjectStoreAccess(
                 self.s3,
                 f"{project.project_id}/{party.dp_id}" if party.issued_access_keys else None,
@@ -384,23 +254,29 @@ class Api:
                 parsed = parse_upload(body, project.uses_blocking, access)
             except UploadError as exc:
                 raise Problem(400, str(exc)) from None
-            size = len(parsed.clks[0])
-            expected = project.schema_encoding_size()
-            if expected is not None and size != expected:
-                raise Problem(400, f"encodings are {size} bytes, but the linkage schema says {expected} bytes")
             with self.lock:
-                others = [p.upload.encoding_size for p in project.parties if p.upload is not None]
-                if others and others[0] != size:
-                    raise Problem(400, f"encodings are {size} bytes, but another party's are {others[0]} bytes")
                 receipt = new_token()
                 party.upload = Upload(parsed.clks, parsed.blocks, parsed.source, receipt, parsed.objects)
-                if project.all_uploaded:
-                    for run in project.runs.values():
-                        if run.state == "created" and not run.deleted:
-                            self._queue(project, run)
+                self.runs.start_ready_runs(project)  # sizes are checked once every party has uploaded
         finally:
             with self.lock:
                 self._uploading.discard(key)
+        return Response(201, {"message": "Updated", "receipt_token": receipt})
+
+    @route("POST", "/projects/{project_id}/binaryclks")
+    def post_binaryclks(self, params: Dict[str, str], token: Optional[str], body: BinaryBody) -> Response:
+        project = self._project(params["project_id"])
+        party = self._upload_party(project, token)
+        with self.lock:
+            if party.upload is not None or (project.project_id, party.index) in self._uploading:
+                raise Problem(403, "This token has already been used to upload clks.")
+            try:
+                parsed = parse_binary_upload(body, project.schema_encoding_size())
+            except UploadError as exc:
+                raise Problem(400, str(exc)) from None
+            receipt = new_token()
+            party.upload = Upload(parsed.clks, parsed.blocks, parsed.source, receipt)
+            self.runs.start_ready_runs(project)  # sizes are checked once every party has uploaded
         return Response(201, {"message": "Updated", "receipt_token": receipt})
 
     # Runs -------------------------------------------------------------------
@@ -409,14 +285,16 @@ class Api:
     def post_runs(self, params: Dict[str, str], token: Optional[str], body: Dict[str, Any]) -> Response:
         project = self._project(params["project_id"])
         self._require_result_token(project, token)
+        if project.error:
+            raise Problem(500, PROJECT_IN_ERROR)
         threshold = body["threshold"]
         if not 0.0 < threshold <= 1.0:
-            raise Problem(400, "Threshold parameter out of range")
-        run = Run(new_token(), float(threshold), body.get("name"), body.get("notes"))
+            # The real service's run model raises, unhandled: a bare internal error.
+            raise Problem.framework(500, INTERNAL_ERROR, checked=True)
+        run = Run(new_token(), float(threshold), body.get("name", ""), body.get("notes", ""))
         with self.lock:
             project.runs[run.run_id] = run
-            if project.all_uploaded:
-                self._queue(project, run)
+            self.runs.start_ready_runs(project)
         return Response(201, self._describe_run(run))
 
     @route("GET", "/projects/{project_id}/runs")
@@ -466,27 +344,29 @@ class Api:
                 "stages": RUN_STAGES,
                 "current_stage": stage,
             }
-            if run.time_started is not None:
-                status["time_started"] = run.time_started
-            if run.state == "completed":
-                status["time_completed"] = run.time_completed
-            if run.state == "error":
+            if run.state == "error":  # never with time_started, as the real service answers it
                 status["message"] = run.message
                 if run.detail:
                     status["detail"] = run.detail
+            else:
+                status["time_started"] = run.time_started  # null until the run starts
+            if run.state == "completed":
+                status["time_completed"] = run.time_completed
+                status["total_number_comparisons"] = run.comparisons
         return Response(200, status, extra_schema=self.contract.run_status_schema(run.state))
 
     @route("GET", "/projects/{project_id}/runs/{run_id}/result")
     def get_run_result(self, params: Dict[str, str], token: Optional[str], body: Any) -> Response:
         project = self._project(params["project_id"])
         run = self._run(project, params["run_id"])
-        party = self._authorise_get(project, token)
         with self.lock:
             state, result = run.state, run.result
+        # Like the real service: the token is checked only once the run is complete.
         if state == "error":
             raise Problem(500, "Error during computation of run")
         if state != "completed" or result is None:
             raise Problem(404, "run is not complete")
+        party = self._authorise_get(project, token)
         if project.result_type != "permutations":
             return Response(200, result, extra_schema=RESULT_SCHEMAS[project.result_type])
         if party is None:
@@ -496,85 +376,5 @@ class Api:
 
     @staticmethod
     def _describe_run(run: Run) -> Dict[str, Any]:
-        description: Dict[str, Any] = {"run_id": run.run_id, "threshold": run.threshold}
-        for key in ("name", "notes"):
-            if getattr(run, key) is not None:
-                description[key] = getattr(run, key)
-        return description
-
-    # Run execution ------------------------------------------------------------
-
-    def pause_runs(self, at: str = "running") -> None:
-        """Hold runs in state ``at`` (``"queued"``, or ``"running"`` at stage 2) until :meth:`resume_runs`."""
-        self._gates[at].clear()
-
-    def resume_runs(self) -> None:
-        """Let paused runs go on."""
-        for gate in self._gates.values():
-            gate.set()
-
-    def stop(self) -> None:
-        """Make every run thread give up (the service is shutting down or being reset)."""
-        self._stopped.set()
-        self.resume_runs()
-
-    def _queue(self, project: Project, run: Run) -> None:
-        """Queue a run and start computing it (call with the lock held)."""
-        run.state = "queued"
-        thread = threading.Thread(target=self._execute, args=(project, run), name=f"run-{run.run_id[:8]}", daemon=True)
-        thread.start()
-
-    def _proceed(self, run: Run, gate: Optional[str] = None) -> bool:
-        """Wait the stage delay (and for ``gate``, if paused); False if the run is gone."""
-        deadline = time.monotonic() + self.stage_delay
-        while time.monotonic() < deadline or (gate is not None and not self._gates[gate].is_set()):
-            if run.deleted or self._stopped.is_set():
-                return False
-            time.sleep(0.01)
-        return not (run.deleted or self._stopped.is_set())
-
-    def _execute(self, project: Project, run: Run) -> None:
-        try:
-            if not self._proceed(run, "queued"):
-                return
-            with self.lock:
-                run.state, run.stage, run.time_started = "running", 2, utc_now()
-                datasets = [p.upload.clks for p in project.parties if p.upload is not None]
-                blocks = [p.upload.blocks for p in project.parties if p.upload is not None]
-                total = linkage.comparison_count(blocks)
-                run.progress = {"absolute": 0, "relative": 0.0, "description": "number of already computed comparisons"}
-            if not self._proceed(run, "running"):
-                return
-            failure = self.faults.take_run_fault()
-            if failure is not None:
-                self._fail(run, failure)
-                return
-            started = time.monotonic()
-            candidates = linkage.find_candidates(datasets, blocks, run.threshold)
-            self.rate = int(total / max(time.monotonic() - started, 1e-6))
-            with self.lock:
-                run.progress = dict(run.progress or {}, absolute=total, relative=1.0)
-            if not self._proceed(run):
-                return
-            with self.lock:
-                run.stage, run.progress = 3, None
-            if project.result_type == "groups":
-                result = linkage.groups_result(candidates)
-            elif project.result_type == "similarity_scores":
-                result = linkage.similarity_scores_result(candidates)
-            else:
-                sizes = [len(clks) for clks in datasets]
-                result = linkage.permutations_result(candidates, sizes, secrets.randbits(32))
-            if not self._proceed(run):
-                return
-            with self.lock:
-                run.result, run.state, run.time_completed = result, "completed", utc_now()
-        except Exception as exc:
-            with self.lock:
-                self.server_errors.append(f"run {run.run_id}\n{traceback.format_exc()}")
-            self._fail(run, "Error during computation of run", f"{type(exc).__name__}: {exc}")
-
-    def _fail(self, run: Run, message: str, detail: Optional[str] = None) -> None:
-        with self.lock:
-            run.state, run.message, run.detail = "error", message, detail
-            run.time_started = run.time_started or utc_now()
+        """A run's description: always with ``name`` and ``notes`` (``""`` when not given)."""
+        return {"run_id": run.run_id, "threshold": run.threshold, "name": run.name, "notes": run.notes}

@@ -10,10 +10,11 @@ connection and sends the answer back, unless a fault rule says otherwise::
     ...
     proxy.stop()
 
-Rules are tried in the order they were added; for each request the first one
-that matches (``method``, ``path_contains`` in the path, ``query_contains`` in
-the query string) and is not used up applies. ``n=None`` means every matching
-request.
+Rules are kept by the rule engine of :mod:`.rules` (the one the test Entity
+Service's faults use): they are tried in the order they were added; for each
+request the first one that matches (``method``, ``path_contains`` in the path,
+``query_contains`` in the query string) and is not used up applies. ``n=None``
+means every matching request.
 
 - :meth:`FaultProxy.deny`: answer an S3 XML error (default ``403 AccessDenied``)
   without forwarding;
@@ -41,10 +42,12 @@ import ssl
 import struct
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, List, Optional, Set
 
 from tests.entity_service.objectstore import check_loopback
+from tests.entity_service.rules import HangGate, Rule, RuleBook
+from tests.entity_service.serving import LoopbackHTTPServer, LoopbackServer
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade"}
 S3_ERROR = (
@@ -55,29 +58,28 @@ ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
 @dataclass
-class ProxyRule:
+class ProxyRule(Rule):
     """One injected fault: ``kind`` is ``deny``, ``expire``, ``cut``, ``vanish`` or ``hang``."""
 
-    kind: str
-    remaining: Optional[int]
-    method: Optional[str] = None
-    path_contains: Optional[str] = None
-    query_contains: Optional[str] = None
     status: int = 403
     code: str = "AccessDenied"
     message: str = "Access Denied."
     after_bytes: int = 0
     after: int = 0
     access_key: Optional[str] = None
-    hits: int = 0
 
-    def matches(self, method: str, path: str, query: str) -> bool:
-        """Whether the rule applies to a request (ignoring whether it is used up)."""
-        return (
-            (self.method is None or self.method.upper() == method.upper())
-            and (self.path_contains is None or self.path_contains in path)
-            and (self.query_contains is None or self.query_contains in query)
-        )
+    def admits(self, request: Any) -> bool:
+        """An ``expire`` rule applies to the first access key it sees, after ``after`` requests signed with it."""
+        if self.kind != "expire":
+            return True
+        if self.access_key is None:
+            self.access_key = request.access_key
+        if request.access_key != self.access_key:
+            return False
+        if self.after > 0:
+            self.after -= 1
+            return False
+        return True
 
 
 @dataclass
@@ -95,22 +97,13 @@ class ProxiedRequest:
     headers: dict = field(default_factory=dict)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    proxy: "FaultProxy"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # failed TLS handshakes and reset connections are what the tests provoke
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LoopbackHTTPServer
     timeout = 60
 
     def setup(self) -> None:
-        proxy = self.server.proxy
+        proxy: FaultProxy = self.server.owner
         proxy._opened(self.request)
         if isinstance(self.request, ssl.SSLSocket):
             self.request.settimeout(10)
@@ -125,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             super().finish()
         finally:
-            self.server.proxy._closed(self.request)
+            self.server.owner._closed(self.request)
 
     def handle(self) -> None:
         try:
@@ -142,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
 
     def _serve(self) -> None:
-        proxy = self.server.proxy
+        proxy: FaultProxy = self.server.owner
         path, _, query = self.path.partition("?")
         key = ACCESS_KEY.search(self.headers.get("Authorization", ""))
         length = int(self.headers.get("Content-Length") or 0)
@@ -164,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         record.body_size = len(body)
         if rule is not None and rule.kind == "hang":
-            proxy._released.wait(120)
+            proxy._gate.hold(120)
             self.close_connection = True
             return
         if rule is not None and rule.kind in ("deny", "expire"):
@@ -225,33 +218,27 @@ class FaultProxy:
         self.ssl_context = ssl_context
         self.requests: List[ProxiedRequest] = []
         self.gone = False
-        self._rules: List[ProxyRule] = []
+        self._book: RuleBook[ProxyRule] = RuleBook()
+        self._gate = HangGate()
         self._lock = threading.Lock()
         self._sockets: Set[socket.socket] = set()
-        self._released = threading.Event()
-        self._server: Optional[_Server] = None
-        self._port = 0
+        # Failed TLS handshakes and reset connections are what the tests provoke: not printed.
+        self._serving = LoopbackServer(_Handler, self, ssl_context=ssl_context, name="fault-proxy", quiet=True)
 
     def start(self) -> "FaultProxy":
         """Listen on an ephemeral port of 127.0.0.1 and serve in a daemon thread; returns ``self``."""
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.proxy = self
-        if self.ssl_context is not None:
-            server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
-        self._server = server
-        self._port = int(server.server_address[1])
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._serving.start()
         return self
 
     @property
     def port(self) -> int:
         """The TCP port the proxy listens (or listened) on."""
-        return self._port
+        return self._serving.port
 
     @property
     def endpoint(self) -> str:
         """``127.0.0.1:PORT``."""
-        return f"127.0.0.1:{self._port}"
+        return f"127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -261,9 +248,7 @@ class FaultProxy:
     # Faults -------------------------------------------------------------------
 
     def _add(self, rule: ProxyRule) -> ProxyRule:
-        with self._lock:
-            self._rules.append(rule)
-        return rule
+        return self._book.add(rule)
 
     def deny(
         self,
@@ -276,7 +261,9 @@ class FaultProxy:
         query_contains: Optional[str] = None,
     ) -> ProxyRule:
         """Answer the next ``n`` matching requests with an S3 XML error, without forwarding them."""
-        return self._add(ProxyRule("deny", n, method, path_contains, query_contains, status, code, message))
+        return self._add(
+            ProxyRule("deny", n, method, path_contains, query_contains, status=status, code=code, message=message)
+        )
 
     def expire_credentials(self, after: int = 0) -> ProxyRule:
         """After ``after`` requests signed with the first access key seen, refuse that key as expired.
@@ -321,12 +308,17 @@ class FaultProxy:
         query_contains: Optional[str] = None,
     ) -> ProxyRule:
         """Read the next ``n`` matching requests and never answer them, until :meth:`release`."""
-        self._released.clear()
+        self._gate.arm()
         return self._add(ProxyRule("hang", n, method, path_contains, query_contains))
 
     def release(self) -> None:
         """Let hung requests go (their connections are closed without an answer)."""
-        self._released.set()
+        self._gate.release()
+
+    @property
+    def rules(self) -> List[ProxyRule]:
+        """The rules not used up yet, in order."""
+        return self._book.pending
 
     # Inspection ---------------------------------------------------------------
 
@@ -350,10 +342,7 @@ class FaultProxy:
 
     def _go_away(self) -> None:
         self.gone = True
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()  # the serving loop runs in its own thread, never in a handler's
-            server.server_close()
+        self._serving.stop()  # the serving loop runs in its own thread, never in a handler's
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
@@ -366,25 +355,7 @@ class FaultProxy:
             self.requests.append(record)
 
     def _take(self, record: ProxiedRequest) -> Optional[ProxyRule]:
-        with self._lock:
-            for rule in self._rules:
-                if rule.remaining is not None and rule.remaining <= 0:
-                    continue
-                if not rule.matches(record.method, record.path, record.query):
-                    continue
-                if rule.kind == "expire":
-                    if rule.access_key is None:
-                        rule.access_key = record.access_key
-                    if record.access_key != rule.access_key:
-                        continue
-                    if rule.after > 0:
-                        rule.after -= 1
-                        continue
-                elif rule.remaining is not None:
-                    rule.remaining -= 1
-                rule.hits += 1
-                return rule
-        return None
+        return self._book.take(record)
 
     def _opened(self, sock: socket.socket) -> None:
         with self._lock:

@@ -1,15 +1,16 @@
 """Fault injection for the test Entity Service: errors, slow or hung answers, garbage, dropped connections.
 
-Each call adds a :class:`FaultRule`. For every request the first rule that
-matches (method, ``path_contains`` in the URL path) and is not used up applies
-(rules are tried in the order they were added). A rule with ``n=None`` applies
-to every matching request until :meth:`Faults.clear`.
+Each call adds a :class:`FaultRule` to the rule engine of :mod:`.rules`: for
+every request the first rule that matches (method, ``path_contains`` in the URL
+path) and is not used up applies (rules are tried in the order they were added).
+A rule with ``n=None`` applies to every matching request until :meth:`Faults.clear`.
 """
 
 import threading
-import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
+
+from tests.entity_service.rules import HangGate, Rule, RuleBook
 
 #: Garbage bodies by kind: (content type, body).
 GARBAGE: Dict[str, tuple] = {
@@ -21,31 +22,18 @@ GARBAGE: Dict[str, tuple] = {
 
 
 @dataclass
-class FaultRule:
-    """One injected fault.
+class FaultRule(Rule):
+    """One injected fault of the service (see :class:`~.rules.Rule` for matching and counting).
 
     :ivar kind: ``"status"``, ``"delay"``, ``"hang"``, ``"drop"`` or ``"garbage"``.
-    :ivar remaining: requests it still applies to (``None``: unlimited).
-    :ivar hits: requests it has applied to so far.
     """
 
-    kind: str
-    remaining: Optional[int]
-    path_contains: Optional[str] = None
-    method: Optional[str] = None
     status: int = 503
     body: Optional[bytes] = None
     content_type: Optional[str] = None
     headers: Dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     process: bool = False
-    hits: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this rule applies to a request (ignoring whether it is used up)."""
-        return (self.method is None or self.method.upper() == method.upper()) and (
-            self.path_contains is None or self.path_contains in path
-        )
 
 
 @dataclass
@@ -64,16 +52,12 @@ class Faults:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rules: List[FaultRule] = []
+        self._book: RuleBook[FaultRule] = RuleBook()
         self._runs: List[RunFault] = []
-        self._released = threading.Event()
-        self._hung = 0
-        self._hung_changed = threading.Condition(self._lock)
+        self._gate = HangGate()
 
     def _add(self, rule: FaultRule) -> FaultRule:
-        with self._lock:
-            self._rules.append(rule)
-        return rule
+        return self._book.add(rule)
 
     def fail_next(
         self,
@@ -90,27 +74,38 @@ class Faults:
         The body is an ``application/problem+json`` problem for ``status`` unless
         ``body`` (and ``content_type``) are given; ``headers`` are added (e.g. ``Retry-After``).
         """
-        return self._add(FaultRule("status", n, path_contains, method, status, body, content_type, dict(headers or {})))
+        return self._add(
+            FaultRule(
+                "status",
+                n,
+                method,
+                path_contains,
+                status=status,
+                body=body,
+                content_type=content_type,
+                headers=dict(headers or {}),
+            )
+        )
 
     def delay(
         self, seconds: float, n: Optional[int] = None, path_contains: Optional[str] = None, method: Optional[str] = None
     ) -> FaultRule:
         """Wait ``seconds`` before processing matching requests (all of them unless ``n`` is given)."""
-        return self._add(FaultRule("delay", n, path_contains, method, seconds=seconds))
+        return self._add(FaultRule("delay", n, method, path_contains, seconds=seconds))
 
     def hang(
         self, n: Optional[int] = 1, path_contains: Optional[str] = None, method: Optional[str] = None
     ) -> FaultRule:
         """Accept matching requests but never answer, until :meth:`release`; then close the
         connection without an answer. (A hung request gives up by itself after 120 s.)"""
-        self._released.clear()
-        return self._add(FaultRule("hang", n, path_contains, method))
+        self._gate.arm()
+        return self._add(FaultRule("hang", n, method, path_contains))
 
     def drop(
         self, n: Optional[int] = 1, path_contains: Optional[str] = None, method: Optional[str] = None
     ) -> FaultRule:
         """Close the connection of the next ``n`` matching requests without any answer."""
-        return self._add(FaultRule("drop", n, path_contains, method))
+        return self._add(FaultRule("drop", n, method, path_contains))
 
     def garbage(
         self,
@@ -131,7 +126,18 @@ class Faults:
         if kind not in GARBAGE:
             raise ValueError(f"kind must be one of {sorted(GARBAGE)}")
         content_type, body = GARBAGE[kind]
-        return self._add(FaultRule("garbage", n, path_contains, method, status, body, content_type, process=process))
+        return self._add(
+            FaultRule(
+                "garbage",
+                n,
+                method,
+                path_contains,
+                status=status,
+                body=body,
+                content_type=content_type,
+                process=process,
+            )
+        )
 
     def fail_runs(self, n: int = 1, message: str = "Injected failure") -> RunFault:
         """Make the next ``n`` runs end in state ``error`` (stage 2) with ``message``."""
@@ -142,43 +148,34 @@ class Faults:
 
     def release(self) -> None:
         """Let every hung request go (their connections are closed without an answer)."""
-        self._released.set()
+        self._gate.release()
 
     def wait_hung(self, count: int = 1, timeout: float = 10.0) -> bool:
         """Wait until ``count`` requests are hung; ``False`` on timeout."""
-        with self._hung_changed:
-            return self._hung_changed.wait_for(lambda: self._hung >= count, timeout)
+        return self._gate.wait_hung(count, timeout)
 
     @property
     def hung(self) -> int:
         """How many requests are hung right now."""
-        return self._hung
+        return self._gate.hung
 
     @property
     def rules(self) -> List[FaultRule]:
         """The rules not used up yet, in order."""
-        with self._lock:
-            return [r for r in self._rules if r.remaining is None or r.remaining > 0]
+        return self._book.pending
 
     def clear(self) -> None:
         """Remove every rule and run fault, and release hung requests."""
+        self._book.clear()
         with self._lock:
-            self._rules.clear()
             self._runs.clear()
         self.release()
 
     # Used by the service -------------------------------------------------
 
-    def take(self, method: str, path: str) -> Optional[FaultRule]:
-        """The rule to apply to a request, counting it as used (service side)."""
-        with self._lock:
-            for rule in self._rules:
-                if (rule.remaining is None or rule.remaining > 0) and rule.matches(method, path):
-                    if rule.remaining is not None:
-                        rule.remaining -= 1
-                    rule.hits += 1
-                    return rule
-        return None
+    def take(self, request: Any) -> Optional[FaultRule]:
+        """The rule to apply to a request (``.method``, ``.path``, ``.query``), counting it as used (service side)."""
+        return self._book.take(request)
 
     def take_run_fault(self) -> Optional[str]:
         """The message a starting run must fail with, if a run fault is pending (service side)."""
@@ -191,14 +188,4 @@ class Faults:
 
     def wait_released(self, limit: float = 120.0) -> None:
         """Block a hung request until :meth:`release` (service side)."""
-        with self._hung_changed:
-            self._hung += 1
-            self._hung_changed.notify_all()
-        deadline = time.monotonic() + limit
-        try:
-            while not self._released.wait(0.1) and time.monotonic() < deadline:
-                pass
-        finally:
-            with self._hung_changed:
-                self._hung -= 1
-                self._hung_changed.notify_all()
+        self._gate.hold(limit)

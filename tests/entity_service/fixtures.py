@@ -61,7 +61,7 @@ Fixtures
         ``.update_token``, ``.dp_id``, ``.object_store_access``; ``Run.state``, ``.stage``, ``.result``);
       - ``.uploads(project_id) -> [Upload | None]`` per party (``Upload.clks`` raw bytes,
         ``.blocks``, ``.count``, ``.encoding_size``, ``.source`` in ``"clks"``, ``"clknblocks"``,
-        ``"encodings"``, ``"object-store"``, ``.receipt_token``, ``.objects`` = what was read from
+        ``"encodings"``, ``"binaryclks"``, ``"object-store"``, ``.receipt_token``, ``.objects`` = what was read from
         S3: ``{"encodings": {"bucket", "path", "metadata", "size"}, "blocks": ... | None, "credentials"}``);
       - ``.clk_counts(project_id) -> {party_index: count}``,
         ``.received_clks(project_id, party) -> [bytes]``,
@@ -85,33 +85,26 @@ Fixtures
     ``status``, ``fault``). ``FaultProxy(host, port, ssl_context)`` serves HTTPS in front of any
     local server (e.g. the test Entity Service with a self-signed certificate).
 
-``entity_service_process`` (session scope) -> :class:`ServiceProcess`
+``entity_service_process`` (session scope) -> :class:`tests.entity_service.process.ServiceProcess`
     ``python -m tests.entity_service --port 0 --s3 start`` in a subprocess (for code
     that cannot share this process, e.g. notebooks): ``.url``, ``.s3_endpoint``,
     ``.process`` (the ``Popen``). No inspection or faults: it is another process.
 
 Without fixtures: ``EntityService(s3=None | S3Server, port=0, stage_delay=0.05).start()``
 (``s3=None`` disables object-store uploads: authorize-external-upload answers 500),
-``S3Server.start()``, and :func:`start_service_process`.
+``S3Server.start()``, and :func:`tests.entity_service.process.start_service_process`.
 """
 
-import select
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
+
+from tests.entity_service.process import ServiceProcess, start_service_process
 
 if TYPE_CHECKING:  # imported when a fixture is used, so that loading this plugin stays cheap
     from tests.entity_service.fault_proxy import FaultProxy
     from tests.entity_service.objectstore import S3Server
     from tests.entity_service.server import EntityService
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -155,51 +148,6 @@ def s3_proxy(s3_server: "S3Server") -> Iterator["FaultProxy"]:
         yield proxy
     finally:
         proxy.stop()
-
-
-@dataclass
-class ServiceProcess:
-    """A test Entity Service (with its own S3 server) running as a subprocess."""
-
-    process: "subprocess.Popen[bytes]"
-    url: str
-    s3_endpoint: Optional[str]
-
-    def stop(self) -> None:
-        """SIGTERM it and wait (kill after 10 s)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_service_process(port: int = 0, s3: Optional[str] = "start", timeout: float = 60.0) -> ServiceProcess:
-    """Start ``python -m tests.entity_service`` and wait for it to print its addresses.
-
-    :param port: TCP port (0: a free one).
-    :param s3: ``"start"``, ``"127.0.0.1:PORT"`` or ``None`` (no object store).
-    """
-    command = [sys.executable, "-m", "tests.entity_service", "--port", str(port)]
-    if s3:
-        command += ["--s3", s3]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, bufsize=0)
-    assert process.stdout is not None
-    found: Dict[str, str] = {}
-    wanted = {"ENTITY_SERVICE_URL"} | ({"S3_ENDPOINT"} if s3 else set())
-    deadline = time.monotonic() + timeout
-    while not wanted <= found.keys():
-        ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
-        line = process.stdout.readline().decode() if ready else ""
-        if not line:
-            process.kill()
-            process.wait()
-            raise RuntimeError(f"the test Entity Service did not start (exit code {process.returncode})")
-        key, _, value = line.strip().partition("=")
-        found[key] = value
-    return ServiceProcess(process, found["ENTITY_SERVICE_URL"], found.get("S3_ENDPOINT"))
 
 
 @pytest.fixture(scope="session")

@@ -18,12 +18,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, Optional, Tuple
 
-from tests.entity_service.api import API_PREFIX, Api, Problem, Violation
+from tests.entity_service.api import Api
 from tests.entity_service.faults import FaultRule, Faults
-from tests.entity_service.objectstore import S3Server, check_loopback
+from tests.entity_service.framework import API_PREFIX, Problem, Violation
+from tests.entity_service.objectstore import S3Server
+from tests.entity_service.serving import HOST, LoopbackHTTPServer, LoopbackServer
 from tests.entity_service.state import BlockId, Project, Run, Upload
 
 
@@ -65,15 +67,9 @@ class RecordedRequest:
         return json.loads(self.body)
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    service: "EntityService"
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _HttpServer
+    server: LoopbackHTTPServer
     timeout = 120
     disable_nagle_algorithm = True  # no 40 ms stalls between header and body writes
     wbufsize = -1  # buffer the answer; http.server flushes it after each request
@@ -84,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        if self.server.service.verbose:
+        if self.server.owner.verbose:
             sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
     def _read_body(self) -> Tuple[bytes, bool]:
@@ -107,12 +103,13 @@ class _Handler(BaseHTTPRequestHandler):
         return answer
 
     def _serve(self) -> None:
-        service = self.server.service
+        service: EntityService = self.server.owner
         try:
             body, chunked = self._read_body()
         except ValueError:
             self.close_connection = True
-            problem = Problem(400, "The request body is not valid chunked encoding or Content-Length").response()
+            unreadable = "The request body is not valid chunked encoding or Content-Length"
+            problem = Problem.framework(400, unreadable).response()
             self.send_response(400)
             self.send_header("Content-Type", problem.content_type)
             self.send_header("Content-Length", str(len(problem.payload())))
@@ -122,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         record = RecordedRequest(self.command, path, query, dict(self.headers.items()), body, chunked, time.time())
         service._record(record)
-        rule = service.faults.take(self.command, path)
+        rule = service.faults.take(record)
         record.fault = rule.kind if rule else None
         if rule is not None and rule.kind in ("drop", "hang"):
             if rule.kind == "hang":
@@ -148,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _fault_answer(rule: FaultRule) -> Tuple[int, bytes, str, Dict[str, str]]:
         if rule.body is not None:
             return rule.status, rule.body, rule.content_type or "application/json", rule.headers
-        problem = Problem(rule.status, f"Injected fault: HTTP {rule.status}").response()
+        problem = Problem.framework(rule.status, f"Injected fault: HTTP {rule.status}", checked=True).response()
         return rule.status, problem.payload(), problem.content_type, rule.headers
 
     def _answer(
@@ -184,38 +181,27 @@ class EntityService:
     def __init__(
         self, s3: Optional[S3Server] = None, port: int = 0, stage_delay: float = 0.05, verbose: bool = False
     ) -> None:
-        self.host = "127.0.0.1"
-        check_loopback(self.host)
+        self.host = HOST
         self.s3 = s3
         self.verbose = verbose
         self.faults = Faults()
         self.api = Api(s3, self.faults, stage_delay)
         self.requests: List[RecordedRequest] = []
-        self._requested_port = port
-        self._http: Optional[_HttpServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._serving = LoopbackServer(_Handler, self, port, name="entity-service")
         self._lock = threading.Lock()
 
     # Life cycle -------------------------------------------------------------
 
     def start(self) -> "EntityService":
         """Start serving in a daemon thread; returns ``self``."""
-        self._http = _HttpServer((self.host, self._requested_port), _Handler)
-        self._http.service = self
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="entity-service", daemon=True
-        )
-        self._thread.start()
+        self._serving.start()
         return self
 
     def stop(self) -> None:
         """Stop serving, release hung requests and stop run threads."""
         self.faults.release()
         self.api.stop()
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
+        self._serving.stop()
 
     def reset(self) -> None:
         """Forget all projects, runs, recorded requests, violations and faults (keeps the port)."""
@@ -235,8 +221,8 @@ class EntityService:
     @property
     def port(self) -> int:
         """The TCP port it listens on."""
-        assert self._http is not None, "start() the service first"
-        return int(self._http.server_address[1])
+        assert self._serving.running, "start() the service first"
+        return self._serving.port
 
     @property
     def url(self) -> str:
@@ -346,5 +332,5 @@ class EntityService:
             raise AssertionError("test Entity Service:\n" + "\n".join(problems))
 
     def __repr__(self) -> str:
-        where = self.url if self._http is not None else "stopped"
+        where = self.url if self._serving.running else "stopped"
         return f"EntityService({where}, s3={self.s3!r})"

@@ -40,7 +40,7 @@ class Upload:
 
     :ivar clks: the raw bytes of each CLK, in upload order.
     :ivar blocks: the block ids of each record (``[]``: in no block, never compared).
-    :ivar source: ``"clks"``, ``"clknblocks"``, ``"encodings"`` (inline) or ``"object-store"``.
+    :ivar source: ``"clks"``, ``"clknblocks"``, ``"encodings"`` (inline), ``"binaryclks"`` or ``"object-store"``.
     :ivar objects: for object-store uploads, what was read: ``{"encodings": {"bucket",
         "path", "metadata", "size"}, "blocks": {...} or None, "credentials": {...} or None}``.
     """
@@ -88,8 +88,8 @@ class Run:
 
     run_id: str
     threshold: float
-    name: Optional[str] = None
-    notes: Optional[str] = None
+    name: str = ""
+    notes: str = ""
     time_added: str = field(default_factory=utc_now)
     state: str = "created"
     stage: int = 1
@@ -98,6 +98,8 @@ class Run:
     time_completed: Optional[str] = None
     message: Optional[str] = None
     detail: Optional[str] = None
+    #: Record pairs compared (``total_number_comparisons`` of a completed run).
+    comparisons: Optional[int] = None
     #: ``{"groups": ...}``, ``{"similarity_scores": ...}``, or for permutations
     #: ``{"mask": [...], "permutations": [[...], [...]], "rows": n}``.
     result: Optional[Dict[str, Any]] = None
@@ -120,6 +122,9 @@ class Project:
     time_added: str = field(default_factory=utc_now)
     runs: Dict[str, Run] = field(default_factory=dict)
     deleted: bool = False
+    #: Set once every party uploaded and their encodings turned out unusable together
+    #: (``error: true`` in the description; its runs are in state ``error``).
+    error: bool = False
 
     @property
     def update_tokens(self) -> List[str]:
@@ -143,6 +148,13 @@ class Project:
     def party_by_receipt_token(self, token: Optional[str]) -> Optional[Party]:
         """The party whose upload receipt token this is, if any."""
         return next((p for p in self.parties if token and p.upload and p.upload.receipt_token == token), None)
+
+    def encoding_sizes_agree(self) -> bool:
+        """Whether every upload has the encoding size the real service expects: the linkage
+        schema's (``clkConfig.l``), or else the first party's."""
+        sizes = [p.upload.encoding_size for p in self.parties if p.upload is not None]
+        expected = self.schema_encoding_size() or (sizes[0] if sizes else None)
+        return all(size == expected for size in sizes)
 
     def schema_encoding_size(self) -> Optional[int]:
         """Bytes per CLK the linkage schema declares (``clkConfig.l`` bits / 8), if it does."""

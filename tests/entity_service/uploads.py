@@ -11,6 +11,10 @@ Four forms are accepted, as by the real service:
   ``hash-count``/``hash-size`` user metadata, then deleted. Without blocks
   every record is in block :data:`~tests.entity_service.state.OBJECT_STORE_DEFAULT_BLOCK`.
 
+``POST /projects/{id}/binaryclks`` (:func:`parse_binary_upload`) takes the raw
+CLK bytes with ``Hash-Count``/``Hash-Size`` headers; every record is in block
+:data:`~tests.entity_service.state.DIRECT_DEFAULT_BLOCK`, as with ``clks``.
+
 A block map names records by index (``"0"``, ``"1"``, ...); a record it does not
 name is in no block and never compared. Block ids the client sends are
 compared as strings. Anything unusable raises :class:`UploadError` (a 400).
@@ -195,3 +199,48 @@ def _metadata_int(metadata: Dict[str, str], key: str, where: Dict[str, Any]) -> 
     if not value.strip().isdigit():
         raise UploadError(f"{where['path']} has no usable {key!r} user metadata (got {value!r})")
     return int(value)
+
+
+#: The least and largest ``Hash-Size`` a default deployment takes (its MIN_ENCODING_SIZE and MAX_ENCODING_SIZE).
+MIN_HASH_SIZE = 1
+MAX_HASH_SIZE = 1024
+
+
+@dataclass
+class BinaryBody:
+    """An ``application/octet-stream`` request body, with the request's headers (keys lower case)."""
+
+    headers: Dict[str, str]
+    data: bytes
+
+
+class BinaryUploadRefused(UploadError):
+    """A ``/binaryclks`` upload the service refuses with a 400 problem."""
+
+
+def parse_binary_upload(body: BinaryBody, schema_size: Optional[int]) -> ParsedUpload:
+    """Turn a ``POST /binaryclks`` request into a :class:`ParsedUpload`, checking it as the real service does.
+
+    ``Hash-Count`` and ``Hash-Size`` must be integers (at least 1, and the size at
+    most :data:`MAX_HASH_SIZE`); the size must be the one the project's schema
+    says, if it says one; and the body must be exactly ``Hash-Count`` CLKs of
+    ``Hash-Size`` bytes. Every record goes in the default block of direct uploads.
+
+    :raises BinaryUploadRefused: with the real service's message.
+    """
+    count = _header_int(body.headers, "Hash-Count", 1, None)
+    size = _header_int(body.headers, "Hash-Size", MIN_HASH_SIZE, MAX_HASH_SIZE)
+    if schema_size is not None and size != schema_size:
+        raise BinaryUploadRefused("Upload 'Hash-Size' doesn't match project settings")
+    if len(body.data) != count * size:
+        raise BinaryUploadRefused("Uploaded data did not match the expected size. Check request headers are correct")
+    clks = [body.data[i * size : (i + 1) * size] for i in range(count)]
+    return ParsedUpload(clks, [[DIRECT_DEFAULT_BLOCK] for _ in clks], "binaryclks")
+
+
+def _header_int(headers: Dict[str, str], name: str, least: int, most: Optional[int]) -> int:
+    value = headers.get(name.lower(), "").strip()
+    number = int(value) if value.isdigit() else -1
+    if number < least or (most is not None and number > most):
+        raise BinaryUploadRefused(f"Invalid value for {name} header")
+    return number

@@ -7,7 +7,6 @@ The CLKs here are made by hand (64 bits each) so that every similarity is known:
 * every other pair of different parties: Dice 0.5 or less
 """
 
-import base64
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -16,6 +15,7 @@ import anonlink
 import pytest
 from bitarray import bitarray
 
+from anonlinkclient.io.clk_file import ClkMeta, write_clks
 from anonlinkclient.linkage.similarity import find_similarity
 from tests.helpers import run_anonlink, run_cli
 
@@ -29,8 +29,14 @@ C0 = A0
 C1 = bytes.fromhex("3c3c3c3c3c3c3c3c")
 
 
-def clk_file(path: Path, clks: List[bytes]) -> Path:
-    path.write_text(json.dumps({"clks": [base64.b64encode(c).decode() for c in clks]}))
+#: What the parties' files record, as "anonlink hash" writes it (one schema, one secret).
+META = ClkMeta("anonlink-client", "0.2.0", 64, "sha256:" + "5c" * 32, "a1b2")
+
+
+def clk_file(path: Path, clks: List[bytes], meta: Optional[ClkMeta] = META) -> Path:
+    """A JSON CLK file with metadata, as ``anonlink hash`` writes it (``meta=None``: as older tools did)."""
+    with open(path, "w") as handle:
+        write_clks(handle, clks, meta)
     return path
 
 
@@ -231,7 +237,7 @@ def test_threshold_must_be_between_0_and_1(tmp_path, parties, threshold):
 
 def test_bad_files_are_named_and_nothing_is_written(tmp_path, parties):
     a, b, _ = parties
-    wide = clk_file(tmp_path / "wide.json", [A0 + A0, A1 + A1])
+    wide = clk_file(tmp_path / "wide.json", [A0 + A0, A1 + A1], meta=None)
     csv_file = tmp_path / "pii.csv"
     csv_file.write_text("name,dob\nann,2000\n")
     empty = clk_file(tmp_path / "empty.json", [])

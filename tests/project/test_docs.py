@@ -25,6 +25,7 @@ MANUAL_SECTIONS = [
     "Command Line Tool",
     "Linkage Schema",
     "Blocking Schema",
+    "File Formats",
     "Development",
     "Devops",
     "Rest Client API Documentation",

@@ -15,6 +15,7 @@ from typing import Callable, List
 import pytest
 
 import anonlinkclient
+from anonlinkclient.encoding.schema import schema_file_fingerprint
 from tests.helpers import ROOT, TEST_DATA, TUTORIAL_DATA
 
 pytestmark = pytest.mark.slow
@@ -93,6 +94,18 @@ def test_generate_and_the_default_schema(both: List[Runner], tmp_path: Path) -> 
     assert (hashed.returncode, hashed.stderr) == (0, "CLK data written to clks.json\n")
 
 
+def test_linked_demo_data_and_the_default_blocking_schemas(both: List[Runner], tmp_path: Path) -> None:
+    files = ["a.csv", "b.csv", "truth.csv", "schema.json", "psig.json", "lambda.json"]
+    same([run("generate", 300, "a.csv", "--linked", "b.csv", "--truth", "truth.csv", "--seed", 5) for run in both])
+    options = ["--blocking-psig", "psig.json", "--blocking-lambda-fold", "lambda.json"]
+    same([run("generate-default-schema", "schema.json", *options) for run in both])
+    for name in files:
+        assert (tmp_path / "frozen" / name).read_bytes() == (tmp_path / "package" / name).read_bytes(), name
+    same([run("hash", "b.csv", "secret", "schema.json", "b.json") for run in both])
+    same([run("block", "b.csv", "psig.json", "b-psig.json") for run in both])
+    same([run("block", "b.json", "lambda.json", "b-lambda.json") for run in both])
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_hash_and_describe(both: List[Runner], tmp_path: Path, workers: str) -> None:
     csv_file, schema = TEST_DATA / "dirty_1000_50_1.csv", TEST_DATA / "dirty-data-schema.json"
@@ -133,6 +146,7 @@ def test_block_validates_the_blocking_schema_it_bundles(both: List[Runner], tmp_
 
 def test_validate_schema(both: List[Runner]) -> None:
     good = same([run("validate-schema", TEST_DATA / "good-schema-v1.json") for run in both])
-    assert good.stdout == "schema is valid\n"
+    fingerprint = schema_file_fingerprint(str(TEST_DATA / "good-schema-v1.json"))
+    assert good.stdout == f"schema is valid\nschema fingerprint: {fingerprint}\n"
     bad = same([run("validate-schema", TEST_DATA / "bad-schema-v3.json") for run in both])
     assert bad.returncode == 4 and bad.stderr.startswith("Error: ")

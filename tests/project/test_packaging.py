@@ -84,6 +84,21 @@ def installed_and_working(python: Path, dist: Path, work: Path) -> None:
     assert not (work / "blocks.json").exists()
     blocked = run(anonlink, "block", work / "clks.json", TUTORIAL_DATA / "blocking_schema.json", "-", cwd=work)
     assert '"blocks"' in blocked.stdout
+    # The default linkage and blocking schemas of the demo data ship inside the package too.
+    run(
+        anonlink,
+        "generate-default-schema",
+        "s.json",
+        "--blocking-psig",
+        "p.json",
+        "--blocking-lambda-fold",
+        "l.json",
+        cwd=work,
+    )
+    run(anonlink, "generate", 50, "a.csv", "--linked", "b.csv", "--truth", "t.csv", cwd=work)
+    run(anonlink, "hash", "b.csv", "secret", "s.json", "b.json", cwd=work)
+    assert '"blocks"' in run(anonlink, "block", "b.csv", "p.json", "-", cwd=work).stdout
+    assert '"blocks"' in run(anonlink, "block", "b.json", "l.json", "-", cwd=work).stdout
 
 
 def names(dist: Path) -> List[str]:
@@ -101,6 +116,9 @@ def test_build_makes_a_wheel_and_an_sdist_with_the_package_data(dists: Dict[str,
         "anonlinkclient/cli/__init__.py",
         "anonlinkclient/py.typed",
         "anonlinkclient/schemas/blocking-schema.json",
+        "anonlinkclient/encoding/data/default-linkage-schema.json",
+        "anonlinkclient/encoding/data/default-psig-blocking-schema.json",
+        "anonlinkclient/encoding/data/default-lambda-fold-blocking-schema.json",
     ):
         assert path in wheel
     assert not [name for name in wheel if name.startswith("tests/")]

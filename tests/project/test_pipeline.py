@@ -33,7 +33,7 @@ def ci_test_command() -> str:
 
 
 def test_ci_run_and_readme_name_the_same_test_command() -> None:
-    readme_blocks = re.findall(r"```\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    readme_blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
     assert ci_test_command() in [block.strip() for block in readme_blocks]
 
 

@@ -38,12 +38,13 @@ def quality_lines(notebook: Path) -> List[str]:
     return found
 
 
-def test_the_manuals_four_tutorials_are_there() -> None:
+def test_the_manuals_four_tutorials_and_the_threshold_tutorial_are_there() -> None:
     assert NOTEBOOKS == [
         "multiparty_linkage.ipynb",
         "tutorial_api.ipynb",
         "tutorial_blocking.ipynb",
         "tutorial_cli.ipynb",
+        "tutorial_threshold.ipynb",
     ]
 
 

@@ -16,16 +16,23 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import pytest
 import requests
 
-from tests.entity_service.api import ROUTES, Response
 from tests.entity_service.contract import Contract
-from tests.entity_service.fixtures import start_service_process
+from tests.entity_service.framework import ROUTES, Response
 from tests.entity_service.objectstore import S3Server
+from tests.entity_service.process import start_service_process
 from tests.entity_service.server import EntityService
 from tests.entity_service.state import DIRECT_DEFAULT_BLOCK, OBJECT_STORE_DEFAULT_BLOCK
 
 DATA = Path(__file__).parent.parent / "data"
 HEX48 = re.compile(r"^[0-9a-f]{48}$")
 INVALID_ACCESS = "Invalid access token or project doesn't exist"
+INTERNAL_ERROR = (
+    "The server encountered an internal error and was unable to complete your request. "
+    "Either the server is overloaded or there is an error in the application."
+)
+BLOCKING_DISABLED = "Blocking has been disabled for this project, but received blocking information"
+SIZE_MISMATCH = "Mismatch in encoding sizes. Stopping"
+ANY = object()
 
 
 # Helpers ------------------------------------------------------------------------
@@ -122,13 +129,20 @@ def upload_all(api: Api, project: Dict[str, Any], data: List[List[bytes]]) -> No
         assert response.status_code == 201, response.text
 
 
-def is_problem(response: requests.Response, status: int, detail: Optional[str] = None) -> bool:
+def is_problem(response: requests.Response, status: int, detail: Optional[str] = None, title: Any = ANY) -> bool:
+    """The answer is a problem of ``status`` (with this ``detail`` and ``title``, when given)."""
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == "application/problem+json"
     body = response.json()
     assert set(body) == {"detail", "status", "title", "type"} and body["status"] == status
     assert detail is None or body["detail"] == detail, body["detail"]
+    assert title is ANY or body["title"] == title, body["title"]
     return True
+
+
+def is_internal_error(response: requests.Response) -> bool:
+    """The bare 500 of an unhandled exception in the real service."""
+    return is_problem(response, 500, INTERNAL_ERROR, "Internal Server Error")
 
 
 def s3_put(s3: S3Server, access: Dict[str, Any], name: str, data: bytes, metadata: Dict[str, str]) -> str:
@@ -238,20 +252,31 @@ def test_upload_token_rules(api: Api, entity_service: EntityService) -> None:
     other = api.project()
     clks = b64(json_clks())
     pid = project["project_id"]
-    assert is_problem(api.call("POST", f"/projects/{pid}/clks", project["result_token"], json={"clks": clks}), 403)
-    assert is_problem(api.call("POST", f"/projects/{pid}/clks", other["update_tokens"][0], json={"clks": clks}), 403)
-    assert is_problem(api.upload(project, 0, {"clks": []}), 400, "Missing CLKs information")
+    # Not an upload token of this project (the result token, another project's, a made-up one): the real
+    # service fails looking up the data provider, a bare 500.
+    for token in (project["result_token"], other["update_tokens"][0], "f" * 48):
+        assert is_internal_error(api.call("POST", f"/projects/{pid}/clks", token, json={"clks": clks}))
+    assert is_problem(api.upload(project, 0, {"clks": []}), 400, "Missing CLKs information", title=None)
     assert is_problem(api.upload(project, 0, {"clks": ["not base64!"]}), 400)
-    assert is_problem(api.upload(project, 0, {"clknblocks": [[clks[0], "1"]]}), 400)  # no blocking here
     first = api.upload(project, 0, {"clks": clks})  # a failed upload does not use the token up
     assert first.status_code == 201 and first.json()["message"] == "Updated"
     assert HEX48.match(first.json()["receipt_token"])
-    assert is_problem(api.upload(project, 0, {"clks": clks}), 403, "This token has already been used to upload clks.")
+    used = "This token has already been used to upload clks."
+    assert is_problem(api.upload(project, 0, {"clks": clks}), 403, used, title=None)
     assert entity_service.clk_counts(pid) == {0: 4}
     assert entity_service.received_blocks(pid, 0) == [[DIRECT_DEFAULT_BLOCK]] * 4
-    assert is_problem(api.upload(project, 1, {"clks": b64([b"\0" * 64])}), 400)  # another size than party 0
-    sized = api.project(schema={"clkConfig": {"l": 512}})
-    assert is_problem(api.upload(sized, 0, {"clks": clks}), 400)  # 128 bytes, schema says 64
+
+
+def test_blocks_sent_to_a_project_without_blocking(api: Api) -> None:
+    project = api.project()
+    clks = b64(json_clks())
+    refusals = [
+        api.upload(project, 0, {"clknblocks": [[clk, "1"] for clk in clks]}),
+        api.upload(project, 0, {"encodings": clks, "blocks": {"0": ["1"]}}),
+    ]
+    for refused in refusals:
+        assert is_problem(refused, 403, BLOCKING_DISABLED, title=None)
+    assert api.upload(project, 0, {"clks": clks}).status_code == 201  # refusals do not use the token up
 
 
 def json_clks() -> List[bytes]:
@@ -267,14 +292,15 @@ def test_authorize_external_upload(api: Api, entity_service: EntityService, s3_s
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", creds["Expiration"])  # ISO, no timezone
     dp_id = entity_service.project(pid).parties[1].dp_id
     assert upload == {
-        "bucket": "anonlink-uploads",
+        "bucket": "uploads",
         "endpoint": s3_server.endpoint,
         "path": f"{pid}/{dp_id}",
         "secure": False,
     }
     path = f"/projects/{pid}/authorize-external-upload"
-    assert is_problem(api.call("GET", path, project["result_token"]), 500)  # the real service's quirk
-    assert is_problem(api.call("GET", path, "f" * 48), 403, INVALID_ACCESS)
+    assert is_internal_error(api.call("GET", path, project["result_token"]))  # the real service's quirk
+    assert is_internal_error(api.call("GET", path, "f" * 48))
+    assert is_problem(api.call("GET", f"/projects/{'0' * 48}/authorize-external-upload", "f" * 48), 403)
 
 
 def test_authorize_external_upload_without_object_store() -> None:
@@ -282,7 +308,8 @@ def test_authorize_external_upload_without_object_store() -> None:
         api = Api(service)
         project = api.project()
         path = f"/projects/{project['project_id']}/authorize-external-upload"
-        assert is_problem(api.call("GET", path, project["update_tokens"][0]), 500)
+        disabled = "Retrieving temporary object store credentials feature disabled"
+        assert is_problem(api.call("GET", path, project["update_tokens"][0]), 500, disabled, "Feature Disabled")
         service.check()
 
 
@@ -290,7 +317,7 @@ def test_run_states_and_result_before_completion(api: Api, entity_service: Entit
     project = api.project()
     run_id = api.run(project, 0.9)
     created = api.status(project, run_id)
-    assert created["state"] == "created" and created["stages"] == 3
+    assert created["state"] == "created" and created["stages"] == 3 and created["time_started"] is None
     assert created["current_stage"] == {
         "number": 1,
         "description": "waiting for CLKs",
@@ -309,6 +336,7 @@ def test_run_states_and_result_before_completion(api: Api, entity_service: Entit
     entity_service.resume_runs()
     done = api.wait(project, run_id)
     assert done["state"] == "completed" and {"time_started", "time_completed"} <= set(done)
+    assert done["total_number_comparisons"] == 16  # 4 x 4 records, all in one block
     assert api.result(project, run_id).json() == {"groups": [[[0, i], [1, i]] for i in range(4)]}
     listing = api.call("GET", f"/projects/{project['project_id']}/runs", project["result_token"]).json()
     assert [(r["run_id"], r["state"]) for r in listing] == [(run_id, "completed")]
@@ -316,12 +344,88 @@ def test_run_states_and_result_before_completion(api: Api, entity_service: Entit
     assert is_problem(api.result(project, run_id, upload_token), 403, INVALID_ACCESS)
 
 
+def test_the_token_of_a_result_is_checked_only_once_the_run_is_complete(
+    api: Api, entity_service: EntityService
+) -> None:
+    project = api.project()
+    run_id = api.run(project)
+    for token in (project["result_token"], project["update_tokens"][0], "f" * 48):
+        assert is_problem(api.result(project, run_id, token), 404, "run is not complete", title=None)
+    entity_service.faults.fail_runs(message="out of memory")
+    upload_all(api, project, [json_clks(), json_clks()])
+    assert api.wait(project, run_id)["state"] == "error"
+    for token in (project["result_token"], "f" * 48):
+        assert is_problem(api.result(project, run_id, token), 500, "Error during computation of run", title=None)
+
+
 def test_bad_threshold_and_run_token(api: Api) -> None:
     project = api.project()
     runs = f"/projects/{project['project_id']}/runs"
-    assert is_problem(api.call("POST", runs, project["result_token"], json={"threshold": 1.5}), 400)
-    assert is_problem(api.call("POST", runs, project["result_token"], json={}), 400)
+    for threshold in (1.5, 0, -0.2):  # the real service's run model raises: a bare 500
+        assert is_internal_error(api.call("POST", runs, project["result_token"], json={"threshold": threshold}))
+    assert api.call("POST", runs, project["result_token"], json={"threshold": 1}).status_code == 201
+    missing = api.call("POST", runs, project["result_token"], json={})
+    assert is_problem(missing, 400, "'threshold' is a required property", "Bad Request")
     assert is_problem(api.call("POST", runs, project["update_tokens"][0], json={"threshold": 0.5}), 403)
+
+
+def test_run_descriptions_always_have_a_name_and_notes(api: Api) -> None:
+    project = api.project()
+    runs = f"/projects/{project['project_id']}/runs"
+    bare = api.call("POST", runs, project["result_token"], json={"threshold": 0.7}).json()
+    assert bare == {"run_id": bare["run_id"], "threshold": 0.7, "name": "", "notes": ""}
+    named = api.call("POST", runs, project["result_token"], json={"threshold": 0.7, "name": "n", "notes": "x"})
+    described = api.call("GET", f"{runs}/{named.json()['run_id']}", project["result_token"]).json()
+    assert described == {"run_id": named.json()["run_id"], "threshold": 0.7, "name": "n", "notes": "x"}
+
+
+def test_problem_bodies_are_the_real_services(api: Api) -> None:
+    project = api.project()
+    pid, token = project["project_id"], project["result_token"]
+    # The service's own checks: "title": null.
+    assert is_problem(api.call("GET", f"/projects/{pid}", "f" * 48), 403, INVALID_ACCESS, title=None)
+    # connexion's request validation: "Bad Request", and the field after " - ".
+    wrong_type = api.call("POST", f"/projects/{pid}/runs", token, json={"threshold": "high"})
+    assert is_problem(wrong_type, 400, "'high' is not of type 'number' - 'threshold'", "Bad Request")
+    missing = api.call("POST", "/projects", json={"schema": {}})
+    assert is_problem(missing, 400, "'result_type' is a required property", "Bad Request")
+    # 415: the message is the title, and there is no detail.
+    form = api.call(
+        "POST", f"/projects/{pid}/runs", token, data=b"threshold=0.5", headers={"Content-Type": "text/plain"}
+    )
+    assert form.status_code == 415 and form.headers["Content-Type"] == "application/problem+json"
+    assert form.json() == {
+        "detail": None,
+        "status": 415,
+        "title": "Invalid Content-type (text/plain), expected JSON data",
+        "type": "about:blank",
+    }
+
+
+def test_encodings_of_different_sizes_put_the_project_in_error(api: Api, entity_service: EntityService) -> None:
+    project = api.project()
+    pid, token = project["project_id"], project["result_token"]
+    run_id = api.run(project)
+    assert api.upload(project, 0, {"clks": b64(json_clks())}).status_code == 201  # 128 bytes each
+    assert api.upload(project, 1, {"clks": b64([b"\1" * 64] * 3)}).status_code == 201
+    status = api.status(project, run_id)
+    assert status["state"] == "error" and status["message"] == SIZE_MISMATCH
+    assert status["current_stage"]["number"] == 1 and "time_started" not in status
+    assert api.call("GET", f"/projects/{pid}", token).json()["error"] is True
+    assert is_problem(api.result(project, run_id), 500, "Error during computation of run", title=None)
+    again = api.call("POST", f"/projects/{pid}/runs", token, json={"threshold": 0.5})
+    assert is_problem(again, 500, "Can't post run as project has errors", title=None)
+    listing = api.call("GET", f"/projects/{pid}/runs", token).json()
+    assert [(r["run_id"], r["state"]) for r in listing] == [(run_id, "error")]
+
+
+def test_encodings_not_of_the_schemas_size_put_the_project_in_error(api: Api) -> None:
+    project = api.project(schema={"clkConfig": {"l": 512}})  # 64 bytes
+    upload_all(api, project, [json_clks(), json_clks()])  # both 128 bytes: they agree, but not with the schema
+    assert api.call("GET", f"/projects/{project['project_id']}", project["result_token"]).json()["error"] is True
+    runs = f"/projects/{project['project_id']}/runs"
+    refused = api.call("POST", runs, project["result_token"], json={"threshold": 0.5})
+    assert is_problem(refused, 500, "Can't post run as project has errors")
 
 
 def test_deletes_then_403(api: Api) -> None:
@@ -429,7 +533,7 @@ def test_object_store_upload(api: Api, entity_service: EntityService, s3_server:
         "hash-size": "128",
     }
     assert upload.blocks == [["all"]] * 30
-    assert s3_server.list_objects("anonlink-uploads", f"{pid}/") == []  # read, then deleted
+    assert s3_server.list_objects("uploads", f"{pid}/") == []  # read, then deleted
 
     # Binary encodings, with metadata that does not fit, then fits.
     access = authorize(api, project, 1)
@@ -525,8 +629,8 @@ def test_run_error_fault(api: Api, entity_service: EntityService) -> None:
     upload_all(api, project, [json_clks(), json_clks()])
     run_id = api.run(project)
     status = api.wait(project, run_id)
-    assert status["state"] == "error" and status["message"] == "out of memory"
-    assert is_problem(api.result(project, run_id), 500)
+    assert status["state"] == "error" and status["message"] == "out of memory" and "time_started" not in status
+    assert is_problem(api.result(project, run_id), 500, "Error during computation of run", title=None)
 
 
 def test_records_bytes_on_the_wire(api: Api, entity_service: EntityService) -> None:

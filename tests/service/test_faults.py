@@ -17,7 +17,7 @@ import pytest
 from anonlinkclient.service.rest_client import ClientWaitingConfiguration, NoAnswer, RateLimitedClient, RestClient
 from anonlinkclient.service.upload import DIRECT_MESSAGE, UNKNOWN_OUTCOME
 from tests.helpers import data, run_anonlink, run_cli
-from tests.service_helpers import new_linked_project, new_project, random_clks, write_clk_file
+from tests.service_helpers import random_clks, write_clk_file
 
 
 def fast(service, max_time_ms=500, timeout=None):
@@ -43,11 +43,6 @@ def closed_port():
 
 
 @pytest.fixture
-def project(entity_service):
-    return new_project(RestClient(entity_service.url))
-
-
-@pytest.fixture
 def clk_file(tmp_path):
     return write_clk_file(tmp_path / "clks.json", random_clks(30))
 
@@ -56,7 +51,7 @@ def upload(service, project, clk_file, *args, party=0, max_time_ms=500, timeout=
     """``anonlink upload -v`` for ``party`` with its token in the environment, writing the receipt to ``-o``."""
     receipt = clk_file.parent / "receipt.json"
     command = ["-v", "upload", *fast(service, max_time_ms, timeout), "--project", project["project_id"]]
-    command += [str(clk_file), "-o", str(receipt), *args]
+    command += [str(clk_file), "-o", str(receipt), "--format", "json", *args]  # binary: test_binary_upload.py
     return run_cli(*command, env={"ANONLINK_APIKEY": project["update_tokens"][party]}), receipt
 
 
@@ -66,15 +61,6 @@ def assert_not_uploaded(service, project, result, receipt):
     assert not receipt.exists()
     assert "Upload complete" not in result.stderr
     assert service.uploads(project["project_id"]) == [None, None]
-
-
-@pytest.fixture
-def linked_project(entity_service, tmp_path):
-    """A 2-party project with both parties' CLKs uploaded, and a run of it created."""
-    client = RestClient(entity_service.url)
-    credentials = new_linked_project(client, tmp_path)
-    run = client.run_create(credentials["project_id"], credentials["result_token"], 0.8, "faults")
-    return dict(credentials, run_id=run["run_id"])
 
 
 def results(service, linked, output, *args, max_time_ms=500):
@@ -197,7 +183,7 @@ def test_connection_refused_as_a_subprocess(tmp_path, clk_file):
     assert not output.exists()
     result = run_anonlink("upload", "--server", url, "--project", "p", "--apikey", "t" * 48, clk_file)
     assert result.returncode == 6
-    assert result.stderr.startswith("Error: Getting object store credentials failed: cannot connect to the Entity")
+    assert result.stderr.startswith("Error: Getting the project description failed: cannot connect to the Entity")
     assert clk_file.exists()
 
 
@@ -229,7 +215,7 @@ def test_an_answer_lost_after_the_upload_was_stored(entity_service, project, clk
     assert again.exit_code == 6
     assert error_line(again.stderr) == (
         "Error: Upload failed (HTTP 403): This token has already been used to upload clks."
-        " (the token must be one of the project's upload tokens, not used before)"
+        " (each upload token uploads once, and this one has: the service has this party's encodings)"
     )
     assert not receipt.exists()
 
@@ -274,12 +260,12 @@ def test_a_500_on_create_project_leaves_no_credentials_file(entity_service, tmp_
 
 
 @pytest.mark.parametrize("kind", ["truncated", "html"])
-def test_a_garbled_result_is_never_written_as_the_result(entity_service, linked_project, tmp_path, kind):
-    entity_service.wait_for_run(linked_project["project_id"], linked_project["run_id"])
+def test_a_garbled_result_is_never_written_as_the_result(entity_service, linked_run, tmp_path, kind):
+    entity_service.wait_for_run(linked_run["project_id"], linked_run["run_id"])
     output = tmp_path / "result.json"
     output.write_text("previous result\n")
     entity_service.faults.garbage(1, kind=kind, status=200, path_contains="/result")
-    result = results(entity_service, linked_project, output)
+    result = results(entity_service, linked_run, output)
     assert result.exit_code == 6
     assert error_line(result.stderr).startswith(
         "Error: Getting the run result failed: the service's answer is not complete JSON (HTTP 200)"
@@ -290,7 +276,7 @@ def test_a_garbled_result_is_never_written_as_the_result(entity_service, linked_
 # ---- results --watch ----
 
 
-def test_watch_survives_transient_errors_while_polling_and_downloading(entity_service, linked_project, tmp_path):
+def test_watch_survives_transient_errors_while_polling_and_downloading(entity_service, linked_run, tmp_path):
     faults = entity_service.faults
     faults.drop(1, path_contains="/status")
     faults.fail_next(1, status=500, path_contains="/status")
@@ -298,7 +284,7 @@ def test_watch_survives_transient_errors_while_polling_and_downloading(entity_se
     faults.fail_next(2, status=503, path_contains="/status")  # retried within the poll
     faults.garbage(1, kind="truncated", status=200, path_contains="/result")
     output = tmp_path / "result.json"
-    result = results(entity_service, linked_project, output, "--watch", max_time_ms=5000)
+    result = results(entity_service, linked_run, output, "--watch", max_time_ms=5000)
     assert result.exit_code == 0, result.stderr
     where = f"the Entity Service at {entity_service.url}"
     lines = result.stderr.splitlines()
@@ -322,10 +308,10 @@ def test_watch_survives_transient_errors_while_polling_and_downloading(entity_se
     assert statuses[:5] == [None, 500, 502, 503, 503]
 
 
-def test_watch_gives_up_when_the_service_stays_away(entity_service, linked_project, tmp_path):
+def test_watch_gives_up_when_the_service_stays_away(entity_service, linked_run, tmp_path):
     entity_service.faults.drop(None, path_contains="/status")
     output = tmp_path / "result.json"
-    result = results(entity_service, linked_project, output, "--watch", max_time_ms=1500)
+    result = results(entity_service, linked_run, output, "--watch", max_time_ms=1500)
     assert result.exit_code == 6
     assert error_line(result.stderr) == (
         f"Error: Getting the run status failed: the Entity Service at {entity_service.url} closed the connection "
@@ -335,10 +321,10 @@ def test_watch_gives_up_when_the_service_stays_away(entity_service, linked_proje
     assert not output.exists()
 
 
-def test_watch_stops_at_once_when_refused(entity_service, linked_project, tmp_path):
+def test_watch_stops_at_once_when_refused(entity_service, linked_run, tmp_path):
     body = b'{"detail": "Invalid access token or project doesn\'t exist", "status": 403, "title": "Forbidden"}'
     entity_service.faults.fail_next(1, status=403, path_contains="/status", body=body)
-    result = results(entity_service, linked_project, tmp_path / "r.json", "--watch", max_time_ms=5000)
+    result = results(entity_service, linked_run, tmp_path / "r.json", "--watch", max_time_ms=5000)
     assert result.exit_code == 6
     assert error_line(result.stderr) == (
         "Error: Getting the run status failed (HTTP 403): Invalid access token or project doesn't exist"
@@ -346,15 +332,13 @@ def test_watch_stops_at_once_when_refused(entity_service, linked_project, tmp_pa
     assert len(entity_service.requests_to("/status")) == 1
 
 
-def test_watch_stops_on_error_with_the_services_message_after_a_transient_fault(
-    entity_service, linked_project, tmp_path
-):
+def test_watch_stops_on_error_with_the_services_message_after_a_transient_fault(entity_service, linked_run, tmp_path):
     client = RestClient(entity_service.url)
-    entity_service.wait_for_run(linked_project["project_id"], linked_project["run_id"])
+    entity_service.wait_for_run(linked_run["project_id"], linked_run["run_id"])
     entity_service.faults.fail_runs(1, message="Out of memory comparing blocks")
-    run = client.run_create(linked_project["project_id"], linked_project["result_token"], 0.9, "doomed")
+    run = client.run_create(linked_run["project_id"], linked_run["result_token"], 0.9, "doomed")
     entity_service.faults.drop(1, path_contains="/status")
-    failing = dict(linked_project, run_id=run["run_id"])
+    failing = dict(linked_run, run_id=run["run_id"])
     result = results(entity_service, failing, tmp_path / "r.json", "--watch", max_time_ms=5000)
     assert result.exit_code == 6
     assert "closed the connection without answering (RemoteDisconnected); asking again in 1 s" in result.stderr
@@ -365,7 +349,7 @@ def test_watch_stops_on_error_with_the_services_message_after_a_transient_fault(
     assert not (tmp_path / "r.json").exists()
 
 
-def test_watch_in_python_gives_up_on_a_503_storm_within_the_retry_limit(entity_service, linked_project):
+def test_watch_in_python_gives_up_on_a_503_storm_within_the_retry_limit(entity_service, linked_run):
     """The library's watch: a storm longer than ``stop_max_delay_ms`` ends it with the 503 error."""
     waiting = ClientWaitingConfiguration(
         wait_exponential_multiplier_ms=1, wait_exponential_max_ms=10, stop_max_delay_ms=300
@@ -374,9 +358,9 @@ def test_watch_in_python_gives_up_on_a_503_storm_within_the_retry_limit(entity_s
     entity_service.faults.fail_next(None, status=503, path_contains="/status")
     reported = []
     watch = client.watch_run_status(
-        linked_project["project_id"],
-        linked_project["run_id"],
-        linked_project["result_token"],
+        linked_run["project_id"],
+        linked_run["run_id"],
+        linked_run["result_token"],
         update_period=0.05,
         on_error=reported.append,
     )
@@ -385,9 +369,9 @@ def test_watch_in_python_gives_up_on_a_503_storm_within_the_retry_limit(entity_s
     assert reported == []  # the first poll's own retries used up the window
 
 
-def test_watch_in_python_survives_dropped_polls_but_a_single_query_fails(entity_service, linked_project):
+def test_watch_in_python_survives_dropped_polls_but_a_single_query_fails(entity_service, linked_run):
     client = RestClient(entity_service.url)
-    ids = (linked_project["project_id"], linked_project["run_id"], linked_project["result_token"])
+    ids = (linked_run["project_id"], linked_run["run_id"], linked_run["result_token"])
     entity_service.faults.drop(2, path_contains="/status")
     reported = []
     statuses = list(client.watch_run_status(*ids, update_period=0.05, on_error=reported.append))

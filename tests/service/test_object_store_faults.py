@@ -14,10 +14,9 @@ import random
 
 import pytest
 
-from anonlinkclient.service.rest_client import RestClient
 from anonlinkclient.service.upload import REFRESH_MESSAGE
 from tests.helpers import run_cli
-from tests.service_helpers import new_project, random_clks, write_clk_file
+from tests.service_helpers import random_clks, write_clk_file
 
 PART = 5 * 2**20  # minio's part size for these files
 OBJECT_STORE_ERROR = 7
@@ -34,11 +33,6 @@ def big_clks(tmp_path_factory):
 
 
 @pytest.fixture
-def project(entity_service):
-    return new_project(RestClient(entity_service.url))
-
-
-@pytest.fixture
 def small_clks(tmp_path):
     clks = random_clks(25)
     return write_clk_file(tmp_path / "clks.json", clks), clks
@@ -52,6 +46,7 @@ def upload(service, proxy, project, clk_file, *args, env=None):
     environment = {"UPLOAD_OBJECT_STORE_SERVER": proxy.url, "ANONLINK_APIKEY": project["update_tokens"][0]}
     environment.update(env or {})
     command = ["upload", "--server", service.url, "--project", project["project_id"], str(clk_file)]
+    command += ["--format", "json"]  # the JSON object's size makes the parts; binary: test_binary_upload.py
     return run_cli(*command, "-o", str(receipt), *args, env=environment), receipt
 
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from anonlinkclient import __version__
-from anonlinkclient.errors import ServiceConnectionError
+from anonlinkclient.errors import RunNotComplete, ServiceConnectionError
 from anonlinkclient.service.rest_client import (
     ClientWaitingConfiguration,
     NoAnswer,
@@ -16,7 +16,7 @@ from anonlinkclient.service.rest_client import (
     format_run_status,
     normalise_server_url,
 )
-from tests.service_helpers import new_project, noisy, random_clks, schema_document, write_clk_file
+from tests.service_helpers import new_linked_project, new_project, random_clks, schema_document, write_clk_file
 
 FAST_RETRY = ClientWaitingConfiguration(
     wait_exponential_multiplier_ms=1, wait_exponential_max_ms=20, stop_max_delay_ms=300
@@ -26,16 +26,6 @@ FAST_RETRY = ClientWaitingConfiguration(
 @pytest.fixture
 def client(entity_service):
     return RestClient(entity_service.url, FAST_RETRY)
-
-
-def uploaded_project(client, tmp_path, count=30):
-    """A 2-party groups project with both parties' CLKs (B a noisy copy of A) uploaded directly."""
-    credentials = new_project(client)
-    clks = random_clks(count)
-    for token, party_clks, name in zip(credentials["update_tokens"], (clks, noisy(clks)), "ab"):
-        with open(write_clk_file(tmp_path / f"clks_{name}.json", party_clks), "rb") as handle:
-            client.project_upload_clks(credentials["project_id"], token, handle)
-    return credentials
 
 
 def closed_port() -> int:
@@ -119,7 +109,7 @@ def test_project_lifecycle(client, entity_service):
 
 
 def test_run_lifecycle_links_the_uploaded_records(client, entity_service, tmp_path):
-    credentials = uploaded_project(client, tmp_path)
+    credentials = new_linked_project(client, tmp_path, 30)
     project_id, token = credentials["project_id"], credentials["result_token"]
     run = client.run_create(project_id, token, 0.8, "first")
     assert run["name"] == "first" and run["threshold"] == 0.8
@@ -136,7 +126,7 @@ def test_run_lifecycle_links_the_uploaded_records(client, entity_service, tmp_pa
 
 
 def test_watch_yields_at_once_then_only_changes_until_completed(client, entity_service, tmp_path):
-    credentials = uploaded_project(client, tmp_path)
+    credentials = new_linked_project(client, tmp_path, 30)
     project_id, token = credentials["project_id"], credentials["result_token"]
     entity_service.pause_runs("running")
     run_id = client.run_create(project_id, token, 0.8, "watched")["run_id"]
@@ -152,7 +142,7 @@ def test_watch_yields_at_once_then_only_changes_until_completed(client, entity_s
 
 
 def test_watch_raises_timeout_error(client, entity_service, tmp_path):
-    credentials = uploaded_project(client, tmp_path)
+    credentials = new_linked_project(client, tmp_path, 30)
     project_id, token = credentials["project_id"], credentials["result_token"]
     entity_service.pause_runs("running")
     run_id = client.run_create(project_id, token, 0.8, "held")["run_id"]
@@ -162,13 +152,15 @@ def test_watch_raises_timeout_error(client, entity_service, tmp_path):
 
 
 def test_result_of_an_unfinished_run_is_a_404(client, entity_service, tmp_path):
-    credentials = uploaded_project(client, tmp_path)
+    credentials = new_linked_project(client, tmp_path, 30)
     entity_service.pause_runs("running")
     run_id = client.run_create(credentials["project_id"], credentials["result_token"], 0.8, "held")["run_id"]
-    with pytest.raises(ServiceError) as caught:
+    with pytest.raises(RunNotComplete) as caught:
         client.run_get_result_text(credentials["project_id"], run_id, credentials["result_token"])
     assert caught.value.status_code == 404
-    assert str(caught.value) == "Getting the run result failed (HTTP 404): run is not complete"
+    assert str(caught.value) == (
+        f"Getting the run result failed: run {run_id} is not complete yet (HTTP 404): run is not complete"
+    )
     entity_service.resume_runs()
 
 

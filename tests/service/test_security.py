@@ -132,7 +132,7 @@ def test_the_object_store_certificate_is_verified_too(entity_service, https_s3, 
     assert result.exit_code == 7
     place = entity_service.project(project["project_id"]).parties[0].object_store_access["upload"]
     assert result.stderr.strip().splitlines()[-1] == (
-        f"Error: Uploading {place['bucket']}/{place['path']}/encodings.json on the object store at "
+        f"Error: Uploading {place['bucket']}/{place['path']}/encodings.bin on the object store at "
         f"{https_s3.endpoint} failed: TLS connection failed (certificate verify failed: self-signed certificate)"
     )
     assert https_s3.requests == []

@@ -5,10 +5,9 @@ import stat
 
 import pytest
 
-from anonlinkclient.service.rest_client import RestClient
 from tests.helpers import data, run_anonlink, run_cli
 from tests.service.test_rest_client import closed_port
-from tests.service_helpers import new_linked_project, secrets_of
+from tests.service_helpers import secrets_of
 
 
 def service_args(service):
@@ -28,12 +27,6 @@ def one_error_line(result):
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr
     return lines[-1]
-
-
-@pytest.fixture
-def linked_project(entity_service, tmp_path):
-    """A 2-party project with both uploads done directly."""
-    return new_linked_project(RestClient(entity_service.url), tmp_path)
 
 
 def create_run(service, credentials, tmp_path, threshold="0.8"):
@@ -138,7 +131,7 @@ def test_create_project_validates_the_schema_before_sending(entity_service, tmp_
         "create-project", "--server", entity_service.url, "--schema", data("bad-schema-v3.json"), "-o", tmp_path / "c"
     )
     assert result.exit_code == 4
-    assert one_error_line(result).startswith(f"Error: {data('bad-schema-v3.json')}: not a valid linkage schema: ")
+    assert one_error_line(result).startswith(f"Error: {data('bad-schema-v3.json')}: the linkage schema is not valid: ")
     assert entity_service.requests == []
     assert not (tmp_path / "c").exists()
 

@@ -6,6 +6,7 @@ import stat
 
 import pytest
 
+from anonlinkclient.io.clk_file import no_metadata_note
 from anonlinkclient.service.objectstore import credentials_provider, parse_endpoint, upload_place
 from anonlinkclient.service.rest_client import RestClient
 from anonlinkclient.service.upload import DIRECT_MESSAGE, OBJECT_STORE_MESSAGE, SAME_ROUTE_WARNING
@@ -21,16 +22,6 @@ from tests.service_helpers import (
 )
 
 ObjectStoreError_EXIT = 7
-
-
-@pytest.fixture
-def project(entity_service):
-    return new_project(RestClient(entity_service.url))
-
-
-@pytest.fixture
-def blocked_project(entity_service):
-    return new_project(RestClient(entity_service.url), blocked=True)
 
 
 def upload(service, credentials, party, *args, env=None):
@@ -68,15 +59,31 @@ def test_upload_through_the_object_store(entity_service, project, tmp_path, term
     place = party.object_store_access["upload"]
     encodings = received.objects["encodings"]
     assert encodings["bucket"] == place["bucket"]
-    assert encodings["path"] == f"{place['path']}/encodings.json"
+    assert encodings["path"] == f"{place['path']}/encodings.bin"
     assert encodings["metadata"] == {"hash-count": "40", "hash-size": "128"}
-    assert encodings["size"] == clk_file.stat().st_size
+    assert encodings["size"] == 40 * 128  # the binary format: the CLKs' bytes
     assert received.objects["blocks"] is None
     assert received.objects["credentials"]["AccessKeyId"] == party.object_store_access["credentials"]["AccessKeyId"]
 
     receipt_file = tmp_path / "upload_a.json"
     assert json.loads(receipt_file.read_text()) == {"message": "Updated", "receipt_token": received.receipt_token}
     assert stat.S_IMODE(receipt_file.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("with_blocks", [False, True])
+def test_verbose_upload_prints_the_lines_of_0_1_5(entity_service, project, blocked_project, tmp_path, with_blocks):
+    credentials = blocked_project if with_blocks else project
+    clk_file = write_clk_file(tmp_path / "clks.json", random_clks(6))
+    extra = ["--blocks", str(write_block_file(tmp_path / "blocks.json", [["x"]] * 6))] if with_blocks else []
+    base = ["-v", "upload", "--server", entity_service.url, "--project", credentials["project_id"], str(clk_file)]
+    result = run_cli(*base, *extra, env={"ANONLINK_APIKEY": credentials["update_tokens"][0]})
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[:3] == [
+        f"Uploading CLK data from {clk_file}",
+        f"Project ID: {credentials['project_id']}",
+        f"Uploading {'CLK and Blocks' if with_blocks else 'CLK'} data to the server",
+    ]
+    assert result.stderr.splitlines()[-1] == "Upload complete: Updated"
 
 
 def test_upload_with_blocks_through_the_object_store(entity_service, blocked_project, tmp_path, terminal):
@@ -98,10 +105,10 @@ def test_object_store_address_can_be_overridden(entity_service, project, tmp_pat
     clk_file = write_clk_file(tmp_path / "clks.json", random_clks(5))
     result = upload(entity_service, project, 0, str(clk_file), env={"UPLOAD_OBJECT_STORE_SERVER": "http://127.0.0.1:9"})
     assert result.exit_code == ObjectStoreError_EXIT
-    assert result.stderr.startswith("Anonlink client: Uploading to the external object store - MINIO\n")
+    assert result.stderr.startswith(f"{no_metadata_note(str(clk_file))}\n{OBJECT_STORE_MESSAGE}\n")
     error = result.stderr.strip().splitlines()[-1]
-    assert error.startswith(f"Error: Uploading anonlink-uploads/{project['project_id']}/")
-    assert "encodings.json on the object store at 127.0.0.1:9 failed" in error
+    assert error.startswith(f"Error: Uploading uploads/{project['project_id']}/")
+    assert "encodings.bin on the object store at 127.0.0.1:9 failed" in error
     assert "Traceback" not in result.stderr
     assert entity_service.uploads(project["project_id"]) == [None, None]
 
@@ -146,12 +153,12 @@ def test_profile_credentials_sign_the_upload(entity_service, project, tmp_path, 
 # ---- direct ----
 
 
-def test_direct_upload_streams_the_clk_file(entity_service, project, tmp_path):
+def test_direct_json_upload_streams_the_clk_file(entity_service, project, tmp_path):
     clks = random_clks(25)
     clk_file = write_clk_file(tmp_path / "clks.json", clks)
-    result = upload(entity_service, project, 1, str(clk_file), "--to_entityservice")
+    result = upload(entity_service, project, 1, str(clk_file), "--to_entityservice", "--format", "json")
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == DIRECT_MESSAGE + "\n"
+    assert result.stderr == f"{no_metadata_note(str(clk_file))}\n{DIRECT_MESSAGE}\n"
     (request,) = entity_service.requests_to("/clks")
     assert request.body == clk_file.read_bytes()
     assert request.header("Content-Length") == str(clk_file.stat().st_size)
@@ -187,14 +194,14 @@ def test_fallback_to_direct_upload_when_the_service_has_no_object_store(tmp_path
         result = upload(service, credentials, 0, str(clk_file))
         assert result.exit_code == 0, result.stderr
         lines = result.stderr.splitlines()
+        assert lines.pop(0) == no_metadata_note(str(clk_file))
         assert lines[0] == (
-            "Anonlink client: the service offers no object store upload (HTTP 500: The object store upload feature "
-            "is disabled on this server.); uploading directly instead. (A real service also answers HTTP 500 when "
-            "the token is not an upload token, e.g. the result token.)"
+            "Anonlink client: the service offers no object store upload (HTTP 500: Retrieving temporary object "
+            "store credentials feature disabled); uploading directly instead."
         )
         assert lines[1] == SAME_ROUTE_WARNING
         assert lines[2] == DIRECT_MESSAGE
-        assert service.uploads(credentials["project_id"])[0].source == "clks"
+        assert service.uploads(credentials["project_id"])[0].source == "binaryclks"
 
         blocked = new_project(RestClient(service.url), blocked=True)
         block_file = write_block_file(tmp_path / "blocks.json", [["x"]] * 8)
@@ -210,11 +217,12 @@ def test_result_token_as_upload_token(entity_service, project, tmp_path):
     base = ["upload", "--server", entity_service.url, "--project", project["project_id"], str(clk_file)]
     result = run_cli(*base, env={"ANONLINK_APIKEY": project["result_token"]})
     assert result.exit_code == 6
-    assert "(HTTP 500: The server encountered an internal error" in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (
-        "Error: Upload failed (HTTP 403): Invalid access token or project doesn't exist"
-        " (the token must be one of the project's upload tokens, not used before)"
+    assert result.stderr == no_metadata_note(str(clk_file)) + "\n" + (
+        "Error: Getting object store credentials failed: this token is not an upload token for project "
+        f"{project['project_id']} (the service answered HTTP 500, as it does to a wrong token or to the result "
+        "token); use one of the project's update_tokens as --apikey (or ANONLINK_APIKEY)\n"
     )
+    assert entity_service.requests_to("/clks") == []  # not tried directly: the token would fail there too
     assert_no_secret(result.stderr + result.stdout, project, entity_service)
 
 

@@ -1,0 +1,180 @@
+"""What scripts and notebooks written for 0.1.5 rely on keeps working (issue 11, section 2).
+
+Usage lines name ``anonlink``; ``compare`` takes any two JSON schema files and
+defaults to ndiff; error texts keep the words scripts grep for ("Invalid entry",
+"schema is not valid"); the Python helpers' errors are still the builtins 0.1.5
+raised (``ValueError``, ``TypeError``). ``upload -v``'s lines are checked in
+``tests/service/test_upload.py``. None of this uses 0.1.5's code.
+"""
+
+import io
+import json
+import re
+import shutil
+
+import pytest
+
+from anonlinkclient.errors import InputFileError, InvalidSchema, SchemaFileError, WrongInputKind
+from tests.helpers import data, run_anonlink, run_cli
+
+BAD_V1_NOTE = (
+    "Note: {path}: the linkage schema is not valid (clkConfig: 'l' is a required property); "
+    "compared as written, not converted to version 3"
+)
+
+
+# ---- usage lines ----
+
+
+def test_hash_without_arguments_shows_the_anonlink_usage_line():
+    result = run_cli("hash")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[:2] == [
+        "Usage: anonlink hash [OPTIONS] PII_CSV SECRET SCHEMA CLK_JSON",
+        "Try 'anonlink hash --help' for help.",
+    ]
+    as_a_program = run_anonlink("hash")
+    assert as_a_program.returncode == 2
+    assert as_a_program.stderr.startswith("Usage: anonlink hash [OPTIONS] PII_CSV SECRET SCHEMA CLK_JSON\n")
+
+
+# ---- compare ----
+
+
+def test_compare_defaults_to_ndiff(tmp_path):
+    v3 = data("good-schema-v3.json")
+    changed = json.loads(open(v3).read())
+    changed["clkConfig"]["l"] = 2048
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(changed))
+    default = run_cli("compare", v3, other)
+    assert default.exit_code == 0 and default.stderr == ""
+    assert default.stdout == run_cli("compare", "-n", v3, other).stdout
+    lines = default.stdout.splitlines()
+    assert lines[0] == "  {"
+    assert '-     "l": 1024' in lines and '+     "l": 2048' in lines
+    assert all(line[:2] in ("  ", "- ", "+ ", "? ") for line in lines)
+    assert re.search(r"\n  -n +Produce an ndiff format diff \(default\)\n", run_cli("compare", "--help").stdout)
+
+
+def test_compare_a_schema_that_does_not_validate_with_one_that_does():
+    good, bad = data("good-schema-v1.json"), data("bad-schema-v1.json")
+    result = run_cli("compare", good, bad)
+    assert result.exit_code == 0
+    assert result.stderr == BAD_V1_NOTE.format(path=bad) + "\n"
+    lines = result.stdout.splitlines()
+    assert '-   "version": 3' in lines  # the good one, converted to version 3
+    assert '+   "version": 1' in lines  # the bad one, as written
+    assert '-     "l": 1024,' in lines  # the bad one has no clkConfig.l: the reason it is not valid
+
+
+def test_compare_two_schemas_that_do_not_validate(tmp_path):
+    first, second = data("bad-schema-v1.json"), tmp_path / "copy.json"
+    shutil.copy(first, second)
+    result = run_cli("compare", "-u", first, second)
+    assert result.exit_code == 0
+    assert result.stdout == ""  # the same, as written
+    assert result.stderr.splitlines() == [BAD_V1_NOTE.format(path=first), BAD_V1_NOTE.format(path=second)]
+
+
+def test_compare_a_file_that_is_not_json(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("version: 3\n")
+    result = run_cli("compare", "-u", "-l", "0", data("good-schema-v3.json"), text)
+    assert result.exit_code == 0
+    reason = "Expecting value: line 1 column 1 (char 0)"
+    assert result.stderr == f"Note: {text}: not JSON ({reason}); compared line by line\n"
+    assert result.stdout.splitlines()[-1] == "+version: 3"
+
+
+def test_compare_a_missing_file_is_still_an_error(tmp_path):
+    result = run_cli("compare", data("good-schema-v3.json"), tmp_path / "nowhere.json")
+    assert result.exit_code == 4
+    assert result.stderr == f"Error: {tmp_path / 'nowhere.json'}: no such file\n"
+
+
+# ---- the words scripts grep for ----
+
+
+def test_a_value_that_fails_the_schema_is_an_invalid_entry(tmp_path):
+    pii = tmp_path / "pii.csv"
+    pii.write_text("INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n0,Ann Lee,1990/01/01,F\n1,Bo,1990/01/01,M\n")
+    schema = tmp_path / "schema.json"
+    run_cli("generate-default-schema", schema)
+    result = run_cli("hash", pii, "secret", schema, tmp_path / "clks.json")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"Error: {pii}, row 3, column NAME freetext: Invalid entry: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_bad_schema_says_schema_is_not_valid(tmp_path):
+    bad = data("bad-schema-v2.json")
+    hashed = run_cli("hash", data("small.csv"), "secret", bad, tmp_path / "clks.json")
+    assert hashed.exit_code == 4
+    assert hashed.stderr.startswith(f"Error: {bad}: the linkage schema is not valid: ")
+    blocking = tmp_path / "blocking.json"
+    blocking.write_text(json.dumps({"type": "p-sig", "version": 1, "config": {}}))
+    blocked = run_cli("block", data("small.csv"), blocking, tmp_path / "blocks.json")
+    assert blocked.exit_code == 4
+    assert blocked.stderr.startswith(f"Error: {blocking}: the blocking schema is not valid: ")
+
+    from anonlinkclient.encoding.schema import load_linkage_schema
+
+    with pytest.raises(ValueError, match="the linkage schema is not valid") as caught:
+        load_linkage_schema(bad)
+    assert isinstance(caught.value, InvalidSchema)
+
+
+# ---- the builtins the 0.1.5 helpers raised ----
+
+
+def test_blocking_the_other_kind_of_file_is_a_type_error_as_in_0_1_5(tmp_path):
+    from anonlinkclient.utils import generate_candidate_blocks_from_csv
+
+    psig = data("p-sig-schema.json")
+    with pytest.raises(TypeError) as caught:
+        generate_candidate_blocks_from_csv(data("small_clk.json"), psig)  # 0.1.5: "Upload should be CSVs not CLKs"
+    assert isinstance(caught.value, WrongInputKind) and isinstance(caught.value, ValueError)
+    assert str(caught.value) == (
+        f"{data('small_clk.json')}: is a JSON file, but p-sig blocking needs the PII CSV (it cannot block CLKs)"
+    )
+    clk_schema = json.loads(open(data("lambda-fold-schema.json")).read())
+    clk_schema["config"]["input-clks"] = True
+    schema_file = tmp_path / "clk-schema.json"
+    schema_file.write_text(json.dumps(clk_schema))
+    with pytest.raises(TypeError):  # 0.1.5: "Upload should be CLKs not CSV file"
+        generate_candidate_blocks_from_csv(data("small.csv"), str(schema_file))
+    result = run_cli("block", data("small_clk.json"), psig, tmp_path / "blocks.json")
+    assert result.exit_code == 3  # still an input file error on the command line
+
+
+def test_the_helpers_other_errors_are_value_errors_as_in_0_1_5(tmp_path):
+    from anonlinkclient.utils import (
+        combine_clks_blocks,
+        deserialize_bitarray,
+        generate_candidate_blocks_from_csv,
+        generate_clk_from_csv,
+    )
+
+    not_json = tmp_path / "schema.json"
+    not_json.write_text("{")
+    with pytest.raises(ValueError) as caught:  # 0.1.5: "The schema is not a valid JSON file"
+        generate_candidate_blocks_from_csv(data("small.csv"), str(not_json))
+    assert isinstance(caught.value, SchemaFileError)
+    with pytest.raises(ValueError):
+        generate_candidate_blocks_from_csv(data("small.csv"), data("p-sig-schema.json"), header="maybe")
+
+    blocks = tmp_path / "blocks.json"
+    blocks.write_text(json.dumps({"blocks": {"0": ["a"]}, "meta": {"source": {"clk_count": [99]}}}))
+    with pytest.raises(ValueError) as caught:  # 0.1.5: "Invalid CLKs or Blocks"
+        with combine_clks_blocks(data("small_clk.json"), str(blocks)) as combined:
+            combined.read()
+    assert isinstance(caught.value, InputFileError)
+    with pytest.raises(ValueError):
+        deserialize_bitarray("not base64!")
+
+    from clkhash import schema as clkhash_schema
+
+    schema = clkhash_schema.from_json_dict(json.loads(open(data("randomnames-schema-v2.json")).read()))
+    with pytest.raises(ValueError, match="header does not match the schema"):
+        generate_clk_from_csv(io.StringIO("a,b\n1,2\n"), "secret", schema, progress_bar=False)
