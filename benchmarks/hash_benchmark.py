@@ -22,10 +22,11 @@ For each size and kind it prints, all measured in this one run on this machine:
   time of the parent and of all processes, from which the rate on idle cores follows
   (the larger of the parent's time and the total over the cores): on a busy machine the
   measured rate of several processes says little;
-* whether all CLK files are identical to clkhash's.
+* whether all CLKs are identical to clkhash's.
 """
 
 import csv
+import json
 import os
 import random
 import sys
@@ -103,6 +104,13 @@ def perturb(source: str, target: str, seed: int = 0) -> None:
             writer.writerow([index, "".join(chars), dob, rng.choice("MF")])
 
 
+def clk_list(path: str) -> List[str]:
+    """The CLKs of a JSON CLK file (ours also hold metadata)."""
+    with open(path) as handle:
+        clks: List[str] = json.load(handle)["clks"]
+    return clks
+
+
 def distinct(path: str) -> str:
     """The share of distinct values in the name and date columns."""
     with open(path, newline="") as handle:
@@ -147,8 +155,8 @@ def main(sizes: List[int]) -> None:
                     f"  {'':<20} CPU: {pool.parent_cpu_seconds:.1f} s parent, {pool.cpu_seconds:.1f} s in all; "
                     f"on {cores} idle cores about {rows / idle:.0f} rows/s"
                 )
-                texts = [open(path).read() for path in out.values()]
-                print(f"  identical CLK files: {texts[0] == texts[1] == texts[2]}", flush=True)
+                lists = [clk_list(path) for path in out.values()]
+                print(f"  identical CLKs: {lists[0] == lists[1] == lists[2]}", flush=True)
 
 
 if __name__ == "__main__":

@@ -98,7 +98,10 @@ def test_quotes_line_ends_and_errors(tiny_pieces: None, text: str) -> None:
 def test_a_bad_value_before_a_malformed_record_is_the_one_reported(tiny_pieces: None) -> None:
     rows = "".join(f"{i},Ann Lee,1990/01/02\n" for i in range(40))
     text = f"{HEADER}\n{rows}40,Ann,1990/02/30\n{rows}41,Ann\n"
-    expected = ("error", "pii.csv, row 42, column dob: Validation error for date type: day is out of range for month")
+    expected = (
+        "error",
+        "pii.csv, row 42, column dob: Invalid entry: Validation error for date type: day is out of range for month",
+    )
     assert outcome(text, 1) == outcome(text, 2) == expected
 
 
