@@ -13,6 +13,7 @@ column or server), built when the error is raised and never rewritten after; its
      │    └── EncodingsDiffer            exit 3   parties' CLK files record different schemas or secrets
      ├── SchemaFileError (ValueError)    exit 4   a linkage or blocking schema is unusable
      │    └── InvalidSchema              exit 4   it is JSON, but not a valid schema (every problem kept)
+     ├── UnhashableSchema (ValueError)   exit 4   a linkage schema object (not read from a file) cannot be hashed
      ├── SecretError                     exit 5   the secret could not be read
      ├── ServiceError                    exit 6   the Entity Service failed or refused
      │    ├── ServiceConnectionError     exit 6   the service could not be reached
@@ -35,6 +36,8 @@ column or server), built when the error is raised and never rewritten after; its
                                          hashing layer turns it into an InputFileError
     JsonLimitError (ValueError)          internal: JSON nested too deep, or a number or string
                                          too long; the reader names the file or server
+    EncodingFallback                     internal: the encoder's bulk path met a value that fails;
+                                         the encoder then finds the first bad record one by one
 
 ``UsageError``, ``InputFileError`` and ``SchemaFileError`` are also
 :class:`ValueError`\ s, as the errors of the 0.1.5 helpers were, so that
@@ -163,6 +166,25 @@ class InvalidSchema(SchemaFileError):
         if more > 0:
             listed += f" (and {more} more {'problem' if more == 1 else 'problems'})"
         super().__init__(path, f"the {kind} schema is not valid: {listed}")
+
+
+class UnhashableSchema(AnonlinkClientError, ValueError):
+    """A clkhash linkage schema that parses but cannot be hashed (the encoder refuses it up front).
+
+    Schemas read from a file are checked when loaded (an :class:`InvalidSchema` naming the
+    file); this is for :class:`clkhash.schema.Schema` objects handed to the library directly.
+
+    :ivar feature: the identifier of the feature at fault, or ``None`` for the schema as a whole.
+    :ivar reason: what is wrong.
+    """
+
+    exit_code = 4
+
+    def __init__(self, feature: Optional[str], reason: str) -> None:
+        self.feature = feature
+        self.reason = reason
+        where = "the linkage schema" if feature is None else f"feature '{feature}' of the linkage schema"
+        super().__init__(f"{where} cannot be hashed: {reason}")
 
 
 class SecretError(AnonlinkClientError):
@@ -388,3 +410,12 @@ class JsonLimitError(ValueError):
         self.line = line
         self.column = column
         super().__init__(f"line {line}, column {column}: {reason}" if line else reason)
+
+
+class EncodingFallback(Exception):
+    """Internal to the encoder: a chunk holds a value that fails validation or hashing.
+
+    The bulk path raises it; :class:`~anonlinkclient.encoding.encoder.ClkEncoder` catches it
+    and walks the chunk record by record, as clkhash would, to raise the first
+    :class:`RecordError`. It never leaves the encoder.
+    """

@@ -1,15 +1,17 @@
 """Run a command and measure its wall time and the peak memory of its whole process tree.
 
-Peak memory is sampled from /proc every 20 ms as the sum of the proportional set
-size (PSS) over the process and all its descendants (worker processes
-included): pages that forked workers share with their parent are counted once,
-so the sum is what the machine really spends. Linux only.
+Peak memory is sampled from /proc every 20 ms as the sum of the resident set
+size (VmRSS) over the process and all its descendants (worker processes
+included). This is the figure a user's ``top`` or a container's memory limit
+counts: pages forked workers share with their parent are counted in each of
+them, so the sum is an upper bound on what the machine spends. Linux only.
 """
 
 import os
+import resource
 import subprocess
 import time
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 
 def _children() -> Dict[int, List[int]]:
@@ -27,11 +29,11 @@ def _children() -> Dict[int, List[int]]:
 
 
 def _rss_kib(pid: int) -> int:
-    """Proportional set size: shared pages (forked workers share the parent's) counted once in all."""
+    """Resident set size (KiB) of one process, as ``top`` shows it; 0 if it is gone."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
+        with open(f"/proc/{pid}/status") as handle:
             for line in handle:
-                if line.startswith("Pss:"):
+                if line.startswith("VmRSS:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -39,7 +41,7 @@ def _rss_kib(pid: int) -> int:
 
 
 def tree_rss_kib(root: int) -> int:
-    """Memory (PSS, KiB) of ``root`` and all its descendants."""
+    """Summed resident set size (KiB) of ``root`` and all its descendants."""
     tree = _children()
     total, stack = 0, [root]
     while stack:
@@ -49,15 +51,44 @@ def tree_rss_kib(root: int) -> int:
     return total
 
 
-def measure(command: Sequence[str], **popen_args: object) -> Tuple[float, float]:
-    """Run ``command``; return (seconds, peak MiB of its process tree). Raises if it fails."""
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds one process has used so far (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Measured(NamedTuple):
+    """What :func:`measure_all` found: wall seconds, peak summed RSS (MiB), CPU seconds."""
+
+    seconds: float
+    peak_mib: float
+    cpu_seconds: float  # the whole process tree
+    parent_cpu_seconds: float  # the command's own process (last sample, up to 20 ms early)
+
+
+def measure_all(command: Sequence[str], **popen_args: object) -> Measured:
+    """Run ``command``; return its wall time, peak memory and CPU time. Raises if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(list(command), **popen_args)  # type: ignore[call-overload]
-    peak = 0
+    peak, parent_cpu = 0, 0.0
     while process.poll() is None:
         peak = max(peak, tree_rss_kib(process.pid))
+        parent_cpu = max(parent_cpu, _cpu_seconds(process.pid))
         time.sleep(0.02)
     seconds = time.perf_counter() - start
     if process.returncode != 0:
         raise RuntimeError(f"{command[0]} failed with exit code {process.returncode}")
-    return seconds, peak / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(seconds, peak / 1024, cpu, parent_cpu)
+
+
+def measure(command: Sequence[str], **popen_args: object) -> Tuple[float, float]:
+    """Run ``command``; return (seconds, peak summed RSS in MiB of its process tree). Raises if it fails."""
+    measured = measure_all(command, **popen_args)
+    return measured.seconds, measured.peak_mib

@@ -16,7 +16,7 @@ from clkhash.stats import OnlineMeanVariance
 from clkhash.validate_data import FormatError, validate_header
 
 from anonlinkclient import __version__
-from anonlinkclient.encoding.parallel import ProgressCallback, encode_records
+from anonlinkclient.encoding.parallel import ProgressCallback, encode_csv, encode_records
 from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
 from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError
@@ -90,7 +90,7 @@ def hash_csv(
         total -= 1
     with progress_bar(total, progress) as on_chunk:
         try:
-            yield from encode_records(records, secret, schema, validate, workers, on_chunk)
+            yield from encode_csv(records, handle, secret, schema, validate, workers, on_chunk)
         except RecordError as exc:
             raise InputFileError(  # "Invalid entry", as 0.1.5 said, which scripts look for
                 name, f"Invalid entry: {exc.reason}", row=exc.record_index + first_data_row, column=exc.column

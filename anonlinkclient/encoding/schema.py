@@ -2,8 +2,10 @@
 
 Validation is clkhash's: a schema is checked against the JSON Schema of its
 version that clkhash ships (``clkhash/schemas/vN.json``), then parsed by
-:func:`clkhash.schema.from_json_dict`. Errors are reported one per line, each
-with the place in the schema it concerns.
+:func:`clkhash.schema.from_json_dict`. On top of that, a schema that clkhash
+parses but could not hash (whatever the data) is refused too, with the feature
+named: see :func:`anonlinkclient.encoding.encoder.schema_problem`. Errors are
+reported one per line, each with the place in the schema it concerns.
 """
 
 import copy
@@ -14,7 +16,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jsonschema
 from clkhash import schema as clkhash_schema
+from clkhash.field_formats import spec_from_json_dict
 
+from anonlinkclient.encoding.encoder import schema_problem
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
 from anonlinkclient.io.files import (
     MAX_DOCUMENT_BYTES,
@@ -57,10 +61,40 @@ def schema_errors(document: Any) -> List[str]:
     if errors:
         return [f"{_place(error.absolute_path)}: {error.message}" for error in errors]
     try:
-        clkhash_schema.from_json_dict(copy.deepcopy(document), validate=False)  # it fills in defaults
+        schema = clkhash_schema.from_json_dict(copy.deepcopy(document), validate=False)  # it fills in defaults
     except clkhash_schema.SchemaError as exc:
         return [f"features[{error.field_spec_index}]: {error}" for error in exc.errors] or [exc.msg]
-    return []
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        return [_parse_failure(document, exc)]
+    return _hashing_problems(document, schema)
+
+
+def _parse_failure(document: Dict[str, Any], exc: Exception) -> str:
+    """Where clkhash failed to parse a schema that fits its JSON Schema (a feature, or the KDF)."""
+    features = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))["features"]
+    for index, feature in enumerate(features):
+        try:
+            spec_from_json_dict(copy.deepcopy(feature))
+        except Exception as feature_exc:
+            return f"features[{index}] {_name(feature)}: {feature_exc}"
+    return f"clkConfig.kdf: {exc}"
+
+
+def _name(feature: Any) -> str:
+    identifier = feature.get("identifier") if isinstance(feature, dict) else None
+    return f"'{identifier}'" if isinstance(identifier, str) else "(no identifier)"
+
+
+def _hashing_problems(document: Dict[str, Any], schema: clkhash_schema.Schema) -> List[str]:
+    """What would make hashing fail whatever the data (see :func:`~.encoder.schema_problem`)."""
+    problem = schema_problem(schema)
+    if problem is None:
+        return []
+    feature, reason = problem
+    if feature is None:
+        return [f"clkConfig: {reason}"]
+    index = next(i for i, field in enumerate(schema.fields) if field.identifier == feature)
+    return [f"features[{index}] '{feature}': {reason}"]
 
 
 def _place(path: Any) -> str:
