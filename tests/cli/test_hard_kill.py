@@ -6,6 +6,7 @@ watch their parent), and the unfinished output must leave nothing on disk.
 """
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -44,9 +45,19 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def large_pii(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
+    """Half a million people whose names never repeat (so no cache makes the hashing quick)."""
     directory = tmp_path_factory.mktemp("large")
     pii, schema = directory / "pii.csv", directory / "schema.json"
-    assert run_cli("generate", 120_000, pii, "-s", schema).exit_code == 0
+    assert run_cli("generate", 1, directory / "one.csv", "-s", schema).exit_code == 0
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    with open(pii, "w") as out:
+        out.write("INDEX,NAME freetext,DOB YYYY/MM/DD,GENDER M or F\n")
+        for i in range(500_000):
+            name = (
+                "".join(rng.choice(letters) for _ in range(12)) + " " + "".join(rng.choice(letters) for _ in range(9))
+            )
+            out.write(f"{i},{name},19{rng.randrange(10, 99)}/0{rng.randrange(1, 9)}/1{rng.randrange(0, 9)},M\n")
     return [str(pii), str(schema)]
 
 
@@ -57,6 +68,9 @@ def test_kill_9_of_hash_leaves_no_worker_and_no_part_file(tmp_path, large_pii):
     process = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until_working(process, tmp_path)
+        started = time.monotonic() + 30
+        while len(children(process.pid)) < 2 and time.monotonic() < started:  # the pool starts its workers
+            time.sleep(0.05)
         workers = children(process.pid)
         assert len(workers) >= 2  # the pool's two workers (and perhaps its resource tracker)
         process.send_signal(signal.SIGKILL)
