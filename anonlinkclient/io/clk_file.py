@@ -46,6 +46,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass
+from itertools import islice
 from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, cast
 
 import ijson
@@ -553,28 +554,41 @@ def check_clk_file(source: Source, raw_size: Optional[int] = None) -> ClkFileSum
 # ---------------------------------------------------------------------------
 
 
-def _of_size(clks: Iterable[bytes], size: Optional[int]) -> Iterator[bytes]:
-    for index, clk in enumerate(clks):
+def _of_size(clks: Iterable[bytes], size: Optional[int], start: int = 0) -> Iterator[bytes]:
+    for index, clk in enumerate(clks, start):
         if size is not None and len(clk) != size:
             raise UsageError(f"CLK {index} is {len(clk)} bytes, but the metadata says {size}-byte CLKs", "clks")
         yield clk
 
 
+def _json_batches(clks: Iterable[bytes], size: Optional[int], written: List[int]) -> Iterator[str]:
+    """The CLKs as JSON strings, a thousand to an item (joined as :func:`write_sequence` joins items).
+
+    Counts them in ``written[0]``; with ``size``, refuses a CLK of another size, as :func:`_of_size`.
+    """
+    iterator = iter(clks)
+    while batch := list(islice(iterator, 1000)):
+        if size is not None and any(len(clk) != size for clk in batch):
+            list(_of_size(batch, size, written[0]))  # raises, naming the CLK
+        written[0] += len(batch)
+        yield '"' + '", "'.join([binascii.b2a_base64(clk, newline=False).decode("ascii") for clk in batch]) + '"'
+
+
 def write_clks(handle: IO[str], clks: Iterable[bytes], meta: Optional[ClkMeta] = None) -> int:
-    """Write a JSON CLK file to ``handle`` one CLK at a time; return how many.
+    """Write a JSON CLK file to ``handle``, a thousand CLKs at a time; return how many.
 
     The bytes are those ``json.dump`` writes for ``{"meta": ..., "clks": [...],
     "clk_count": n}``, or for ``{"clks": [...]}`` without ``meta``.
     """
-    encoded = (f'"{base64.b64encode(clk).decode("ascii")}"' for clk in clks)
+    written = [0]
     if meta is None:
-        return write_list_document(handle, "clks", encoded)
+        write_list_document(handle, "clks", _json_batches(clks, None, written))
+        return written[0]
     size = clk_bytes(meta.clk_bits) if meta.clk_bits is not None else None
-    encoded = (f'"{base64.b64encode(clk).decode("ascii")}"' for clk in _of_size(clks, size))
     handle.write(f'{{"meta": {json.dumps(meta.to_json())}, "clks": ')
-    count = write_sequence(handle, encoded)
-    handle.write(f', "clk_count": {count}}}')
-    return count
+    write_sequence(handle, _json_batches(clks, size, written))
+    handle.write(f', "clk_count": {written[0]}}}')
+    return written[0]
 
 
 def binary_header(meta: ClkMeta, count: int = 0) -> bytes:
