@@ -20,7 +20,7 @@ from anonlinkclient.errors import InputFileError, UsageError
 from anonlinkclient.io.block_file import BlockFileReader, BlockId
 from anonlinkclient.io.output import atomic_output, check_outputs
 from anonlinkclient.report import svg
-from anonlinkclient.report.page import Page, Table
+from anonlinkclient.report.page import Page, Report, Table
 
 BIGGEST = 10
 EXACT_SIZES = 24  # up to this size, one bar per size
@@ -111,10 +111,11 @@ def _log_needed(counts: Sequence[int]) -> bool:
 
 
 @dataclass
-class BlockReport:
+class BlockReport(Report):
     """The block report of a block file: charts, tables and the HTML page."""
 
     stats: BlockStats
+    svg_id = "block-report"
     title: str = "Block sizes"
     charts: List[svg.Chart] = field(default_factory=list)
 
@@ -339,17 +340,6 @@ class BlockReport:
         page.heading("Biggest blocks")
         page.table(self.biggest_table())
         return page
-
-    def html(self) -> str:
-        """The report as one self-contained HTML page."""
-        return self.page().html()
-
-    def svg(self) -> str:
-        """The report's charts, one below the other, as one standalone SVG."""
-        return svg.stack("block-report", self.title, self.key_message(), self.charts)
-
-    def _repr_html_(self) -> str:
-        return self.page().fragment()
 
 
 def block_report(blocks_path: str, output: str, svg_output: Optional[str] = None) -> BlockReport:

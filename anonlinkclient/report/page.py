@@ -5,9 +5,11 @@ element, so that the page can also be shown inside a Jupyter notebook
 (``IPython.display.HTML``) without restyling the notebook around it.
 """
 
+import abc
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
+from anonlinkclient.report import svg
 from anonlinkclient.report.svg import attr, text
 
 WRAPPER = "anonlink-report"
@@ -126,3 +128,33 @@ class Page:
             f'<title>{text(self.title)}</title></head><body style="margin:0;background:#fff">'
             f"{self.fragment()}</body></html>\n"
         )
+
+
+class Report(abc.ABC):
+    """What every report has: its HTML page, the same page in a notebook, and its charts as one SVG.
+
+    :cvar svg_id: the ``id`` of the standalone SVG's root element.
+    """
+
+    svg_id = "report"
+    title: str
+    charts: List[Any]
+
+    @abc.abstractmethod
+    def page(self) -> Page:
+        """The report's page."""
+
+    @abc.abstractmethod
+    def key_message(self) -> str:
+        """The one sentence the report is about."""
+
+    def html(self) -> str:
+        """The report as one self-contained HTML page."""
+        return self.page().html()
+
+    def svg(self) -> str:
+        """The report's charts, one below the other, as one standalone SVG."""
+        return svg.stack(self.svg_id, self.title, self.key_message(), self.charts)
+
+    def _repr_html_(self) -> str:
+        return self.page().fragment()

@@ -37,7 +37,7 @@ from anonlinkclient.io.output import atomic_output, check_outputs
 from anonlinkclient.io.scores_file import Scores, check_record_counts, read_scores
 from anonlinkclient.io.truth_file import Truth, read_truth
 from anonlinkclient.report import svg
-from anonlinkclient.report.page import Page, Table
+from anonlinkclient.report.page import Page, Report, Table
 
 CURVE_POINTS = 400
 CHUNK = 1 << 16
@@ -273,13 +273,14 @@ def _table_thresholds(low: float) -> List[float]:
 
 
 @dataclass
-class ThresholdReport:
+class ThresholdReport(Report):
     """The threshold report of a set of scores: the charts, a table and the HTML page.
 
     :ivar analysis: the numbers the report shows.
     """
 
     analysis: ThresholdAnalysis
+    svg_id = "threshold-report"
     title: str = "Choosing a similarity threshold"
     charts: List[svg.Chart] = field(default_factory=list)
 
@@ -597,17 +598,6 @@ class ThresholdReport:
         page.heading("Thresholds")
         page.table(self.table())
         return page
-
-    def html(self) -> str:
-        """The report as one self-contained HTML page."""
-        return self.page().html()
-
-    def svg(self) -> str:
-        """The report's charts, one below the other, as one standalone SVG."""
-        return svg.stack("threshold-report", self.title, self.key_message(), self.charts)
-
-    def _repr_html_(self) -> str:
-        return self.page().fragment()
 
 
 # -- reading and writing ---------------------------------------------------------------------------------
