@@ -29,7 +29,7 @@ when first used, so ``import anonlinkclient`` stays cheap.
 import importlib
 from typing import Any, List
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 #: Public name -> the module that defines it.
 _PUBLIC = {
