@@ -23,8 +23,10 @@ reused between requests) that
 connections, so the object store client (minio, also on urllib3) uses it too
 (see :func:`bounded_pool_manager`).
 
-Retrying a busy service (HTTP 503) is the job of
-:class:`anonlinkclient.rest_client.RestClient`, which knows the waiting limits.
+Nothing here asks again: what is retried, and how, is the retry policy
+(:class:`anonlinkclient.service.settings.Retry`), followed by
+:class:`~anonlinkclient.service.rest_client.RestClient` (a busy service) and
+:class:`~anonlinkclient.service.objectstore.ObjectStore` (object-store parts).
 """
 
 import os
