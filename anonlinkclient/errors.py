@@ -53,7 +53,7 @@ object-store credentials: :class:`ServiceError` blanks the tokens it is given
 out of the server's text.
 """
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 
 class AnonlinkClientError(Exception):
@@ -268,15 +268,16 @@ class RateLimitedClient(ServiceError):
     (:class:`~anonlinkclient.service.settings.Retry`); also raised for each 503 while it retries."""
 
 
-class NotAnUploadToken(ServiceError):
-    """The token is not an upload token of the project (a wrong one, or the result token).
-
-    The service answers that with a bare HTTP 500 (it fails looking up the data
-    provider), so its own text says nothing useful and is left out.
+class _AboutProject:
+    """Mixed into the service's refusals about one project: their arguments ``(msg, project, response,
+    secrets, text)``, and their :attr:`ADVICE` (``{project}`` filled in) appended to the message.
 
     :param msg: what the client was doing, e.g. ``"Upload failed"``.
     :param project: the project ID.
     """
+
+    #: What to do about it, appended to the message.
+    ADVICE = ""
 
     def __init__(
         self,
@@ -287,7 +288,17 @@ class NotAnUploadToken(ServiceError):
         text: Optional[str] = None,
     ) -> None:
         self.project = project
-        super().__init__(msg, response, secrets, text=text)
+        ServiceError.__init__(
+            cast(ServiceError, self), msg, response, secrets, self.ADVICE.format(project=project), text
+        )
+
+
+class NotAnUploadToken(_AboutProject, ServiceError):
+    """The token is not an upload token of the project (a wrong one, or the result token).
+
+    The service answers that with a bare HTTP 500 (it fails looking up the data
+    provider), so its own text says nothing useful and is left out.
+    """
 
     def _describe(self) -> str:
         return (
@@ -297,39 +308,19 @@ class NotAnUploadToken(ServiceError):
         )
 
 
-class BlockingDisabled(ServiceError):
+class BlockingDisabled(_AboutProject, ServiceError):
     """Blocks were sent to a project created without blocking (HTTP 403)."""
 
-    def __init__(
-        self,
-        msg: str,
-        project: str,
-        response: Optional[Any] = None,
-        secrets: Sequence[str] = (),
-        text: Optional[str] = None,
-    ) -> None:
-        self.project = project
-        advice = f": project {project} was created without blocking, so it takes encodings without blocks"
-        super().__init__(msg, response, secrets, advice, text)
+    ADVICE = ": project {project} was created without blocking, so it takes encodings without blocks"
 
 
-class ProjectInError(ServiceError):
+class ProjectInError(_AboutProject, ServiceError):
     """The project is in error (its uploads cannot be linked together), so it takes no new runs (HTTP 500)."""
 
-    def __init__(
-        self,
-        msg: str,
-        project: str,
-        response: Optional[Any] = None,
-        secrets: Sequence[str] = (),
-        text: Optional[str] = None,
-    ) -> None:
-        self.project = project
-        advice = (
-            f": the uploads of project {project} cannot be linked, most likely because the parties' encodings "
-            "have different sizes; every party must hash with the same schema, then upload to a new project"
-        )
-        super().__init__(msg, response, secrets, advice, text)
+    ADVICE = (
+        ": the uploads of project {project} cannot be linked, most likely because the parties' encodings "
+        "have different sizes; every party must hash with the same schema, then upload to a new project"
+    )
 
 
 class RunNotComplete(ServiceError):

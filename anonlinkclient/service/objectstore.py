@@ -43,8 +43,7 @@ from tqdm import tqdm
 
 from anonlinkclient.errors import AnswerTooLarge, CredentialsExpired, ObjectStoreError
 from anonlinkclient.io.files import format_size
-from anonlinkclient.service.http import AnswerClock, bounded_pool_manager, ca_bundle
-from anonlinkclient.service.rest_client import exc_reason
+from anonlinkclient.service.http import AnswerClock, bounded_pool_manager, ca_bundle, exc_reason
 from anonlinkclient.service.settings import DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, Retry, Timeout, timeout_pair
 
 ENDPOINT_VARIABLE = "UPLOAD_OBJECT_STORE_SERVER"
@@ -207,18 +206,10 @@ class ObjectStore:
         except (OSError, ValueError):
             length = 0  # fput_object reports the problem
 
-        def put(progress: Any) -> None:
-            self.client.fput_object(
-                bucket,
-                object_name,
-                file_path,
-                content_type=content_type,
-                metadata=dict(metadata or {}),
-                progress=progress,
-                num_parallel_uploads=1,
-            )
+        def put(options: Dict[str, Any]) -> None:
+            self.client.fput_object(bucket, object_name, file_path, **options)
 
-        self._upload(bucket, object_name, label or os.path.basename(file_path), length, put)
+        self._upload(bucket, object_name, label or os.path.basename(file_path), length, put, content_type, metadata)
 
     def upload_stream(
         self,
@@ -238,21 +229,23 @@ class ObjectStore:
         :raises ObjectStoreError: naming the endpoint, bucket and object.
         """
 
-        def put(progress: Any) -> None:
-            self.client.put_object(
-                bucket,
-                object_name,
-                cast(BinaryIO, stream),
-                length,
-                content_type=content_type,
-                metadata=dict(metadata or {}),
-                progress=progress,
-                num_parallel_uploads=1,
-            )
+        def put(options: Dict[str, Any]) -> None:
+            self.client.put_object(bucket, object_name, cast(BinaryIO, stream), length, **options)
 
-        self._upload(bucket, object_name, label, length, put)
+        self._upload(bucket, object_name, label, length, put, content_type, metadata)
 
-    def _upload(self, bucket: str, object_name: str, label: str, length: int, put: Callable[[Any], None]) -> None:
+    def _upload(
+        self,
+        bucket: str,
+        object_name: str,
+        label: str,
+        length: int,
+        put: Callable[[Dict[str, Any]], None],
+        content_type: str,
+        metadata: Optional[Mapping[str, str]],
+    ) -> None:
+        """``put(options)``: one minio upload, given the options every upload has (content type,
+        metadata, progress bar, one part at a time); its failures as :class:`ObjectStoreError`."""
         where = f"{bucket}/{object_name} on the object store at {self.endpoint}"
         progress = None
         if self.progress:
@@ -266,7 +259,14 @@ class ObjectStore:
             with warnings.catch_warnings(), clock:
                 if self.verify is False:
                     warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                put(progress)
+                put(
+                    {
+                        "content_type": content_type,
+                        "metadata": dict(metadata or {}),
+                        "progress": progress,
+                        "num_parallel_uploads": 1,
+                    }
+                )
             if clock.expired:  # an answer was cut off at the time limit, even if it looked whole
                 raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(TimeoutError(), clock)}")
             if progress is not None:

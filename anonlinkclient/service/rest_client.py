@@ -70,14 +70,12 @@ from anonlinkclient.errors import (
 )
 from anonlinkclient.io.files import JsonCheck, format_size, loads_json
 from anonlinkclient.service import answers
-from anonlinkclient.service.http import create_session
+from anonlinkclient.service.http import create_session, exc_reason
 from anonlinkclient.service.settings import (
-    DEFAULT_RETRY_EXPONENTIAL_MAX_MS,
-    DEFAULT_RETRY_MAX_TIME_MS,
-    DEFAULT_RETRY_MULTIPLIER_MS,
     DEFAULT_SERVER,
     DEFAULT_TIMEOUT,
     MAX_RESULT_BYTES,
+    ClientWaitingConfiguration,
     Retry,
     ServiceSettings,
     Timeout,
@@ -163,68 +161,17 @@ class FailureWindow:
         self.failing_since = None
 
 
-class ClientWaitingConfiguration:
-    """How long to keep asking a busy service (HTTP 503) before giving up: the 0.1.5 manual's
-    spelling of the retry policy's numbers (:class:`~anonlinkclient.service.settings.Retry`,
-    which it holds as :attr:`retry`).
+def result_text(result: IO[bytes]) -> str:
+    """A downloaded run result (see :meth:`RestClient.run_get_result_file`) as text; the file is closed.
 
-    The n-th retry waits ``wait_exponential_multiplier_ms * 2**n`` milliseconds,
-    but never more than ``wait_exponential_max_ms``; no retry starts after
-    ``stop_max_delay_ms`` milliseconds from the first attempt.
-
-    :raises ValueError: if a number is negative.
+    :raises UnexpectedAnswer: if it is not UTF-8.
     """
-
-    #: Milliseconds the first retry waits (doubling for each further one).
-    DEFAULT_WAIT_EXPONENTIAL_MULTIPLIER_MS = DEFAULT_RETRY_MULTIPLIER_MS
-    #: The longest wait between two tries, in milliseconds.
-    DEFAULT_WAIT_EXPONENTIAL_MAX_MS = DEFAULT_RETRY_EXPONENTIAL_MAX_MS
-    #: No retry starts this many milliseconds after the first try.
-    DEFAULT_STOP_MAX_DELAY_MS = DEFAULT_RETRY_MAX_TIME_MS
-
-    def __init__(
-        self,
-        wait_exponential_multiplier_ms: int = DEFAULT_WAIT_EXPONENTIAL_MULTIPLIER_MS,
-        wait_exponential_max_ms: int = DEFAULT_WAIT_EXPONENTIAL_MAX_MS,
-        stop_max_delay_ms: int = DEFAULT_STOP_MAX_DELAY_MS,
-    ) -> None:
-        for name, value in (
-            ("wait_exponential_multiplier_ms", wait_exponential_multiplier_ms),
-            ("wait_exponential_max_ms", wait_exponential_max_ms),
-            ("stop_max_delay_ms", stop_max_delay_ms),
-        ):
-            if value < 0:
-                raise ValueError(f"{name} must not be negative, not {value}")
-        #: The retry policy these numbers spell.
-        self.retry = Retry(wait_exponential_multiplier_ms, wait_exponential_max_ms, stop_max_delay_ms)
-
-    @classmethod
-    def of(cls, retry: Retry) -> "ClientWaitingConfiguration":
-        """The waiting configuration of a retry policy (which it holds whole)."""
-        waiting = cls.__new__(cls)
-        waiting.retry = retry
-        return waiting
-
-    @property
-    def wait_exponential_multiplier_ms(self) -> int:
-        """The policy's ``multiplier_ms``."""
-        return self.retry.multiplier_ms
-
-    @property
-    def wait_exponential_max_ms(self) -> int:
-        """The policy's ``exponential_max_ms``."""
-        return self.retry.exponential_max_ms
-
-    @property
-    def stop_max_delay_ms(self) -> int:
-        """The policy's ``max_time_ms``."""
-        return self.retry.max_time_ms
-
-    def __repr__(self) -> str:
-        return (
-            f"ClientWaitingConfiguration(wait_exponential_multiplier_ms={self.wait_exponential_multiplier_ms}, "
-            f"wait_exponential_max_ms={self.wait_exponential_max_ms}, stop_max_delay_ms={self.stop_max_delay_ms})"
-        )
+    with result:
+        data = result.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnexpectedAnswer("Getting the run result failed: the service's answer is not UTF-8 text") from None
 
 
 def normalise_server_url(server: str) -> str:
@@ -569,20 +516,10 @@ class RestClient:
         :return: ``{"message": ..., "receipt_token": ...}``.
         :raises NotAnUploadToken: / :raises BlockingDisabled: for the service's answers to those mistakes.
         """
-        action = "Upload failed"
         path = f"/projects/{project}/clks"
-        advice: Dict[Optional[int], str] = {None: UNKNOWN_OUTCOME}
-        try:
-            if isinstance(clk_data, Mapping):
-                response = self._request("post", path, action, apikey, json=clk_data, expected=(201,), advice=advice)
-            else:
-                headers = {"Content-Type": "application/json"}
-                response = self._request(
-                    "post", path, action, apikey, data=clk_data, headers=headers, expected=(201,), advice=advice
-                )
-        except ServiceError as exc:
-            _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
-        return self._json(response, action, advice=UNKNOWN_OUTCOME)
+        if isinstance(clk_data, Mapping):
+            return self._upload(project, apikey, path, json=clk_data)
+        return self._upload(project, apikey, path, data=clk_data, headers={"Content-Type": "application/json"})
 
     def project_upload_binary_clks(
         self, project: str, apikey: str, clk_data: Union[bytes, IO[bytes]], count: int, size: int
@@ -598,14 +535,18 @@ class RestClient:
         :return: ``{"message": ..., "receipt_token": ...}``.
         :raises NotAnUploadToken: for the service's answer to a token that is not an upload token.
         """
-        action = "Upload failed"
         headers = {"Content-Type": "application/octet-stream", "Hash-Count": str(count), "Hash-Size": str(size)}
+        return self._upload(project, apikey, f"/projects/{project}/binaryclks", data=clk_data, headers=headers)
+
+    def _upload(self, project: str, apikey: str, path: str, **body: Any) -> Dict[str, Any]:
+        """``POST`` an upload (``body``: the request's ``json`` or ``data`` and ``headers``); its receipt.
+
+        The service may have stored an upload that got no (usable) answer: the error then says so.
+        """
+        action = "Upload failed"
         advice: Dict[Optional[int], str] = {None: UNKNOWN_OUTCOME}
-        path = f"/projects/{project}/binaryclks"
         try:
-            response = self._request(
-                "post", path, action, apikey, data=clk_data, headers=headers, expected=(201,), advice=advice
-            )
+            response = self._request("post", path, action, apikey, expected=(201,), advice=advice, **body)
         except ServiceError as exc:
             _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
         return self._json(response, action, advice=UNKNOWN_OUTCOME)
@@ -656,12 +597,7 @@ class RestClient:
         (up to :attr:`max_result_bytes`), so prefer :meth:`run_get_result_file`
         for large results.
         """
-        with self.run_get_result_file(project, run, apikey) as result:
-            data = result.read()
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UnexpectedAnswer("Getting the run result failed: the service's answer is not UTF-8 text") from None
+        return result_text(self.run_get_result_file(project, run, apikey))
 
     def run_get_result_file(self, project: str, run: str, apikey: str) -> IO[bytes]:
         """The result of a completed run, downloaded to a temporary file.
@@ -774,14 +710,10 @@ class RestClient:
 
         If a timeout is provided and the run hasn't entered a terminal state
         (error or completed) when the timeout is reached a ``TimeoutError`` will
-        be raised.
+        be raised. The parameters are those of :meth:`watch_run_status`: the
+        project ID, the run ID, the project's result token, the seconds to wait
+        at most (``None``: never give up) and between two queries.
 
-        :param project: the project ID.
-        :param run: the run ID.
-        :param apikey: the project's result token.
-        :param timeout: Stop waiting after this many seconds. The default
-            (``None``) is to never give you up.
-        :param update_period: Time in seconds between queries to the run's status.
         :raises TimeoutError: if timeout is reached
         :return: the last status (state ``completed`` or ``error``).
         """
@@ -789,20 +721,3 @@ class RestClient:
         for status in self.watch_run_status(project, run, apikey, timeout, update_period):
             last = status
         return last
-
-
-def exc_reason(exc: BaseException) -> str:
-    """The innermost reason of a requests/urllib3 error, e.g. ``Connection refused``, without URLs."""
-    text = str(exc)
-    errno_reason = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if errno_reason:
-        return errno_reason[-1].strip()
-    if "timed out" in text.lower():
-        return "timed out"
-    certificate = re.search(r"certificate verify failed(: [^(\"'\]]+)?", text)
-    if certificate:
-        return certificate.group(0).strip()
-    for marker in ("wrong version number", "RemoteDisconnected", "IncompleteRead", "Connection aborted"):
-        if marker.lower() in text.lower():
-            return marker
-    return type(exc).__name__

@@ -23,9 +23,9 @@ line, and by Python's own last-resort handler where logging is not configured.
 import logging
 from typing import IO, Any, Dict, Optional
 
-from anonlinkclient.errors import RunNotComplete, ServiceError, UnexpectedAnswer
+from anonlinkclient.errors import RunNotComplete, ServiceError
 from anonlinkclient.service.answers import SIZE_MISMATCH, failed_run
-from anonlinkclient.service.rest_client import RestClient, format_run_status
+from anonlinkclient.service.rest_client import RestClient, format_run_status, result_text
 
 #: Said when a completed run compared no pairs of records (its result links nothing).
 NOTHING_COMPARED = (
@@ -50,14 +50,9 @@ def fetch_run_result(
 
     The parameters and errors are those of :func:`download_run_result`.
     """
-    with download_run_result(
-        client, project, run, apikey, watch, timeout=timeout, update_period=update_period
-    ) as result:
-        data = result.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnexpectedAnswer("Getting the run result failed: the service's answer is not UTF-8 text") from None
+    return result_text(
+        download_run_result(client, project, run, apikey, watch, timeout=timeout, update_period=update_period)
+    )
 
 
 def download_run_result(

@@ -87,7 +87,7 @@ class Retry:
     (after a dropped connection, a timeout, a garbled answer) is never repeated.
     The command line's ``--retry-multiplier``, ``--retry-exponential-max`` and
     ``--retry-max-time`` set the first three numbers;
-    :class:`~anonlinkclient.service.rest_client.ClientWaitingConfiguration` is
+    :class:`ClientWaitingConfiguration` (below; imported from :mod:`anonlinkclient.rest_client`) is
     the 0.1.5 manual's spelling of them.
 
     :ivar multiplier_ms: the first retry waits twice this; each further one twice as long as the one before.
@@ -140,6 +140,71 @@ class Retry:
         )
         result: T = retrier.call(attempt)
         return result
+
+
+class ClientWaitingConfiguration:
+    """How long to keep asking a busy service (HTTP 503) before giving up: the 0.1.5 manual's
+    spelling of the retry policy's numbers (a :class:`Retry`, which it holds as :attr:`retry`).
+
+    Its import path is the manual's, :mod:`anonlinkclient.rest_client`.
+
+    The n-th retry waits ``wait_exponential_multiplier_ms * 2**n`` milliseconds,
+    but never more than ``wait_exponential_max_ms``; no retry starts after
+    ``stop_max_delay_ms`` milliseconds from the first attempt.
+
+    :raises ValueError: if a number is negative.
+    """
+
+    #: Milliseconds the first retry waits (doubling for each further one).
+    DEFAULT_WAIT_EXPONENTIAL_MULTIPLIER_MS = DEFAULT_RETRY_MULTIPLIER_MS
+    #: The longest wait between two tries, in milliseconds.
+    DEFAULT_WAIT_EXPONENTIAL_MAX_MS = DEFAULT_RETRY_EXPONENTIAL_MAX_MS
+    #: No retry starts this many milliseconds after the first try.
+    DEFAULT_STOP_MAX_DELAY_MS = DEFAULT_RETRY_MAX_TIME_MS
+
+    def __init__(
+        self,
+        wait_exponential_multiplier_ms: int = DEFAULT_WAIT_EXPONENTIAL_MULTIPLIER_MS,
+        wait_exponential_max_ms: int = DEFAULT_WAIT_EXPONENTIAL_MAX_MS,
+        stop_max_delay_ms: int = DEFAULT_STOP_MAX_DELAY_MS,
+    ) -> None:
+        for name, value in (
+            ("wait_exponential_multiplier_ms", wait_exponential_multiplier_ms),
+            ("wait_exponential_max_ms", wait_exponential_max_ms),
+            ("stop_max_delay_ms", stop_max_delay_ms),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, not {value}")
+        #: The retry policy these numbers spell.
+        self.retry = Retry(wait_exponential_multiplier_ms, wait_exponential_max_ms, stop_max_delay_ms)
+
+    @classmethod
+    def of(cls, retry: Retry) -> "ClientWaitingConfiguration":
+        """The waiting configuration of a retry policy (which it holds whole)."""
+        waiting = cls.__new__(cls)
+        waiting.retry = retry
+        return waiting
+
+    @property
+    def wait_exponential_multiplier_ms(self) -> int:
+        """The policy's ``multiplier_ms``."""
+        return self.retry.multiplier_ms
+
+    @property
+    def wait_exponential_max_ms(self) -> int:
+        """The policy's ``exponential_max_ms``."""
+        return self.retry.exponential_max_ms
+
+    @property
+    def stop_max_delay_ms(self) -> int:
+        """The policy's ``max_time_ms``."""
+        return self.retry.max_time_ms
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientWaitingConfiguration(wait_exponential_multiplier_ms={self.wait_exponential_multiplier_ms}, "
+            f"wait_exponential_max_ms={self.wait_exponential_max_ms}, stop_max_delay_ms={self.stop_max_delay_ms})"
+        )
 
 
 @dataclass(frozen=True)
