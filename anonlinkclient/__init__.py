@@ -9,7 +9,7 @@ What a notebook user imports, all from here::
         clks = al.generate_clk_from_csv(f, "secret", schema)       # a list of bitarrays
     blocks = al.generate_candidate_blocks_from_csv("pii.csv", "blocking-schema.json")
     al.find_similarity(0.9, [("a.json", None), ("b.json", None)], "groups.json")
-    client = al.ServiceSettings(server="https://linkage.example.org").client()
+    client = al.RestClient.from_settings(al.ServiceSettings(server="https://linkage.example.org"))
 
 The package is laid out by job; each subpackage's docstring says what it holds:
 
