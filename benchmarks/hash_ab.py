@@ -23,7 +23,7 @@ import sys
 import tempfile
 from typing import Dict, List, Tuple
 
-from hash_benchmark import ANONLINK, clk_list, perturb
+from hash_benchmark import ANONLINK, clk_list, write_inputs
 from measure import measure, measure_all
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +53,8 @@ print(len(rows) / (time.perf_counter() - wall), len(rows) / (time.process_time()
 def run_side(checkout: str, pii: str, schema: str, out: str) -> Tuple[float, float, float, float]:
     """rows/s of ``hash --workers 1`` (wall, CPU) and of the encoder alone (wall, CPU), from ``checkout``."""
     env = dict(os.environ, PYTHONPATH=checkout)
-    quiet = {"stderr": open(os.devnull, "w"), "env": env}
+    # Run where no anonlinkclient package lies: "python -m" puts the working directory before PYTHONPATH.
+    quiet = {"stderr": open(os.devnull, "w"), "env": env, "cwd": os.path.dirname(out)}
     rows = sum(1 for _ in open(pii)) - 1
     command = measure_all(ANONLINK + ["hash", pii, "secret", schema, out, "--workers", "1"], **quiet)
     with tempfile.TemporaryFile("w+") as result:
@@ -78,10 +79,7 @@ def main(other: str, sizes: List[int], rounds: int) -> None:
         schema = os.path.join(tmp, "schema.json")
         measure(ANONLINK + ["generate-default-schema", schema])
         for rows in sizes:
-            generated = os.path.join(tmp, f"generated-{rows}.csv")
-            perturbed = os.path.join(tmp, f"perturbed-{rows}.csv")
-            measure(ANONLINK + ["generate", str(rows), generated, "--seed", "1"])
-            perturb(generated, perturbed)
+            generated, perturbed = write_inputs(tmp, rows, seed=1)
             for kind, pii in (("(a) generated", generated), ("(b) perturbed", perturbed)):
                 figures: Dict[str, List[Tuple[float, float, float, float]]] = {"this": [], "other": []}
                 outs = {"this": os.path.join(tmp, "this.json"), "other": os.path.join(tmp, "other.json")}

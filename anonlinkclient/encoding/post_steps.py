@@ -96,19 +96,15 @@ def same_length(length: int, params: Params) -> int:
 
 
 def xor_fold(bits: np.ndarray, context: StepContext) -> np.ndarray:
-    """Fold in halves ``folds`` times: ``b[:L/2] XOR b[L/2:]`` (clkhash's ``fold_xor``)."""
+    """Fold in halves ``folds`` times: ``b[:L/2] XOR b[L/2:]`` (clkhash's ``fold_xor``).
+
+    Packed rows whose halves are whole bytes at every fold fold the same way, a byte for a
+    bit: the function is its own packed form.
+    """
     for _ in range(context.params["folds"]):
         half = bits.shape[1] // 2
         bits = bits[:, :half] ^ bits[:, half:]
     return bits
-
-
-def xor_fold_packed(data: np.ndarray, context: StepContext) -> np.ndarray:
-    """:func:`xor_fold` on packed rows whose halves are whole bytes at every fold."""
-    for _ in range(context.params["folds"]):
-        half = data.shape[1] // 2
-        data = data[:, :half] ^ data[:, half:]
-    return data
 
 
 def folded_length(length: int, params: Params) -> int:
@@ -119,7 +115,7 @@ def folded_length(length: int, params: Params) -> int:
 
 #: Every post-step there is, by the name a schema gives it.
 POST_STEPS: Dict[str, PostStep] = {
-    "xorFold": PostStep(xor_fold, folded_length, packed=xor_fold_packed),
+    "xorFold": PostStep(xor_fold, folded_length, packed=xor_fold),
 }
 
 
