@@ -4,7 +4,7 @@ Validation is clkhash's: a schema is checked against the JSON Schema of its
 version that clkhash ships (``clkhash/schemas/vN.json``), then parsed by
 :func:`clkhash.schema.from_json_dict`. On top of that, a schema that clkhash
 parses but could not hash (whatever the data) is refused too, with the feature
-named: see :func:`anonlinkclient.encoding.encoder.schema_problem`. Errors are
+named: see :func:`anonlinkclient.encoding.schema_checks.schema_problem`. Errors are
 reported one per line, each with the place in the schema it concerns.
 """
 
@@ -18,7 +18,7 @@ import jsonschema
 from clkhash import schema as clkhash_schema
 from clkhash.field_formats import spec_from_json_dict
 
-from anonlinkclient.encoding.encoder import schema_problem
+from anonlinkclient.encoding.schema_checks import schema_problem
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
 from anonlinkclient.io.files import (
     MAX_DOCUMENT_BYTES,
