@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple
 import click
 
 from anonlinkclient.cli.options import log, quiet_option, raw_clk_size_option, show_progress, verbose_option
-from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
+from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
 
 @click.command("hash", short_help="generate hashes from local PII data")
@@ -110,7 +110,7 @@ def describe(clk_json: str, raw_clk_size: Optional[int]) -> None:
     how it was made (tool, CLK length, schema fingerprint, secret check value)
     is shown after the summary.
     """
-    from anonlinkclient.encoding.describe import describe_clk_file
+    from anonlinkclient.report.describe import describe_clk_file
 
     report, notes = describe_clk_file(clk_json, raw_clk_size)
     click.echo(report)
@@ -198,7 +198,7 @@ def _where(path: str) -> str:
 
 def _refuse_clash(outputs: Dict[str, Optional[str]]) -> None:
     """One usage error if two of the outputs (keyed by how the command line names them) are the same file."""
-    from anonlinkclient.encoding.fake_pii import output_clash
+    from anonlinkclient.synthetic.fake_pii import output_clash
 
     clash = output_clash(outputs)
     if clash is not None:
@@ -282,7 +282,7 @@ def generate(
 
     Every file is written completely or not at all.
     """
-    from anonlinkclient.encoding.fake_pii import write_demo_data
+    from anonlinkclient.synthetic.fake_pii import write_demo_data
     from anonlinkclient.io.output import check_outputs
 
     if len(size_output) > 2:
@@ -347,7 +347,7 @@ def generate_default_schema(output: str, blocking_psig: Optional[str], blocking_
         anonlink generate-default-schema schema.json --blocking-psig psig.json
         anonlink block alice.csv psig.json alice-blocks.json
     """
-    from anonlinkclient.encoding.fake_pii import write_default_schemas
+    from anonlinkclient.synthetic.fake_pii import write_default_schemas
 
     _refuse_clash({"OUTPUT": output, "--blocking-psig": blocking_psig, "--blocking-lambda-fold": blocking_lambda_fold})
     write_default_schemas(output, blocking_psig, blocking_lambda_fold)

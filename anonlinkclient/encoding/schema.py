@@ -259,12 +259,6 @@ def schema_file_fingerprint(path: str) -> str:
     return schema_fingerprint(load_schema_document(path))
 
 
-def schema_clk_bits(document: Dict[str, Any]) -> int:
-    """The length in bits of the CLKs a valid linkage schema (any version) makes (``clkConfig.l``)."""
-    bits: int = document["clkConfig"]["l"]
-    return bits
-
-
 def fingerprint_if_valid(document: Any) -> str | None:
     """The fingerprint of ``document`` if it is a valid linkage schema (such as a project's), else ``None``."""
     if schema_errors(document):

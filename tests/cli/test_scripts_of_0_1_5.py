@@ -138,7 +138,7 @@ def test_blocking_the_other_kind_of_file_is_a_type_error_as_in_0_1_5(tmp_path):
     assert str(caught.value) == (
         f"{data('small_clk.json')}: is a JSON file, but p-sig blocking needs the PII CSV (it cannot block CLKs)"
     )
-    clk_schema = json.loads(open(data("lambda-fold-schema.json")).read())
+    clk_schema = json.loads(open(data("lambda-fold-one-feature-schema.json")).read())
     clk_schema["config"]["input-clks"] = True
     schema_file = tmp_path / "clk-schema.json"
     schema_file.write_text(json.dumps(clk_schema))

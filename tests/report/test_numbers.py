@@ -13,8 +13,8 @@ from anonlinkclient.io.scores_file import Scores, read_scores
 from anonlinkclient.io.truth_file import Truth, read_truth
 from anonlinkclient.linkage.similarity import Party, find_candidates, solve
 from anonlinkclient.report.threshold import ThresholdAnalysis, ThresholdReport, round_threshold, score_bins
+from tests.helpers import noisy, random_clks
 from tests.report.synthetic import Linkage, brute_force, make_linkage
-from tests.service_helpers import noisy, random_clks
 
 
 def scores_of(pairs):

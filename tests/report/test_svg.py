@@ -11,8 +11,8 @@ from anonlinkclient.io.truth_file import read_truth
 from anonlinkclient.report import svg
 from anonlinkclient.report.blocks import BlockReport, read_blocks
 from anonlinkclient.report.threshold import ThresholdAnalysis, ThresholdReport
+from tests.helpers import write_block_file
 from tests.report.synthetic import Linkage
-from tests.service_helpers import write_block_file
 
 
 @pytest.mark.parametrize(
