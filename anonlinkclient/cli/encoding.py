@@ -282,8 +282,8 @@ def generate(
 
     Every file is written completely or not at all.
     """
-    from anonlinkclient.synthetic.fake_pii import write_demo_data
     from anonlinkclient.io.output import check_outputs
+    from anonlinkclient.synthetic.fake_pii import write_demo_data
 
     if len(size_output) > 2:
         raise click.UsageError("expected [SIZE] OUTPUT")

@@ -43,10 +43,10 @@ import random
 from collections import Counter
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from anonlinkclient.synthetic.corruption import corrupt
-from anonlinkclient.synthetic.people import HEADER, PeopleSource, Person
 from anonlinkclient.errors import AnonlinkClientError, UsageError
 from anonlinkclient.io.output import STDOUT, atomic_output
+from anonlinkclient.synthetic.corruption import corrupt
+from anonlinkclient.synthetic.people import HEADER, PeopleSource, Person
 
 __all__ = [
     "HEADER",
