@@ -176,18 +176,19 @@ def convert_schema(schema_json: str, output: str) -> None:
 def compare(schema1: str, schema2: str, diff_format: str, lines: int) -> None:
     """Compare two schemas and show how they differ.
 
-    Valid linkage schemas are converted to the latest version first, so two
-    versions of one encoding show no difference; a schema that does not
-    validate (or is not JSON) is compared as written, with a note on stderr.
     The default format is ndiff (-n): every line, '- ' for lines of SCHEMA1
     only, '+ ' for lines of SCHEMA2 only, '? ' guiding the eye to changes
-    within a line. With -c or -u nothing is printed if the schemas describe
-    the same encoding; -m writes an HTML page (anonlink compare -m a.json
-    b.json > diff.html).
+    within a line. For -n and -m valid linkage schemas are converted to the
+    latest version first, so two versions of one encoding show no
+    difference. -c and -u diff the files' lines as written: their line
+    numbers and the -l lines of context are the files'; nothing is printed if
+    the files are the same. A schema that does not validate (or is not
+    JSON) is compared as written, with a note on stderr. -m writes an HTML
+    page (anonlink compare -m a.json b.json > diff.html).
     """
     from anonlinkclient.encoding.schema import compare_schemas
 
-    difference = compare_schemas(schema1, schema2, diff_format, lines, on_note=log)
+    difference = compare_schemas(schema1, schema2, diff_format, lines)
     if difference:
         click.echo(difference, nl=False)
 

@@ -7,6 +7,7 @@ raised (``ValueError``, ``TypeError``). ``upload -v``'s lines are checked in
 ``tests/service/test_upload.py``. None of this uses 0.1.5's code.
 """
 
+import difflib
 import io
 import json
 import re
@@ -57,10 +58,18 @@ def test_compare_defaults_to_ndiff(tmp_path):
     assert re.search(r"\n  -n +Produce an ndiff format diff \(default\)\n", run_cli("compare", "--help").stdout)
 
 
+def compare(*args):
+    """``anonlink compare ARGS`` in-process and as a real program: the same stdout and exit code; the program's
+    run (its notes are on stderr)."""
+    in_process, program = run_cli("compare", *args), run_anonlink("compare", *args)
+    assert (in_process.stdout, in_process.exit_code) == (program.stdout, program.returncode)
+    return program
+
+
 def test_compare_a_schema_that_does_not_validate_with_one_that_does():
     good, bad = data("good-schema-v1.json"), data("bad-schema-v1.json")
-    result = run_cli("compare", good, bad)
-    assert result.exit_code == 0
+    result = compare(good, bad)
+    assert result.returncode == 0
     assert result.stderr == BAD_V1_NOTE.format(path=bad) + "\n"
     lines = result.stdout.splitlines()
     assert '-   "version": 3' in lines  # the good one, converted to version 3
@@ -71,8 +80,8 @@ def test_compare_a_schema_that_does_not_validate_with_one_that_does():
 def test_compare_two_schemas_that_do_not_validate(tmp_path):
     first, second = data("bad-schema-v1.json"), tmp_path / "copy.json"
     shutil.copy(first, second)
-    result = run_cli("compare", "-u", first, second)
-    assert result.exit_code == 0
+    result = compare("-u", first, second)
+    assert result.returncode == 0
     assert result.stdout == ""  # the same, as written
     assert result.stderr.splitlines() == [BAD_V1_NOTE.format(path=first), BAD_V1_NOTE.format(path=second)]
 
@@ -80,11 +89,87 @@ def test_compare_two_schemas_that_do_not_validate(tmp_path):
 def test_compare_a_file_that_is_not_json(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("version: 3\n")
-    result = run_cli("compare", "-u", "-l", "0", data("good-schema-v3.json"), text)
-    assert result.exit_code == 0
+    result = compare("-u", "-l", "0", data("good-schema-v3.json"), text)
+    assert result.returncode == 0
     reason = "Expecting value: line 1 column 1 (char 0)"
     assert result.stderr == f"Note: {text}: not JSON ({reason}); compared line by line\n"
     assert result.stdout.splitlines()[-1] == "+version: 3"
+
+
+@pytest.mark.parametrize("option, marker", [("-c", "!"), ("-u", "@@")])
+def test_compare_c_and_u_as_0_1_5_tested_them(option, marker):
+    """0.1.5's own tests: more context lines give more output; the diff's markers are there."""
+    v2, v3 = data("bad-schema-v2.json"), data("bad-schema-v3.json")
+    three, five = compare(option, v2, v3), compare(option, "-l 5", v2, v3)
+    assert three.returncode == five.returncode == 0
+    assert len(five.stdout) > len(three.stdout) and five.stdout > three.stdout
+    assert marker in three.stdout
+
+
+def file_lines(path) -> list:
+    """A file's lines as 0.1.5's ``compare`` read them (``readlines()`` of the file opened as text)."""
+    with open(path) as handle:
+        return handle.readlines()
+
+
+@pytest.mark.parametrize("option", ["-c", "-u"])
+@pytest.mark.parametrize("context", [0, 1, 3, 6])
+def test_compare_c_and_u_diff_the_files_as_written(tmp_path, option, context):
+    """The lines, their numbers and the context are the files': what difflib makes of the two files' lines."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    # As a person writes a schema: keys in their own order, 4-space indents, CRLF line ends in one file.
+    a.write_text(open(data("good-schema-v2.json")).read().replace("  ", "    "))
+    changed = a.read_text().replace('"k": 20', '"k": 30').replace('"type": "doubleHash"', '"type": "blakeHash"')
+    b.write_bytes(changed.replace("\n", "\r\n").encode())
+    result = compare(option, "-l", context, a, b)
+    assert result.returncode == 0 and result.stderr == ""
+    diff = difflib.unified_diff if option == "-u" else difflib.context_diff
+    assert result.stdout == "".join(diff(file_lines(a), file_lines(b), str(a), str(b), n=context))
+    # Each hunk's line numbers point at those lines of the files.
+    a_lines, b_lines = file_lines(a), file_lines(b)
+    if option == "-u":
+        hunks = re.findall(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@\n((?:[- +].*\n)+)", result.stdout, re.M)
+        assert hunks
+        for start_a, start_b, body in hunks:
+            lines = body.splitlines(keepends=True)
+            old = [line[1:] for line in lines if line[0] in " -"]
+            new = [line[1:] for line in lines if line[0] in " +"]
+            assert a_lines[int(start_a) - 1 : int(start_a) - 1 + len(old)] == old
+            assert b_lines[int(start_b) - 1 : int(start_b) - 1 + len(new)] == new
+    else:
+        starts = re.findall(r"^\*\*\* (\d+)(?:,\d+)? \*\*\*\*$", result.stdout, re.M)
+        first_change = next(i for i, (x, y) in enumerate(zip(a_lines, b_lines)) if x != y)
+        assert int(starts[0]) == max(1, first_change + 1 - context)
+    # The changed line as the file has it (its own indentation), which re-rendered JSON would not have.
+    (written,) = [line for line in a_lines if '"k": 20' in line]
+    assert written.startswith(" " * 8)
+    assert ("-" if option == "-u" else "! ") + written in result.stdout
+
+
+def test_compare_c_and_u_of_one_schema_in_two_versions_show_the_files_differences(tmp_path):
+    """Converting is for -n and -m; -c and -u show what differs in the files, as 0.1.5 did."""
+    v1 = data("good-schema-v1.json")
+    converted = tmp_path / "v3.json"
+    assert run_cli("convert-schema", v1, converted).exit_code == 0
+    unified = compare("-u", v1, converted)
+    assert unified.stdout == "".join(difflib.unified_diff(file_lines(v1), file_lines(converted), v1, str(converted)))
+    assert '-  "version": 1,\n' in unified.stdout
+    assert all(line.startswith("  ") for line in compare("-n", v1, converted).stdout.splitlines())
+
+
+def test_compare_notes_are_warnings_of_the_schema_module(caplog):
+    """The library logs each note (no callback): a warning whose message is the line the user sees."""
+    import logging
+
+    from anonlinkclient.encoding.schema import compare_schemas
+
+    good, bad = data("good-schema-v1.json"), data("bad-schema-v1.json")
+    with caplog.at_level(logging.WARNING):
+        difference = compare_schemas(good, bad, "unified", 3)
+    assert difference.startswith(f"--- {good}\n+++ {bad}\n")
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("anonlinkclient.encoding.schema", logging.WARNING, BAD_V1_NOTE.format(path=bad))
+    ]
 
 
 def test_compare_a_missing_file_is_still_an_error(tmp_path):

@@ -88,17 +88,20 @@ def test_compare_formats(tmp_path):
     v1 = data("good-schema-v1.json")
     converted = tmp_path / "v3.json"
     run_cli("convert-schema", v1, converted)
-    assert run_cli("compare", "-c", v1, converted).stdout == ""  # same encoding, any version
+    same = run_cli("compare", "-n", v1, converted).stdout  # same encoding, any version: converted first
+    assert same and all(line.startswith("  ") for line in same.splitlines())
+    assert run_cli("compare", "-c", converted, converted).stdout == ""
+    assert run_cli("compare", "-u", v1, converted).stdout.startswith(f"--- {v1}\n+++ {converted}\n")  # as written
 
     changed = json.loads(converted.read_text())
     changed["clkConfig"]["l"] = 2048
     other = tmp_path / "other.json"
-    other.write_text(json.dumps(changed))
-    context = run_cli("compare", "-c", v1, other)
+    other.write_text(json.dumps(changed, indent=2))
+    context = run_cli("compare", "-c", converted, other)
     assert context.exit_code == 0
-    assert context.stdout.startswith(f"*** {v1}\n--- {other}\n")
+    assert context.stdout.startswith(f"*** {converted}\n--- {other}\n")
     assert '!     "l": 1024,' in context.stdout and '!     "l": 2048,' in context.stdout
-    unified = run_cli("compare-schema", "-u", "-l", "0", v1, other).stdout
+    unified = run_cli("compare-schema", "-u", "-l", "0", converted, other).stdout
     assert '-    "l": 1024,\n+    "l": 2048,\n' in unified
     assert '+     "l": 2048,' in run_cli("compare", "-n", v1, other).stdout
     assert run_cli("compare", "-m", v1, other).stdout.lstrip().startswith("<!DOCTYPE html")
