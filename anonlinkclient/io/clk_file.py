@@ -52,7 +52,16 @@ from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, 
 import ijson
 
 from anonlinkclient.errors import InputFileError, UsageError
-from anonlinkclient.io.files import Source, guarded, json_stream_errors, loads_json, open_source, source_name
+from anonlinkclient.io.files import (
+    OPEN_IN_BINARY_MODE,
+    Source,
+    TextAsBytes,
+    guarded,
+    json_stream_errors,
+    loads_json,
+    open_source,
+    source_name,
+)
 from anonlinkclient.io.json_array import write_list_document, write_sequence
 from anonlinkclient.io.output import atomic_output
 
@@ -78,6 +87,8 @@ READ_BYTES = 1 << 20
 #: CLKs encoded per piece of an upload body.
 BATCH_CLKS = 4096
 
+#: The magic as a file opened in text mode reads it: its high-bit byte decoded one way or another.
+_MAGIC_AS_TEXT = re.compile("^.CLK[\r\n]")
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX = re.compile(r"^[0-9a-f]{1,64}$")
 
@@ -252,7 +263,13 @@ class ClkFile:
                 f"the CLK size of a headerless binary file must be a positive number of bytes, not {raw_size!r}",
                 "raw_size",
             )
+        if raw_size is not None and isinstance(handle, TextAsBytes):
+            raise InputFileError(
+                path, f"is a headerless binary CLK file, but it was opened in text mode; {OPEN_IN_BINARY_MODE}"
+            )
         head = _read_exactly(handle, len(MAGIC))
+        if isinstance(handle, TextAsBytes) and _MAGIC_AS_TEXT.match(head.decode("utf-8", "replace")):
+            raise InputFileError(path, f"is a binary CLK file, but it was opened in text mode; {OPEN_IN_BINARY_MODE}")
         self._events: Optional[Iterator[Tuple[str, str, Any]]] = None
         self._data_bytes: Optional[int] = None  # binary: bytes of CLKs the header promises
         if head == MAGIC and raw_size is not None:
@@ -484,7 +501,8 @@ class ClkFile:
 def open_clk_file(source: Source, raw_size: Optional[int] = None) -> Iterator[ClkFile]:
     """Open a CLK file of any format for one pass: ``.info``, then iterate its CLKs.
 
-    :param source: a path, or a file opened in binary mode (read from where it is).
+    :param source: a path, or a file opened for reading (read from where it is): a JSON CLK file may be
+        opened in text mode, a binary one must be opened in binary mode.
     :param raw_size: the file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: if the file is missing or its header or metadata are unusable.
     """
@@ -509,7 +527,7 @@ def decode_clk(text: str, path: str, index: int) -> bytes:
 def iter_clks(source: Source, raw_size: Optional[int] = None) -> Iterator[bytes]:
     """Yield each CLK of a CLK file (JSON or binary) as bytes, checking each as it goes.
 
-    :param source: a path, or a file opened in binary mode.
+    :param source: a path, or a file opened for reading (a binary CLK file in binary mode).
     :param raw_size: the file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: naming the file (and CLK index) of the first problem.
     """

@@ -1,9 +1,10 @@
 """What scripts and notebooks written for 0.1.5 rely on keeps working (issue 11, section 2).
 
-Usage lines name ``anonlink``; ``compare`` takes any two JSON schema files and
-defaults to ndiff; error texts keep the words scripts grep for ("Invalid entry",
-"schema is not valid"); the Python helpers' errors are still the builtins 0.1.5
-raised (``ValueError``, ``TypeError``). ``upload -v``'s lines are checked in
+Usage lines name ``anonlink``; ``compare`` takes any two JSON schema files,
+defaults to ndiff, and diffs the files as written with -c and -u; error texts keep
+the words scripts grep for ("Invalid entry", "schema is not valid"); the Python
+helpers read files opened in text mode, and their errors are still the builtins
+0.1.5 raised (``ValueError``, ``TypeError``). ``upload -v``'s lines are checked in
 ``tests/service/test_upload.py``. None of this uses 0.1.5's code.
 """
 
@@ -263,3 +264,117 @@ def test_the_helpers_other_errors_are_value_errors_as_in_0_1_5(tmp_path):
     schema = clkhash_schema.from_json_dict(json.loads(open(data("randomnames-schema-v2.json")).read()))
     with pytest.raises(ValueError, match="header does not match the schema"):
         generate_clk_from_csv(io.StringIO("a,b\n1,2\n"), "secret", schema, progress_bar=False)
+
+
+# ---- the helpers read files opened in text mode, as 0.1.5's did ----
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory):
+    """0.1.5's test data hashed and blocked by the command line: JSON and binary CLKs, and their blocks."""
+    directory = tmp_path_factory.mktemp("dirty")
+    csv_file, schema = data("dirty_1000_50_1.csv"), data("dirty-data-schema.json")
+    for name, extra in (("clks.json", ()), ("clks.bin", ("--format", "binary"))):
+        assert run_cli("hash", *extra, csv_file, "horse", schema, directory / name).exit_code == 0
+    blocking = data("dirty-data-blocking-schema.json")
+    assert run_cli("block", csv_file, blocking, directory / "blocks.json").exit_code == 0
+    return directory
+
+
+def test_combine_clks_blocks_of_files_opened_in_text_mode(dirty):
+    """0.1.5's own test: ``combine_clks_blocks(open(clks, "r"), open(blocks, "r"))``, and a CSV is a ValueError."""
+    from anonlinkclient.utils import combine_clks_blocks
+
+    with open(dirty / "clks.json") as clk_f, open(dirty / "blocks.json") as block_f:
+        combined = json.load(combine_clks_blocks(clk_f, block_f))["clknblocks"]
+    with open(dirty / "clks.json") as f:
+        clks = json.load(f)["clks"]
+    with open(dirty / "blocks.json") as f:
+        blocks = json.load(f)["blocks"]
+    assert [row[0] for row in combined] == clks
+    assert [row[1:] for row in combined] == [blocks.get(str(index), []) for index in range(len(clks))]
+    with combine_clks_blocks(str(dirty / "clks.json"), str(dirty / "blocks.json")) as from_paths:
+        assert json.load(from_paths)["clknblocks"] == combined
+    with pytest.raises(ValueError) as caught:  # 0.1.5: "Invalid CLKs or Blocks"
+        combine_clks_blocks(open(data("dirty_1000_50_1.csv")), open(data("dirty_1000_50_1.csv")))
+    assert isinstance(caught.value, InputFileError)
+    assert str(caught.value).startswith(f"{data('dirty_1000_50_1.csv')}: not valid JSON (")
+
+
+def test_deserialize_filters_and_iter_clks_of_files_opened_in_text_mode(dirty):
+    from anonlinkclient import iter_clks
+    from anonlinkclient.utils import deserialize_filters
+
+    with open(dirty / "clks.json") as f:
+        expected = deserialize_filters(json.load(f)["clks"])
+    with open(dirty / "clks.json") as f:
+        assert deserialize_filters(f) == expected
+    with open(dirty / "clks.json", encoding="utf-8", newline="") as f:
+        assert [clk for clk in iter_clks(f)] == [bits.tobytes() for bits in expected]
+    assert len(list(iter_clks(io.StringIO((dirty / "clks.json").read_text())))) == len(expected) == 1000
+    with open(dirty / "clks.bin", "rb") as f:
+        assert deserialize_filters(f) == expected  # binary CLK files in binary mode, as before
+    with pytest.raises(ValueError) as caught:
+        deserialize_filters(open(data("dirty_1000_50_1.csv")))
+    assert isinstance(caught.value, InputFileError)
+
+
+def test_a_text_handle_is_read_from_where_it_is_and_left_there(dirty):
+    from anonlinkclient.io.clknblocks import count_clks
+
+    with open(dirty / "clks.json") as f:
+        assert count_clks(f) == count_clks(f) == (1000, 128)
+        assert f.read(9) == '{"meta": '
+
+
+@pytest.mark.parametrize(
+    "encoding, errors, newline",
+    [
+        (None, None, None),
+        ("utf-8", "replace", None),
+        ("latin-1", None, None),
+        ("latin-1", None, ""),
+        ("cp1252", "replace", None),
+    ],
+)
+def test_a_binary_clk_file_opened_in_text_mode_is_told_to_open_it_in_binary_mode(dirty, encoding, errors, newline):
+    from anonlinkclient import iter_clks
+    from anonlinkclient.utils import combine_clks_blocks, deserialize_filters
+
+    path = dirty / "clks.bin"
+    what = "is not text" if encoding is None else "is a binary CLK file"  # undecodable as UTF-8, or read as text
+    expected = f"{path}: {what}, but it was opened in text mode; open it in binary mode ('rb')"
+    for helper in (
+        lambda f: list(iter_clks(f)),
+        deserialize_filters,
+        lambda f: combine_clks_blocks(f, str(dirty / "blocks.json")),
+    ):
+        with open(path, encoding=encoding, errors=errors, newline=newline) as f:
+            with pytest.raises(InputFileError) as caught:
+                helper(f)
+        assert str(caught.value) == expected
+    with open(path, encoding="latin-1") as f:
+        with pytest.raises(InputFileError) as caught:
+            list(iter_clks(f, raw_size=128))
+    assert str(caught.value) == (
+        f"{path}: is a headerless binary CLK file, but it was opened in text mode; open it in binary mode ('rb')"
+    )
+
+
+def test_blocking_helpers_take_files_opened_in_text_mode_as_in_0_1_5(tmp_path):
+    """0.1.5's own tests: its metadata, and the sentinel checks on handles (a CSV for CLKs, CLKs for a CSV)."""
+    from anonlinkclient.utils import generate_candidate_blocks_from_csv
+
+    with open(data("dirty_1000_50_1.csv")) as csv_f, open(data("p-sig-schema.json")) as schema_f:
+        result = generate_candidate_blocks_from_csv(csv_f, schema_f)
+    assert result["meta"]["source"]["clk_count"] == [1000] and "stats" in result["meta"]
+    with open(data("small_clk.json")) as clk_f, open(data("p-sig-schema.json")) as schema_f:
+        with pytest.raises(TypeError):  # 0.1.5: "Upload should be CSVs not CLKs"
+            generate_candidate_blocks_from_csv(clk_f, schema_f)
+    schema = json.loads(open(data("lambda-fold-two-features-schema.json")).read())
+    schema["config"]["input-clks"] = True
+    schema_file = tmp_path / "clk-schema.json"
+    schema_file.write_text(json.dumps(schema))
+    with open(data("dirty_1000_50_1.csv")) as csv_f, open(schema_file) as schema_f:
+        with pytest.raises(TypeError):  # 0.1.5: "Upload should be CLKs not CSV file"
+            generate_candidate_blocks_from_csv(csv_f, schema_f)
