@@ -394,13 +394,17 @@ class ClkFile:
         assert self._events is not None
         return next(self._events, None)
 
+    def _event_within_clks(self) -> Tuple[str, str, Any]:
+        """The next event, which the document must have: it has not passed the end of the ``clks`` list."""
+        event = self._next_event()
+        if event is None:
+            raise InputFileError(self.path, f'has no "clks" list; {CLK_FILE_HINT}')
+        return event
+
     def _read_json_meta(self) -> None:
         """Read the events up to the start of the ``clks`` list, taking ``meta`` on the way."""
         while True:
-            event = self._next_event()
-            if event is None:
-                raise InputFileError(self.path, f'has no "clks" list; {CLK_FILE_HINT}')
-            prefix, kind, value = event
+            prefix, kind, value = self._event_within_clks()
             if prefix == "clks" and kind == "start_array":
                 return
             if prefix == "meta" and kind != "map_key" and self.info.meta is None:
@@ -426,10 +430,7 @@ class ClkFile:
     def _json_clks(self) -> Iterator[bytes]:
         index = 0
         while True:
-            event = self._next_event()
-            if event is None:
-                raise InputFileError(self.path, f'has no "clks" list; {CLK_FILE_HINT}')
-            prefix, kind, value = event
+            prefix, kind, value = self._event_within_clks()
             if prefix == "clks" and kind == "end_array":
                 break
             if kind != "string":
