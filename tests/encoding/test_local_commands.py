@@ -1,53 +1,14 @@
-"""The local commands besides hash: schema handling, benchmark, the group itself.
+"""The local commands besides hash: schema handling (validate, convert, compare) and benchmark.
 
-``describe`` is tested in ``tests/report/test_describe.py``, ``generate`` in ``tests/synthetic/``.
+``describe`` is tested in ``tests/report/test_describe.py``, ``generate`` in ``tests/synthetic/``, the
+command group itself in ``tests/cli/test_group.py``.
 """
 
 import json
 import re
-import subprocess
-import sys
 
-from anonlinkclient import __version__
 from anonlinkclient.encoding.schema import schema_file_fingerprint
-from tests.helpers import data, run_anonlink, run_cli
-
-LOCAL_COMMANDS = [
-    "benchmark",
-    "compare",
-    "compare-schema",
-    "convert-schema",
-    "describe",
-    "encode",
-    "generate",
-    "generate-default-schema",
-    "hash",
-    "validate-schema",
-]
-
-
-def test_help_lists_every_command_and_global_options():
-    result = run_cli("--help")
-    assert result.exit_code == 0
-    for name in LOCAL_COMMANDS:
-        assert re.search(rf"^  {re.escape(name)}\s", result.stdout, re.M), name
-    assert "--version" in result.stdout and "-v, --verbose" in result.stdout
-
-
-def test_version_and_python_dash_m():
-    assert run_cli("--version").stdout == f"anonlink, version {__version__}\n"
-    done = run_anonlink("--version")
-    assert done.returncode == 0 and done.stdout == f"anonlink, version {__version__}\n"
-
-
-def test_help_does_not_import_heavy_libraries():
-    heavy = ("clkhash", "blocklib", "anonlink", "numpy", "requests", "minio")
-    probe = subprocess.run(
-        [sys.executable, "-c", f"import sys, anonlinkclient.cli; print([m for m in {heavy!r} if m in sys.modules])"],
-        capture_output=True,
-        text=True,
-    )
-    assert probe.stdout.strip() == "[]"
+from tests.helpers import data, run_cli
 
 
 def test_validate_schema_good_and_bad():
@@ -112,10 +73,3 @@ def test_benchmark_reports_rate():
     result = run_cli("benchmark", "--workers", "1")
     assert result.exit_code == 0
     assert re.fullmatch(r"10000 hashes in \d+\.\d{6} seconds\. \d+\.\d\d KH/s\n", result.stdout)
-
-
-def test_unknown_command_and_missing_argument_are_usage_errors():
-    result = run_cli("hashh")
-    assert result.exit_code == 2 and "No such command 'hashh'" in result.stderr
-    result = run_cli("hash", "a.csv", "secret", "schema.json")
-    assert result.exit_code == 2 and "Missing argument 'CLK_JSON'" in result.stderr

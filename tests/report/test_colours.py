@@ -47,7 +47,7 @@ from anonlinkclient.report import colours
 colours.COLOURS.update(json.loads(sys.argv[2]))
 from anonlinkclient.report.blocks import block_report
 from anonlinkclient.report.threshold import threshold_report
-from tests.report.synthetic import make_linkage
+from tests.report.made_up import make_linkage
 
 out = Path(sys.argv[1])
 linkage = make_linkage(out)

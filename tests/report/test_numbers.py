@@ -15,7 +15,7 @@ from anonlinkclient.linkage.similarity import Party, find_candidates, solve
 from anonlinkclient.report.analysis import ThresholdAnalysis, round_threshold, score_bins
 from anonlinkclient.report.threshold import ThresholdReport
 from tests.helpers import noisy, random_clks
-from tests.report.synthetic import Linkage, brute_force, make_linkage
+from tests.report.made_up import Linkage, brute_force, make_linkage
 
 
 def scores_of(pairs):

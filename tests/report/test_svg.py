@@ -14,7 +14,7 @@ from anonlinkclient.report.blocks import BlockReport, read_blocks
 from anonlinkclient.report.colours import COLOURS
 from anonlinkclient.report.threshold import ThresholdReport
 from tests.helpers import write_block_file
-from tests.report.synthetic import Linkage
+from tests.report.made_up import Linkage
 
 
 @pytest.mark.parametrize(
