@@ -52,16 +52,7 @@ from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, 
 import ijson
 
 from anonlinkclient.errors import InputFileError, UsageError
-from anonlinkclient.io.files import (
-    OPEN_IN_BINARY_MODE,
-    Source,
-    TextAsBytes,
-    guarded,
-    json_stream_errors,
-    loads_json,
-    open_source,
-    source_name,
-)
+from anonlinkclient.io.files import Source, guarded, json_stream_errors, loads_json, open_source, source_name
 from anonlinkclient.io.json_array import write_list_document, write_sequence
 from anonlinkclient.io.output import atomic_output
 
@@ -87,8 +78,6 @@ READ_BYTES = 1 << 20
 #: CLKs encoded per piece of an upload body.
 BATCH_CLKS = 4096
 
-#: The magic as a file opened in text mode reads it: its high-bit byte decoded one way or another.
-_MAGIC_AS_TEXT = re.compile("^.CLK[\r\n]")
 _FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX = re.compile(r"^[0-9a-f]{1,64}$")
 
@@ -263,13 +252,7 @@ class ClkFile:
                 f"the CLK size of a headerless binary file must be a positive number of bytes, not {raw_size!r}",
                 "raw_size",
             )
-        if raw_size is not None and isinstance(handle, TextAsBytes):
-            raise InputFileError(
-                path, f"is a headerless binary CLK file, but it was opened in text mode; {OPEN_IN_BINARY_MODE}"
-            )
         head = _read_exactly(handle, len(MAGIC))
-        if isinstance(handle, TextAsBytes) and _MAGIC_AS_TEXT.match(head.decode("utf-8", "replace")):
-            raise InputFileError(path, f"is a binary CLK file, but it was opened in text mode; {OPEN_IN_BINARY_MODE}")
         self._events: Optional[Iterator[Tuple[str, str, Any]]] = None
         self._data_bytes: Optional[int] = None  # binary: bytes of CLKs the header promises
         if head == MAGIC and raw_size is not None:
@@ -507,7 +490,7 @@ def open_clk_file(source: Source, raw_size: Optional[int] = None) -> Iterator[Cl
     :param raw_size: the file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: if the file is missing or its header or metadata are unusable.
     """
-    with open_source(source) as (handle, path):
+    with open_source(source, binary=raw_size is not None) as (handle, path):
         yield ClkFile(handle, path, raw_size)
 
 

@@ -158,8 +158,10 @@ def open_binary_input(path: str) -> IO[bytes]:
 
 Source = Union[str, IO[bytes], IO[str]]  # a path, or a file opened for reading (binary or text)
 
-#: What a file opened in text mode that is not text (a binary CLK file) is told.
-OPEN_IN_BINARY_MODE = "open it in binary mode ('rb')"
+#: Characters no text file holds (C0 controls but tab, line feed, carriage return): a binary file's, such
+#: as the start of a binary CLK file.
+_OPEN_IN_BINARY_MODE = "open it in binary mode ('rb')"
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def source_name(source: Union[str, IO[Any]]) -> str:
@@ -179,9 +181,10 @@ def is_text(handle: IO[Any]) -> bool:
 class TextAsBytes:
     """A file opened in text mode, read as the UTF-8 bytes the binary readers take.
 
-    ``read(size)`` gives at most ``size`` bytes. A file that is not text in the
-    handle's encoding (a binary file) is an
-    :class:`~anonlinkclient.errors.InputFileError` saying to open it in binary mode.
+    ``read(size)`` gives at most ``size`` bytes. A file that is not text (one
+    the handle cannot decode, or that holds control characters, as a binary CLK
+    file does) is an :class:`~anonlinkclient.errors.InputFileError` saying to
+    open it in binary mode.
     """
 
     def __init__(self, handle: IO[str], name: str) -> None:
@@ -192,10 +195,11 @@ class TextAsBytes:
     def _text(self, size: int) -> bytes:
         try:
             text = self.handle.read(size)
+            binary = _NOT_TEXT.search(text) is not None
         except UnicodeDecodeError:
-            raise InputFileError(
-                self.name, f"is not text, but it was opened in text mode; {OPEN_IN_BINARY_MODE}"
-            ) from None
+            binary = True
+        if binary:
+            raise InputFileError(self.name, f"is not text, but it was opened in text mode; {_OPEN_IN_BINARY_MODE}")
         return text.encode("utf-8", "surrogateescape")
 
     def read(self, size: Optional[int] = -1) -> bytes:
@@ -213,17 +217,22 @@ class TextAsBytes:
 
 
 @contextlib.contextmanager
-def open_source(source: Source) -> Iterator[Tuple[IO[bytes], str]]:
+def open_source(source: Source, binary: bool = False) -> Iterator[Tuple[IO[bytes], str]]:
     """Yield a binary handle and a display name for a path or an open file.
 
     A path is opened (and closed afterwards); a file object is read from where it
     is, a text one as its UTF-8 bytes (see :class:`TextAsBytes`).
+
+    :param binary: the file is binary whatever it holds (a text handle would change its bytes).
+    :raises InputFileError: if ``binary`` and the file object was opened in text mode.
     """
     if isinstance(source, str):
         with open_binary_input(source) as handle:
             yield handle, source
     elif is_text(source):
         name = source_name(source)
+        if binary:
+            raise InputFileError(name, f"is binary, but it was opened in text mode; {_OPEN_IN_BINARY_MODE}")
         yield cast(IO[bytes], TextAsBytes(cast(IO[str], source), name)), name
     else:
         yield cast(IO[bytes], source), source_name(source)

@@ -342,22 +342,25 @@ def test_a_binary_clk_file_opened_in_text_mode_is_told_to_open_it_in_binary_mode
     from anonlinkclient.utils import combine_clks_blocks, deserialize_filters
 
     path = dirty / "clks.bin"
-    what = "is not text" if encoding is None else "is a binary CLK file"  # undecodable as UTF-8, or read as text
-    expected = f"{path}: {what}, but it was opened in text mode; open it in binary mode ('rb')"
-    for helper in (
+    expected = f"{path}: is not text, but it was opened in text mode; open it in binary mode ('rb')"
+    helpers = (
         lambda f: list(iter_clks(f)),
         deserialize_filters,
         lambda f: combine_clks_blocks(f, str(dirty / "blocks.json")),
-    ):
+    )
+    for helper in helpers:
         with open(path, encoding=encoding, errors=errors, newline=newline) as f:
             with pytest.raises(InputFileError) as caught:
                 helper(f)
         assert str(caught.value) == expected
-    with open(path, encoding="latin-1") as f:
+    headerless = dirty / "raw.bin"
+    with open(path, "rb") as f:
+        headerless.write_bytes(f.read()[-128 * 3 :])  # three CLKs, no header
+    with open(headerless, encoding="latin-1") as f:
         with pytest.raises(InputFileError) as caught:
             list(iter_clks(f, raw_size=128))
-    assert str(caught.value) == (
-        f"{path}: is a headerless binary CLK file, but it was opened in text mode; open it in binary mode ('rb')"
+    assert (
+        str(caught.value) == f"{headerless}: is binary, but it was opened in text mode; open it in binary mode ('rb')"
     )
 
 
