@@ -111,6 +111,11 @@ def raw_clk_size_option(command: F) -> F:
     )(command)
 
 
+def clk_files_option(help_text: str) -> Callable[[F], F]:
+    """``--clk CLK_JSON``, once per party (the command's ``clk_files`` parameter, a tuple of paths)."""
+    return click.option("--clk", "clk_files", multiple=True, metavar="CLK_JSON", help=help_text)
+
+
 def quiet_option(command: F) -> F:
     """``-q/--quiet``: no progress bar (the command's ``quiet`` parameter)."""
     return click.option(

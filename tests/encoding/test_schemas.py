@@ -17,8 +17,8 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 from anonlinkclient.encoding.schema import schema_file_fingerprint, schema_fingerprint
+from tests.encoding.published_schemas import SCHEMAS_DIR, clkhash_schema, errors, published, schema_id
 from tests.helpers import ROOT, TEST_DATA, run_anonlink, run_cli
-from tests.published_schemas import SCHEMAS_DIR, clkhash_schema, errors, published, schema_id
 
 DOCS = ROOT / "docs"
 BLOCKING_TYPES = ("p-sig", "lambda-fold")
