@@ -13,6 +13,7 @@ DataFrames are given to the library directly (:class:`~.frame_records.FrameSourc
 """
 
 import os
+from dataclasses import dataclass
 from typing import Optional
 
 from anonlinkclient.errors import UsageError
@@ -23,6 +24,16 @@ from anonlinkclient.io.sql_records import is_database_url
 #: Every input format, as ``input_format`` names them.
 FORMATS = ("csv", "parquet", "xlsx", "sql")
 EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx", ".xlsm": "xlsx"}
+
+
+@dataclass(frozen=True)
+class PiiOptions:
+    """Where PII that is not a CSV is: its format (``None``: from the argument), table or query, sheet."""
+
+    input_format: Optional[str] = None
+    table: Optional[str] = None
+    query: Optional[str] = None
+    sheet: Optional[str] = None
 
 
 def input_format(argument: str, given: Optional[str] = None) -> str:
