@@ -46,7 +46,8 @@ def display_url(url: str) -> str:
     """The URL as messages show it: without the password (or any password parameter)."""
     parsed = _parse(url)
     query = {key: value for key, value in parsed.query.items() if key.lower() not in _SECRET_PARAMETERS}
-    rendered: str = parsed.set(password=None, query=query).render_as_string(hide_password=False)
+    # URL is a named tuple; its set() keeps a password given None
+    rendered: str = parsed._replace(password=None).set(query=query).render_as_string(hide_password=False)
     return rendered
 
 
@@ -71,8 +72,17 @@ class SqlSource(RecordSource):
         self._engine = self._connect_engine(url)
         self._connection: Any = None
         self._result: Any = None
+        try:
+            self._open(table, query)
+        except BaseException:
+            self.close()
+            raise
+        self._requested = [Column(name) for name in self.columns or []]
+
+    def _open(self, table: Optional[str], query: Optional[str]) -> None:
         with self._errors(None):
-            self._connection = self._engine.connect().execution_options(stream_results=True)
+            connection = self._engine.connect()
+            self._connection = connection.execution_options(stream_results=True, max_row_buffer=1000)
             if self._engine.dialect.name == "postgresql":
                 self._connection = self._connection.execution_options(postgresql_readonly=True)
         self._table_columns_: List[str] = []
@@ -81,7 +91,6 @@ class SqlSource(RecordSource):
         else:
             self._run(query or "")
             self.columns = list(self._result.keys())
-        self._requested = [Column(name) for name in self.columns or []]
 
     def _connect_engine(self, url: str) -> Any:
         import sqlalchemy
@@ -205,7 +214,7 @@ class _DatabaseErrors:
         if password:
             reason = reason.replace(password, "<hidden>")
         if self.done is None:
-            where = self.source.url if self.source._result is None and reason.startswith("cannot") else self.source.name
+            where = self.source.url if self.source._connection is None else self.source.name  # while connecting
             raise InputFileError(where, reason) from None
         raise InputFileError(self.source.name, reason, row=self.done + 1) from None
 
@@ -231,6 +240,7 @@ _CONNECTION_PHRASES = [
     ("authentication failed", "the database refused the login"),
     ("no password supplied", "the database asks for a password, and none was given (see PGPASSWORD or ~/.pgpass)"),
     ("role", "the database refused the login"),
+    ('database "', "the database refused the connection: no such database"),
     ("does not exist", "the database refused the connection: no such database or user"),
     ("connection refused", "cannot connect to the database server (connection refused)"),
     ("timeout expired", "cannot connect to the database server (timed out)"),
