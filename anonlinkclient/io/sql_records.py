@@ -154,14 +154,15 @@ class SqlSource(RecordSource):
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
         """Runs of about ``size.rows`` records fetched here, turned into text where they are read."""
         if self._result is None:  # a table: ask for the requested columns only
-            keys = [name for name in dict.fromkeys(c.name for c in self._requested) if name in self._table_columns_]
+            wanted = dict.fromkeys(c.name for c in self._requested if c.required)
+            keys = [name for name in wanted if name in self._table_columns_]
             self._run(self._select_table(self._table or "", keys))
         else:
             keys = list(self._result.keys())
         positions_of: dict = {}
         for at, name in enumerate(keys):
             positions_of.setdefault(name, at)
-        positions: List[Optional[int]] = [positions_of.get(column.name) for column in self._requested]
+        positions: List[Optional[int]] = [positions_of.get(c.name) if c.required else None for c in self._requested]
         labels = [column.name for column in self._requested]
         done = 0
         while True:
