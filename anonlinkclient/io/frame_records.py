@@ -31,6 +31,8 @@ class FrameSource(RecordSource):
     :raises UsageError: for anything else.
     """
 
+    fresh_workers = True  # the workers need none of the reader's libraries
+
     def __init__(self, frame: Any, name: str = "DataFrame") -> None:
         self._kind = frame_kind(frame)
         if self._kind is None:

@@ -24,13 +24,16 @@ class ParquetSource(RecordSource):
     :raises InputFileError: if it cannot be opened or is not Parquet.
     """
 
+    fresh_workers = True  # the workers need none of the reader's libraries
+
     def __init__(self, path: str, name: Optional[str] = None) -> None:
         import pyarrow.parquet as pq
 
         self.name = name or path
         handle = open_input(path, "rb")
         try:
-            self._file = pq.ParquetFile(handle)
+            # pre-buffering keeps what it read: memory would grow with the file
+            self._file = pq.ParquetFile(handle, pre_buffer=False, buffer_size=1 << 20)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError or others for a bad footer
             handle.close()
             raise InputFileError(self.name, f"{NOT_PARQUET} ({_reason(exc)})") from None

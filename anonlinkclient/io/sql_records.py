@@ -62,6 +62,8 @@ class SqlSource(RecordSource):
     :raises UsageError: for neither or both of ``table`` and ``query``, or a URL that cannot be read.
     """
 
+    fresh_workers = True  # the workers need none of the reader's libraries
+
     def __init__(self, url: str, table: Optional[str] = None, query: Optional[str] = None) -> None:
         if (table is None) == (query is None):
             raise UsageError("a database is read from a table or a query: give one of them", "table")
