@@ -29,8 +29,6 @@ class ExcelSource(RecordSource):
     :raises InputFileError: if it is not a workbook, or has no such sheet.
     """
 
-    fresh_workers = True  # the workers need none of the reader's libraries
-
     def __init__(self, path: str, sheet: Optional[str] = None) -> None:
         self.path = path
         handle = open_input(path, "rb")

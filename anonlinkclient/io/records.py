@@ -127,8 +127,8 @@ class RecordSource(abc.ABC):
     #: feature -> the column that holds it, where they differ (so that messages name the column)
     renamed: Mapping[str, str] = MappingProxyType({})
     #: Worker processes should start fresh rather than as forks of this process: a source whose reader
-    #: loads a large library the workers do not need (pyarrow, a database driver) sets it, so that the
-    #: workers do not carry that memory too.
+    #: loads a large library the workers do not need (pyarrow) sets it, so that the workers do not carry
+    #: that memory too (starting them costs about a second).
     fresh_workers: bool = False
 
     @abc.abstractmethod

@@ -62,8 +62,6 @@ class SqlSource(RecordSource):
     :raises UsageError: for neither or both of ``table`` and ``query``, or a URL that cannot be read.
     """
 
-    fresh_workers = True  # the workers need none of the reader's libraries
-
     def __init__(self, url: str, table: Optional[str] = None, query: Optional[str] = None) -> None:
         if (table is None) == (query is None):
             raise UsageError("a database is read from a table or a query: give one of them", "table")
@@ -84,7 +82,7 @@ class SqlSource(RecordSource):
     def _open(self, table: Optional[str], query: Optional[str]) -> None:
         with self._errors(None):
             connection = self._engine.connect()
-            self._connection = connection.execution_options(stream_results=True, max_row_buffer=1000)
+            self._connection = connection.execution_options(stream_results=True, max_row_buffer=10_000)
             if self._engine.dialect.name == "postgresql":
                 self._connection = self._connection.execution_options(postgresql_readonly=True)
         self._table_columns_: List[str] = []
@@ -172,7 +170,8 @@ class SqlSource(RecordSource):
                 rows = self._result.fetchmany(size.rows) if self._result is not None else []
             if not rows:
                 return
-            columns = [None if at is None else [row[at] for row in rows] for at in positions]
+            by_position = list(zip(*rows))
+            columns = [None if at is None else list(by_position[at]) for at in positions]
             yield TypedPiece(columns, self._requested, labels, len(rows))
             done += len(rows)
 

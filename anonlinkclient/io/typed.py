@@ -111,6 +111,20 @@ def column_texts(values: Any, column: Column) -> Tuple[List[str], Optional[int],
         if str(values.type).startswith("dictionary"):
             values = values.dictionary_decode()
         values = values.to_pylist()
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)}:  # text, perhaps with NULLs: the common case, at list speed
+        return [column.missing if value is None else value for value in values], None, ""
+    if kinds <= {datetime.date, type(None)}:
+        cache = _DATE_TEXTS.setdefault((column.date_format, column.missing), {})
+        if len(cache) > DATE_CACHE_ENTRIES:
+            cache.clear()
+        texts = []
+        for value in values:
+            text = cache.get(value)
+            if text is None:
+                text = cache[value] = text_of(value, column)
+            texts.append(text)
+        return texts, None, ""
     texts = []
     for value in values:
         text = text_of(value, column)
@@ -118,6 +132,10 @@ def column_texts(values: Any, column: Column) -> Tuple[List[str], Optional[int],
             return texts, len(texts), why_refused(value)
         texts.append(text)
     return texts, None, ""
+
+
+#: Texts of dates already formatted in this process, by (date format, missing text).
+_DATE_TEXTS: dict = {}
 
 
 class TypedPiece(Piece):
