@@ -109,7 +109,7 @@ def main(rows: int, big_rows: int) -> None:
             for _ in range(REPEATS):
                 for kind, source in arguments.items():
                     runs[kind].append(run(source, outputs[kind]))
-            found = {kind: sorted(found, key=lambda m: m.seconds)[len(found) // 2] for kind, found in runs.items()}
+            found = {kind: sorted(times, key=lambda m: m.seconds)[len(times) // 2] for kind, times in runs.items()}
             print(f"\n{rows} rows, default workers (median of {REPEATS} interleaved runs):")
             base = rows / found["csv"].seconds  # type: ignore[attr-defined]
             base_cpu = found["csv"].cpu_seconds  # type: ignore[attr-defined]
