@@ -164,12 +164,10 @@ class SqlSource(RecordSource):
             positions_of.setdefault(name, at)
         positions: List[Optional[int]] = [positions_of.get(c.name) if c.required else None for c in self._requested]
         labels = [column.name for column in self._requested]
-        # the driver's own cursor gives plain tuples (SQLAlchemy's rows cost more than the hashing saves)
-        cursor = getattr(self._result, "cursor", None) or self._result
         done = 0
         while True:
             with self._errors(done):
-                rows = cursor.fetchmany(size.rows) if cursor is not None else []
+                rows = self._result.fetchmany(size.rows) if self._result is not None else []
             if not rows:
                 return
             by_position = list(zip(*rows))
