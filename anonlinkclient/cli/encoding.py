@@ -5,7 +5,14 @@ from typing import Dict, Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import log, quiet_option, raw_clk_size_option, show_progress, verbose_option
+from anonlinkclient.cli.options import (
+    log,
+    quiet_option,
+    raw_clk_size_option,
+    show_progress,
+    verbose_option,
+    workers_option,
+)
 from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
 
@@ -22,9 +29,7 @@ from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 @click.option(
     "--validate", type=bool, default=True, show_default=True, help="If true, validate the entries against the schema"
 )
-@click.option(
-    "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core; 1 starts no subprocess)."
-)
+@workers_option
 @click.option(
     "--format",
     "clk_format",

@@ -58,6 +58,15 @@ def raw_clk_size_option(command: F) -> F:
     )(command)
 
 
+def workers_option(command: F) -> F:
+    """``--workers N``: worker processes (the command's ``workers`` parameter; ``None``: one per core)."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        help="Worker processes (default: one per core; 1 starts no subprocess).",
+    )(command)
+
+
 def quiet_option(command: F) -> F:
     """``-q/--quiet``: no progress bar (the command's ``quiet`` parameter)."""
     return click.option(

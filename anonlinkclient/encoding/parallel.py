@@ -11,7 +11,6 @@ to :func:`clkhash.clk.hash_chunk`, with the same validation) with keys from
 
 import io
 import itertools
-import os
 import signal
 from collections import deque
 from typing import (
@@ -31,9 +30,9 @@ from clkhash.key_derivation import generate_key_lists
 from clkhash.schema import Schema
 
 from anonlinkclient.encoding.encoder import DEFAULT_CACHE_BYTES, ClkEncoder, schema_problem
-from anonlinkclient.encoding.orphans import exit_with_parent
 from anonlinkclient.errors import InputFileError, RecordError, UnhashableSchema
 from anonlinkclient.io.csv_records import CsvRecords
+from anonlinkclient.io.processes import default_workers, exit_with_parent
 
 CHUNK_ROWS = 1000
 
@@ -135,11 +134,6 @@ def _unpack(result: ChunkResult, on_chunk: Optional[ProgressCallback]) -> List[b
     if on_chunk is not None:
         on_chunk(len(clks), popcounts)
     return clks
-
-
-def default_workers() -> int:
-    """The number of worker processes used when none is given: one per core."""
-    return os.cpu_count() or 1
 
 
 def encode_records(
