@@ -33,7 +33,21 @@ import contextlib
 import multiprocessing
 import signal
 from array import array
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, overload
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    cast,
+    overload,
+)
 
 from bitarray import bitarray
 
@@ -485,54 +499,61 @@ def find_candidates_parallel(
 
 
 def merge(
-    found: Sequence[Found], segments: Dict[int, "array[int]"], sizes: Sequence[int], blocks: Optional[Blocks]
+    found: List[Found], segments: Dict[int, "array[int]"], sizes: Sequence[int], blocks: Optional[Blocks]
 ) -> CandidatePairs:
     """The workers' pairs as anonlink gives them: rows of the parties, sorted, each pair once.
 
     Sorted by similarity (highest first), then party0, party1, row0, row1; a pair
-    found in several blocks is kept once.
+    found in several blocks is kept once. Each answer is dropped from ``found`` once
+    its pairs are copied, so memory stays near anonlink's own (about 50 bytes a pair
+    at the most, 24 in the result).
     """
     import numpy as np
 
-    columns: List[List[Any]] = [[], [], [], [], []]
+    total = sum(len(answer.similarities) for answer in found)
+    similarity = np.empty(total, dtype=np.float64)
+    party0, party1, row0, row1 = (np.empty(total, dtype=np.uint32) for _ in range(4))
     if blocks is not None:
-        flat = np.concatenate(blocks.orders).astype(np.uint64)
-        bases = np.cumsum([0] + [len(order) for order in blocks.orders], dtype=np.uint64)
-    for answer in found:
-        table = np.frombuffer(segments[answer.task], dtype=np.uint64).reshape(-1, SEGMENT_FIELDS)
+        flat = np.concatenate(blocks.orders)
+        bases = np.cumsum([0] + [len(order) for order in blocks.orders], dtype=np.int64)
+    end = 0
+    while found:
+        answer = found.pop()
+        start, end = end, end + len(answer.similarities)
+        table = np.frombuffer(segments[answer.task], dtype=np.uint64).reshape(-1, SEGMENT_FIELDS).astype(np.int64)
         which = np.repeat(np.arange(len(table)), np.frombuffer(answer.counts, dtype=np.uint64).astype(np.int64))
-        party0, party1 = table[which, 0], table[which, 1]
-        position0 = table[which, 2] + np.frombuffer(answer.positions0, dtype=np.uint32)
-        position1 = table[which, 4] + np.frombuffer(answer.positions1, dtype=np.uint32)
-        if blocks is not None:
-            position0 = flat[bases[party0] + position0]
-            position1 = flat[bases[party1] + position1]
-        for column, values in zip(
-            columns,
-            (np.frombuffer(answer.similarities, dtype=np.float64), party0, party1, position0, position1),
-        ):
-            column.append(values)
-    similarity, party0, party1, row0, row1 = (
-        np.concatenate(column) if column else np.zeros(0, dtype=dtype)
-        for column, dtype in zip(columns, (np.float64, *[np.uint64] * 4))
-    )
-    parties, most = np.uint64(len(sizes)), np.uint64(max(sizes))
-    if len(sizes) * max(sizes) < 1 << 32:  # (party0, party1, row0, row1) as one number
-        key = ((party0 * parties + party1) * most + row0) * most + row1
-        order = np.lexsort((key, -similarity))
+        parties = table[which, 0], table[which, 1]
+        positions = [
+            table[which, 2] + np.frombuffer(answer.positions0, dtype=np.uint32),
+            table[which, 4] + np.frombuffer(answer.positions1, dtype=np.uint32),
+        ]
+        if blocks is not None:  # positions in block order -> rows
+            positions = [flat[bases[party] + position] for party, position in zip(parties, positions)]
+        similarity[start:end] = np.frombuffer(answer.similarities, dtype=np.float64)
+        party0[start:end], party1[start:end] = parties
+        row0[start:end], row1[start:end] = positions
+    count, most = len(sizes), max(sizes)
+    if count * most < 1 << 32:  # (party0, party1, row0, row1) as one number, in the same order
+        key = party0.astype(np.uint64)
+        for column, scale in ((party1, count), (row0, most), (row1, most)):
+            key *= np.uint64(scale)
+            key += column
+        order = np.lexsort(cast(Any, (key, -similarity)))
         ordered = [key[order]]
+        del key
     else:
-        order = np.lexsort((row1, row0, party1, party0, -similarity))
+        order = np.lexsort(cast(Any, (row1, row0, party1, party0, -similarity)))
         ordered = [column[order] for column in (party0, party1, row0, row1)]
     differs = np.zeros(max(len(order) - 1, 0), dtype=bool)
     for column in ordered:  # the same pair twice has the same similarity too
         differs |= column[1:] != column[:-1]
-    chosen = order[np.concatenate((np.ones(1, dtype=bool), differs))] if len(order) else order
-    return (
-        array("d", similarity[chosen].tobytes()),
-        (
-            array("I", party0[chosen].astype(np.uint32).tobytes()),
-            array("I", party1[chosen].astype(np.uint32).tobytes()),
-        ),
-        (array("I", row0[chosen].astype(np.uint32).tobytes()), array("I", row1[chosen].astype(np.uint32).tobytes())),
-    )
+    del ordered
+    chosen = order[np.concatenate((np.ones(min(len(order), 1), dtype=bool), differs))]
+    del order, differs
+    columns: List[Any] = [similarity, party0, party1, row0, row1]
+    result = []
+    while columns:  # each column freed as soon as it is converted
+        column = columns.pop(0)
+        result.append(array("d" if column.dtype == np.float64 else "I", column[chosen].tobytes()))
+        del column
+    return result[0], (result[1], result[2]), (result[3], result[4])
