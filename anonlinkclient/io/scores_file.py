@@ -30,6 +30,7 @@ import array
 import json
 import math
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from typing import IO, Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple, cast
@@ -142,10 +143,10 @@ def _parse_pair(item: object, path: str, index: int) -> Tuple[int, int, int, int
     return party_a, row_a, party_b, row_b, float(similarity)
 
 
-def _why_empty(path: str) -> str:
-    """Why a scores file gave no pairs: the reason for the error message."""
+def _why_empty(path: str, handle: IO[bytes]) -> str:
+    """Why a scores file gave no pairs (``handle`` reads it from its start): the reason for the error message."""
     keys = []
-    with open_input(path, "rb") as handle, json_stream_errors(path, SCORES_FILE_HINT):
+    with json_stream_errors(path, SCORES_FILE_HINT):
         for index, (prefix, event, value) in enumerate(ijson.parse(guarded(handle))):
             if index == 0 and event != "start_map":
                 return f"is not a JSON object; {SCORES_FILE_HINT}"
@@ -168,27 +169,71 @@ def read_scores(path: str) -> Scores:
         header or ``"sampling"`` that cannot be, or has a malformed or repeated pair
         (the pair's 0-based index in the list is named).
     """
-    with open_input(path, "rb") as handle:
+    with open_input(path, "rb") as handle:  # opened once: a pipe or FIFO is read as a file is
         start = handle.read(len(MAGIC))
-    if start == MAGIC:
-        scores = _read_binary(path)
-    else:
-        sampling = _json_sampling(path)
-        scores = _read_json(path)
-        scores.sampling = sampling
+        if start == MAGIC:
+            scores = _read_binary(path, handle)
+        else:
+            stream = _Replay(start, handle)
+            sampling = _json_sampling(path, stream)
+            scores = _read_json(path, stream.from_start())
+            scores.sampling = sampling
     _check_unique(scores)
     if scores.sampling is not None:
         _check_sampling(scores, scores.sampling)
     return scores
 
 
-def _read_json(path: str) -> Scores:
+class _Replay:
+    """A binary stream of ``start`` and then the rest of ``handle``, which keeps the first bytes it gives.
+
+    :meth:`from_start` reads it all again from its first byte (the kept bytes, then
+    the rest of ``handle``), so one pass can look at the beginning before another
+    reads the whole, without opening the file twice. Up to :data:`KEEP_BYTES` are kept.
+    """
+
+    def __init__(self, start: bytes, handle: IO[bytes]) -> None:
+        self.pending = start
+        self.handle = handle
+        self.kept = bytearray()
+        self.overflowed = False
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left if negative)."""
+        if size < 0:
+            data, self.pending = self.pending + self.handle.read(), b""
+        elif self.pending:
+            data, self.pending = self.pending[:size], self.pending[size:]
+        else:
+            data = self.handle.read(size)
+        if len(self.kept) + len(data) <= KEEP_BYTES:
+            self.kept += data
+        else:
+            self.overflowed = True
+        return data
+
+    def from_start(self) -> "_Replay":
+        """A stream of everything from the first byte (the kept bytes, then the rest of the file)."""
+        if self.overflowed:
+            raise AssertionError("read past the bytes kept")
+        replay = _Replay(bytes(self.kept) + self.pending, self.handle)
+        self.kept = bytearray()
+        return replay
+
+
+#: The bytes of a JSON scores file kept to read it again from its start (its "sampling" comes first).
+KEEP_BYTES = 1 << 20
+
+
+def _read_json(path: str, stream: _Replay) -> Scores:
     """The pairs of a JSON scores file (checked one by one, not yet for repeats)."""
     similarity = array.array("d")
     columns = [array.array("i") for _ in range(4)]
     party_a, row_a, party_b, row_b = columns
-    with open_input(path, "rb") as handle, json_stream_errors(path, SCORES_FILE_HINT):
-        for index, item in enumerate(ijson.items(guarded(handle), "similarity_scores.item", use_float=True)):
+    with json_stream_errors(path, SCORES_FILE_HINT):
+        for index, item in enumerate(
+            ijson.items(guarded(cast(IO[bytes], stream)), "similarity_scores.item", use_float=True)
+        ):
             pa, ra, pb, rb, sim = _parse_pair(item, path, index)
             try:
                 party_a.append(pa)
@@ -199,7 +244,9 @@ def _read_json(path: str) -> Scores:
                 raise pair_error(path, index, "a party or row number is too large") from None
             similarity.append(sim)
     if not similarity:
-        raise InputFileError(path, _why_empty(path))
+        if stream.overflowed:  # a megabyte and more of JSON without a pair
+            raise InputFileError(path, f"has no similarity scores; {SCORES_FILE_HINT}")
+        raise InputFileError(path, _why_empty(path, cast(IO[bytes], stream.from_start())))
     parties_a, rows_a, parties_b, rows_b = (np.frombuffer(column, dtype=np.int32) for column in columns)
     return Scores(path, np.frombuffer(similarity, dtype=np.float64), parties_a, rows_a, parties_b, rows_b)
 
@@ -257,6 +304,8 @@ def check_record_counts(scores: Scores, counts: Sequence[int], names: Sequence[s
 
 # --------------------------------------------------------------------------- sampling
 
+#: Bytes read at a time while looking for a JSON file's ``"sampling"`` (it is short, and first).
+SAMPLING_READ_BYTES = 4096
 #: The keys of a JSON file's ``"sampling"`` object, in the order written.
 SAMPLING_KEYS = ("above", "rate", "seed", "pairs", "pairs_below")
 MAX_SEED = 2**64 - 1
@@ -363,10 +412,10 @@ def choose_sample(
     return Sample(indices, Sampling(float(above), float(rate), seed, len(values), len(below)))
 
 
-def _json_sampling(path: str) -> Optional[Sampling]:
-    """The ``"sampling"`` object of a JSON scores file, if its first member is one."""
-    with open_input(path, "rb") as handle, json_stream_errors(path, SCORES_FILE_HINT):
-        events = ijson.parse(guarded(handle), use_float=True)
+def _json_sampling(path: str, stream: _Replay) -> Optional[Sampling]:
+    """The ``"sampling"`` object of a JSON scores file, if its first member is one (read from ``stream``'s start)."""
+    with json_stream_errors(path, SCORES_FILE_HINT):
+        events = ijson.parse(guarded(cast(IO[bytes], stream)), use_float=True, buf_size=SAMPLING_READ_BYTES)
         first = next(events, None)
         key = next(events, None)
         if first is None or first[1] != "start_map" or key is None or key[1:] != ("map_key", "sampling"):
@@ -413,52 +462,71 @@ HEADER = struct.Struct("<8sHHIQQQddQ")
 #: The columns after the header, N values each, in this order (little-endian).
 COLUMNS = (("similarity", "<f8"), ("party_a", "<u2"), ("party_b", "<u2"), ("row_a", "<u4"), ("row_b", "<u4"))
 PAIR_BYTES = sum(np.dtype(dtype).itemsize for _name, dtype in COLUMNS)
+#: Bytes read at a time from a binary scores file.
+READ_BYTES = 1 << 24
 #: Pairs converted and written at a time.
 WRITE_PAIRS = 1 << 20
 #: The largest party number the binary format holds.
 MAX_BINARY_PARTY = 2**16 - 1
 
 
-def _read_binary(path: str) -> Scores:
-    """The pairs of a binary scores file, its header and length checked before anything else is read."""
-    with open_input(path, "rb") as handle:
-        raw = handle.read(HEADER.size)
-        if len(raw) < HEADER.size:
-            raise InputFileError(path, "is truncated: its binary scores header is incomplete")
-        _magic, version, flags, reserved, count, pairs, pairs_below, above, rate, seed = HEADER.unpack(raw)
-        if version != BINARY_VERSION:
-            raise InputFileError(
-                path, f"is a binary scores file of layout version {version}; this tool reads version {BINARY_VERSION}"
-            )
-        if flags & ~SAMPLED or reserved:
-            raise InputFileError(path, "its binary scores header has flags or reserved bytes this tool does not know")
-        actual = os.fstat(handle.fileno()).st_size - HEADER.size
-        expected = count * PAIR_BYTES
-        if actual != expected:
-            truncated = "is truncated: " if actual < expected else ""
-            raise InputFileError(
-                path,
-                f"{truncated}its header says {count} pairs ({expected} bytes), but {actual} bytes follow the header",
-            )
-        if not count:
-            raise InputFileError(path, "has no similarity scores (its count is 0), so there is nothing to report")
-        sampling: Optional[Sampling] = None
-        if flags & SAMPLED:
-            sampling = Sampling(above, rate, seed, pairs, pairs_below)
-            problem = sampling.problem() or (
-                f"pairs is {pairs}, fewer than the {count} it holds" if pairs < count else None
-            )
-            if problem:
-                raise InputFileError(path, f"its binary scores header's sampling: {problem}")
-        elif (pairs, pairs_below, above, rate, seed) != (count, 0, 0.0, 1.0, 0):
-            raise InputFileError(path, "its binary scores header has sampling numbers but is not marked as sampled")
-        columns = {}
-        for name, dtype in COLUMNS:
-            column = np.fromfile(handle, dtype=dtype, count=count)
-            if len(column) != count:
-                raise InputFileError(path, "is truncated: it ended while it was read")
-            columns[name] = column
+def _read_binary(path: str, handle: IO[bytes]) -> Scores:
+    """The pairs of a binary scores file whose magic ``handle`` has just read; the header and length are
+    checked before the pairs are read (from a regular file, before they are read at all)."""
+    raw = MAGIC + handle.read(HEADER.size - len(MAGIC))
+    if len(raw) < HEADER.size:
+        raise InputFileError(path, "is truncated: its binary scores header is incomplete")
+    _magic, version, flags, reserved, count, pairs, pairs_below, above, rate, seed = HEADER.unpack(raw)
+    if version != BINARY_VERSION:
+        raise InputFileError(
+            path, f"is a binary scores file of layout version {version}; this tool reads version {BINARY_VERSION}"
+        )
+    if flags & ~SAMPLED or reserved:
+        raise InputFileError(path, "its binary scores header has flags or reserved bytes this tool does not know")
+    expected = count * PAIR_BYTES
+    status = os.fstat(handle.fileno())
+    if stat.S_ISREG(status.st_mode):  # a file says its length: nothing is read if it cannot be right
+        _check_length(path, count, status.st_size - HEADER.size)
+    data = _read_at_most(handle, expected)
+    _check_length(path, count, len(data) + len(handle.read(1)))
+    if not count:
+        raise InputFileError(path, "has no similarity scores (its count is 0), so there is nothing to report")
+    sampling: Optional[Sampling] = None
+    if flags & SAMPLED:
+        sampling = Sampling(above, rate, seed, pairs, pairs_below)
+        problem = sampling.problem() or (
+            f"pairs is {pairs}, fewer than the {count} it holds" if pairs < count else None
+        )
+        if problem:
+            raise InputFileError(path, f"its binary scores header's sampling: {problem}")
+    elif (pairs, pairs_below, above, rate, seed) != (count, 0, 0.0, 1.0, 0):
+        raise InputFileError(path, "its binary scores header has sampling numbers but is not marked as sampled")
+    columns, offset = {}, 0
+    for name, dtype in COLUMNS:
+        columns[name] = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+        offset += count * np.dtype(dtype).itemsize
     return _binary_scores(path, columns, sampling)
+
+
+def _check_length(path: str, count: int, actual: int) -> None:
+    """Check that ``actual`` bytes follow the header of a binary file of ``count`` pairs."""
+    expected = count * PAIR_BYTES
+    if actual != expected:
+        truncated = "is truncated: " if actual < expected else ""
+        raise InputFileError(
+            path, f"{truncated}its header says {count} pairs ({expected} bytes), but {actual} bytes follow the header"
+        )
+
+
+def _read_at_most(handle: IO[bytes], size: int) -> bytearray:
+    """Up to ``size`` bytes of ``handle``, read a piece at a time (so a huge ``size`` is never allocated at once)."""
+    data = bytearray()
+    while len(data) < size:
+        piece = handle.read(min(READ_BYTES, size - len(data)))
+        if not piece:
+            break
+        data += piece
+    return data
 
 
 def _binary_scores(path: str, columns: Dict[str, np.ndarray], sampling: Optional[Sampling]) -> Scores:

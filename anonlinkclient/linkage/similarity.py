@@ -26,6 +26,10 @@ were made is compared (:func:`check_parties_agree`): files hashed with different
 linkage schemas or secrets are refused unless forced, files of different CLK
 lengths always. The CLK and block files are streamed in, but anonlink needs every CLK
 (as a bitarray), the blocks and all candidate pairs in memory.
+
+With several workers (:func:`compare`), the CLKs are read into shared memory
+instead, and worker processes compare them (:mod:`anonlinkclient.linkage.parallel`);
+the candidate pairs, and so the groups and scores, are the same as in one process.
 """
 
 import collections
@@ -292,7 +296,9 @@ def compare(
             prepared = parallel.prepare(sizes, len(parties[0].clks[0]) // 8, workers, blocks)
             if prepared.plan.comparisons < parallel.PARALLEL_FROM:
                 prepared = None
-    total = comparison_count(parties) if progress else None
+    total = None
+    if progress:
+        total = prepared.plan.comparisons if prepared is not None else comparison_count(parties)
     with bar(progress, "comparing", total=total, unit="pair") as counter:
         if prepared is not None:
             run = parallel.find_candidates_parallel(

@@ -8,7 +8,9 @@ it.
 """
 
 import json
+import os
 import struct
+import threading
 from pathlib import Path
 from typing import Dict, List
 
@@ -311,3 +313,21 @@ def test_a_json_file_cut_in_its_sampling(tmp_path: Path) -> None:
 
 def test_a_header_packs_into_64_bytes() -> None:
     assert HEADER.size == 64 and struct.calcsize("<8sHHIQQQddQ") == 64
+
+
+@pytest.mark.parametrize("form", ["sampled-json", "binary"])
+def test_scores_are_read_from_a_pipe(demo: Dict[str, Path], form: str, tmp_path: Path) -> None:
+    """A FIFO (or ``<(zcat scores.gz)``) can be read once only: the reader opens it once."""
+    fifo = tmp_path / "scores"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(demo[form].read_bytes())
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    result = run_cli("threshold-report", fifo, tmp_path / "report.html")
+    writer.join(30)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"Read {len(read_scores(str(demo[form]))):,} similarity scores")
