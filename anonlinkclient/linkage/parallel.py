@@ -338,10 +338,13 @@ class Workers:
                 for _ in range(count):
                     mine, theirs = context.Pipe()
                     process = context.Process(target=serve, args=(theirs, job), name="anonlink-linkage", daemon=True)
+                    self.connections.append(mine)
                     process.start()
                     theirs.close()
                     self.processes.append(process)
-                    self.connections.append(mine)
+        except OSError as exc:  # e.g. no more processes allowed
+            self.stop()
+            raise WorkerFailed(f"could not start a linkage worker process ({exc.strerror or exc})") from exc
         except BaseException:
             self.stop()
             raise

@@ -298,3 +298,14 @@ def test_too_small_a_linkage_starts_no_worker(tmp_path: Path, tutorial_clks: Lis
     result = run_cli("find-similarity", "0.8", tmp_path / "groups.json", *parties, "--workers", "2", "-v")
     assert result.exit_code == 0, result.stderr
     assert "with one process" in result.stderr
+
+
+def test_a_worker_that_cannot_start_fails_the_linkage_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(_process: Any) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.get_context("spawn").Process, "start", refuse)
+    parties = random_parties(2, 50, seed=3)
+    with pytest.raises(WorkerFailed) as failure:
+        parallel.find_candidates_parallel([p.clks for p in parties], 0.5, 2, parallel.prepare([50, 50], 128, 2))
+    assert str(failure.value) == "could not start a linkage worker process (Resource temporarily unavailable)"
