@@ -30,6 +30,7 @@ parent ends them all at once.
 """
 
 import contextlib
+import itertools
 import multiprocessing
 import signal
 from array import array
@@ -259,27 +260,28 @@ class Blocks(NamedTuple):
 
 
 def block_orders(blocks: Sequence[Sequence[Sequence[BlockId]]]) -> Blocks:
-    """Every party's rows block by block, the blocks numbered as anonlink numbers them (first seen first).
+    """Every party's rows block by block (each block's rows ascending, a row once per block).
 
-    :param blocks: per party, the block ids of each row.
+    The blocks are numbered in the order they are first seen; any numbering would
+    do, as the result is sorted in the end. Python touches each block id once, in C
+    loops (``map``, ``dict.fromkeys``); the rest is NumPy.
+
+    :param blocks: per party, the block ids of each row (a block given twice for a row is one block).
     """
     import numpy as np
 
-    codes: Dict[BlockId, int] = {}
-    memberships = []
-    for party_blocks in blocks:
-        block_codes, rows = array("q"), array("q")
-        for row, ids in enumerate(party_blocks):
-            for block in dict.fromkeys(ids):  # a block given twice for a record is one block
-                block_codes.append(codes.setdefault(block, len(codes)))
-                rows.append(row)
-        memberships.append((block_codes, rows))
+    flat = [list(itertools.chain.from_iterable(party_blocks)) for party_blocks in blocks]
+    codes = {block: code for code, block in enumerate(dict.fromkeys(itertools.chain.from_iterable(flat)))}
     orders, starts = [], []
-    for block_codes, rows in memberships:
-        numbers = np.frombuffer(block_codes, dtype=np.int64)
-        order = np.argsort(numbers, kind="stable")
-        orders.append(np.frombuffer(rows, dtype=np.int64)[order].astype(np.uint32))
-        counts = np.bincount(numbers, minlength=len(codes))
+    for party_blocks, ids in zip(blocks, flat):
+        size = len(party_blocks)
+        lengths = np.fromiter(map(len, party_blocks), dtype=np.int64, count=size)
+        numbers = np.fromiter(map(codes.__getitem__, ids), dtype=np.int64, count=len(ids))
+        # (block, row) as one number: sorted and unique, that is block by block, rows ascending, each once.
+        memberships = np.unique(numbers * size + np.repeat(np.arange(size, dtype=np.int64), lengths))
+        del numbers
+        orders.append((memberships % size).astype(np.uint32))
+        counts = np.bincount(memberships // size, minlength=len(codes))
         starts.append(np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(counts))))
     return Blocks(orders, starts)
 
