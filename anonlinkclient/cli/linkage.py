@@ -128,10 +128,11 @@ def find_similarity(
     the same, byte for byte, as with --workers 1.
 
     Before the scores are written, a line says how many pairs are coming. At a
-    low threshold they can be many (2 x 10,000 records at 0.3: 98 million pairs,
-    4.3 GB of JSON): --scores-format binary writes less than half the bytes, and --scores-sample
-    keeps the pairs a threshold report needs (all the similar ones, a sample
-    of the rest). "anonlink threshold-report" reads every form.
+    low threshold they can be many (2 x 10,000 records at 0.3: 98 million
+    pairs, 4.3 GB of JSON): --scores-format binary writes less than half the
+    bytes, and --scores-sample keeps the pairs a threshold report needs (all
+    the similar ones, a sample of the rest). "anonlink threshold-report" reads
+    every form.
     """
     from anonlinkclient.linkage.similarity import find_similarity as link_locally
     from anonlinkclient.linkage.similarity import format_summary, output_name
@@ -139,10 +140,13 @@ def find_similarity(
     if clk_files and blocked_files:
         raise click.UsageError("give the parties with --clk (no blocking) or with --files (blocking), not both")
     given = click.get_current_context().get_parameter_source
-    scores_options = ["scores_format", "scores_sample", "scores_sample_above", "scores_seed"]
-    for name in scores_options if scores is None else scores_options[2:] if scores_sample is None else []:
-        if given(name) is click.core.ParameterSource.COMMANDLINE:
-            needs = "--scores" if scores is None else "--scores-sample"
+    for name, needs, missing in (
+        ("scores_format", "--scores", scores is None),
+        ("scores_sample", "--scores", scores is None),
+        ("scores_sample_above", "--scores-sample", scores_sample is None),
+        ("scores_seed", "--scores-sample", scores_sample is None),
+    ):
+        if missing and given(name) is click.core.ParameterSource.COMMANDLINE:
             raise click.UsageError(f"--{name.replace('_', '-')} needs {needs}")
     files = [(clk, None) for clk in clk_files] + [(clk, blocks) for clk, blocks in blocked_files]
     try:
