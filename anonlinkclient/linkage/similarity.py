@@ -413,7 +413,9 @@ def find_similarity(
     :param force: link even if the files record different schemas or secrets (see :func:`check_parties_agree`).
     :param raw_clk_size: the CLK files are headerless binary with CLKs of this many bytes.
     :param workers: worker processes that compare the CLKs; ``None`` uses one per core, ``1``
-        compares in this process (the groups and scores are the same either way).
+        compares in this process (the groups and scores are the same either way). The workers
+        are spawned, so a script that calls this must do so under ``if __name__ == "__main__":``
+        (as :mod:`multiprocessing` asks of every program that spawns), or pass ``workers=1``.
     :param scores_format: ``json`` or ``binary`` (see :mod:`anonlinkclient.io.scores_file`).
     :param scores_sample: write a sample of the scores: every pair at or above ``scores_sample_above``
         and this share of the others, chosen at random (see :func:`~anonlinkclient.io.scores_file.choose_sample`).
