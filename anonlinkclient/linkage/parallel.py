@@ -369,12 +369,12 @@ class Workers:
 
         pending = iter(tasks)
         busy: Dict[Any, int] = {}
-        for connection in self.connections:
+        for index, connection in enumerate(self.connections):
             task = next(pending, None)
             if task is None:
                 break
-            connection.send(task)
-            busy[connection] = self.connections.index(connection)
+            self._send(index, task)
+            busy[connection] = index
         sentinels = {process.sentinel: index for index, process in enumerate(self.processes)}
         while busy:
             ready = wait([*busy, *sentinels])
@@ -390,10 +390,17 @@ class Workers:
                 yield answer
                 task = next(pending, None)
                 if task is not None:
-                    connection.send(task)
+                    self._send(index, task)
                     busy[connection] = index
             for sentinel in [item for item in ready if item in sentinels]:
                 raise self._died(sentinels[sentinel])
+
+    def _send(self, index: int, task: Task) -> None:
+        """Hand a task to a worker (which may have died since its last answer)."""
+        try:
+            self.connections[index].send(task)
+        except OSError:  # BrokenPipeError, ConnectionResetError
+            raise self._died(index) from None
 
     def _died(self, index: int) -> WorkerFailed:
         process = self.processes[index]
