@@ -12,6 +12,7 @@ from anonlinkclient.cli.options import (
     show_progress,
     source_options,
     verbose_option,
+    workers_option,
 )
 from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
@@ -29,9 +30,7 @@ from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLA
 @click.option(
     "--validate", type=bool, default=True, show_default=True, help="If true, validate the entries against the schema"
 )
-@click.option(
-    "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core; 1 starts no subprocess)."
-)
+@workers_option
 @click.option(
     "--format",
     "clk_format",

@@ -11,7 +11,6 @@ to :func:`clkhash.clk.hash_chunk`, with the same validation) with keys from
 """
 
 import itertools
-import os
 import signal
 from collections import deque
 from typing import (
@@ -31,8 +30,8 @@ from clkhash.key_derivation import generate_key_lists
 from clkhash.schema import Schema
 
 from anonlinkclient.encoding.encoder import DEFAULT_CACHE_BYTES, ClkEncoder, schema_problem
-from anonlinkclient.encoding.orphans import exit_with_parent
 from anonlinkclient.errors import InputFileError, RecordError, UnhashableSchema
+from anonlinkclient.io.processes import default_workers, exit_with_parent
 from anonlinkclient.io.records import IterableRecords, Piece, PieceFailure, PieceSize, RecordSource
 
 CHUNK_ROWS = 1000
@@ -133,11 +132,6 @@ def _until_error(pieces: Iterator[Piece]) -> Iterator[Union[Piece, _Stop]]:
         yield from pieces
     except InputFileError as exc:
         yield _Stop(exc)
-
-
-def default_workers() -> int:
-    """The number of worker processes used when none is given: one per core."""
-    return os.cpu_count() or 1
 
 
 def encode_records(

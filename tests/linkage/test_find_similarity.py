@@ -8,6 +8,7 @@ The CLKs here are made by hand (64 bits each) so that every similarity is known:
 """
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -129,10 +130,17 @@ def test_with_blocking_only_records_sharing_a_block_are_compared(tmp_path, parti
         "Solved into 2 groups linking 4 records of 2 parties",
         "    groups of 2 records: 2",
         result.stderr.splitlines()[6],
+        result.stderr.splitlines()[7],
         f"Groups written to {out}",
         f"Similarity scores written to {scores}",
     ]
-    assert result.stderr.splitlines()[6].startswith("Linkage took ")
+    # Two pairs share a block (A0-B1 in x, A1-B2 in y); too few to start worker processes.
+    assert re.fullmatch(
+        r"Compared 2 pairs of records in \d+\.\d\d seconds with one process "
+        r"\([\d,]+\.\d million a second; CPU seconds: \d+\.\d\d\)",
+        result.stderr.splitlines()[6],
+    )
+    assert result.stderr.splitlines()[7].startswith("Linkage took ")
 
 
 def test_block_files_from_anonlink_block_are_read(tmp_path, parties):
