@@ -53,7 +53,7 @@ from anonlinkclient.encoding.keyed import (
     length_context,
     permutation,
     probability_bits,
-    seed_context,
+    seed_contexts,
     stream,
 )
 
@@ -177,7 +177,8 @@ class _RehashDraws:
         self.window_bytes = (window + 7) // 8
         self.integer = window <= _WIDEST_WINDOW and window + windows.bit_length() <= 62
         self.direct = self.integer and windows << window <= _DIRECT_CODES
-        self.positions = np.zeros((0, count), dtype=np.int32)
+        self.positions = np.zeros((0, count), dtype=np.intp)
+        self.index_codes = (np.arange(windows, dtype=np.int64) << window)[None, :] if self.integer else None
         self.used = 0
         self.table = np.full(windows << window if self.direct else 0, -1, dtype=np.int32)
         self.ids: Dict[Any, int] = {}
@@ -201,7 +202,7 @@ class _RehashDraws:
         need = self.used + len(contexts)
         if need > len(self.positions):
             size = min(REHASH_CACHE_ENTRIES, max(need, 2 * len(self.positions), 1024))
-            grown = np.zeros((size, self.count), dtype=np.int32)
+            grown = np.zeros((size, self.count), dtype=np.intp)
             grown[: self.used] = self.positions[: self.used]
             self.positions = grown
         for i, c in enumerate(contexts):
@@ -257,14 +258,22 @@ def window_values(bits: np.ndarray, starts: np.ndarray, window: int) -> np.ndarr
     """The bits of each window (``window`` <= 57 bits from each start) as integers, first bit most significant."""
     count, length = bits.shape
     span = (window + 7 + 7) // 8  # bytes a window can touch
-    packed = np.zeros((count, (length + 7) // 8 + span), dtype=np.uint8)
-    packed[:, : (length + 7) // 8] = np.packbits(bits, axis=1)
+    width = (length + 7) // 8
+    packed = np.zeros((count, width + span), dtype=np.uint8)
+    packed[:, :width] = np.packbits(bits, axis=1)
     first = starts >> 3
-    value = np.zeros((count, len(starts)), dtype=np.uint64)
-    for t in range(span):
-        value = (value << np.uint64(8)) | packed[:, first + t].astype(np.uint64)
-    right = (8 * span - (starts & 7) - window).astype(np.uint64)
-    return ((value >> right) & np.uint64((1 << window) - 1)).astype(np.int64)
+    kind = np.uint32 if span <= 4 else np.uint64
+    value = np.take(packed, first, axis=1).astype(kind)
+    for t in range(1, span):
+        value <<= kind(8)
+        value |= np.take(packed, first + t, axis=1)
+    right = (8 * span - (starts & 7) - window).astype(kind)
+    if (right == right[0]).all():
+        value >>= right[0]
+    else:
+        value >>= right
+    value &= kind((1 << window) - 1)
+    return value.astype(np.int64)
 
 
 def rehash(bits: np.ndarray, context: Context) -> np.ndarray:
@@ -275,17 +284,16 @@ def rehash(bits: np.ndarray, context: Context) -> np.ndarray:
     draws = _rehash_draws(context.key, length, window, step, per_window)
     starts = draws.starts
     if draws.integer:
-        codes = window_values(bits, starts, window) | (np.arange(len(starts), dtype=np.int64) << window)[None, :]
+        codes = window_values(bits, starts, window)
+        codes |= draws.index_codes
         ids = draws.lookup(codes)
     else:
-        packed = [
-            [np.packbits(row[s : s + window]).tobytes() for s in starts.tolist()] for row in bits
-        ]
+        packed = [[np.packbits(row[s : s + window]).tobytes() for s in starts.tolist()] for row in bits]
         ids = draws.lookup_bytes(packed)
-    positions = draws.positions[ids]  # (records, windows, bits)
+    flat = np.take(draws.positions, ids, axis=0)  # (records, windows, bits)
+    flat += (np.arange(count, dtype=np.intp) * length)[:, None, None]
     out = np.zeros((count, length), dtype=np.uint8)
-    flat = positions + (np.arange(count, dtype=np.int64) * length)[:, None, None]
-    out.reshape(-1)[flat.ravel()] = 1
+    out.reshape(-1)[flat.reshape(-1)] = 1
     return out
 
 
@@ -295,8 +303,8 @@ def rehash(bits: np.ndarray, context: Context) -> np.ndarray:
 NOISE_CACHE_ENTRIES = 1 << 15
 
 
-def seed_values(context: Context) -> List[Tuple[str, ...]]:
-    """Each record's values of the step's ``seedFeatures`` (a missing value as the feature hashes it)."""
+def seed_columns(context: Context) -> List[List[str]]:
+    """The chunk's values of each of the step's ``seedFeatures`` (a missing value as the feature hashes it)."""
     params = context.params
     missing: Mapping[str, Sequence[str]] = params.get("missingValues", {})
     columns = []
@@ -306,86 +314,125 @@ def seed_values(context: Context) -> List[Tuple[str, ...]]:
             sentinel, replacement = missing[identifier]
             column = [replacement if value == sentinel else value for value in column]
         columns.append(column)
-    return list(zip(*columns))
+    return columns
 
 
-def _stream_bits(key: bytes, contexts: Sequence[bytes], size: int) -> np.ndarray:
-    """The first ``8 * size`` stream bits of each context, one row each."""
-    data = b"".join([stream(key, c, size) for c in contexts])
-    return np.unpackbits(np.frombuffer(data, dtype=np.uint8).reshape(len(contexts), size), axis=1)
+#: Stream bits a position reads per round of ``randomizedResponse``'s comparison with ``p``.
+DIGITS_PER_ROUND = 4
 
 
 class _Streams:
-    """The stream bits of many contexts, computed ahead and extended where a record needs more."""
+    """The stream bytes of many contexts (one row each), computed ahead and extended where a row needs more."""
 
     def __init__(self, key: bytes, contexts: Sequence[bytes], size: int) -> None:
         self.key = key
         self.contexts = contexts
-        self.bits = _stream_bits(key, contexts, size)
-        self.capacity = np.full(len(contexts), 8 * size, dtype=np.int64)
+        self.data = self._rows(contexts, size)
+        self.capacity = np.full(len(contexts), size, dtype=np.int64)
+
+    def _rows(self, contexts: Sequence[bytes], size: int) -> np.ndarray:
+        data = b"".join([stream(self.key, c, size) for c in contexts])
+        return np.frombuffer(data, dtype=np.uint8).reshape(len(contexts), size)
 
     def ensure(self, need: np.ndarray) -> None:
-        """Make at least ``need[r]`` bits of row ``r`` available."""
+        """Make at least ``need[r]`` bytes of row ``r`` available."""
         short = np.flatnonzero(need > self.capacity)
         if not len(short):
             return
-        size = int(-(-int(need[short].max()) // (8 * BLOCK_BYTES))) * BLOCK_BYTES * 2
-        if 8 * size > self.bits.shape[1]:
-            grown = np.zeros((len(self.contexts), 8 * size), dtype=np.uint8)
-            grown[:, : self.bits.shape[1]] = self.bits
-            self.bits = grown
-        more = _stream_bits(self.key, [self.contexts[r] for r in short.tolist()], size)
-        self.bits[short, : 8 * size] = more
-        self.capacity[short] = 8 * size
+        size = 2 * BLOCK_BYTES * -(-int(need[short].max()) // BLOCK_BYTES)
+        if size > self.data.shape[1]:
+            grown = np.zeros((len(self.contexts), size), dtype=np.uint8)
+            grown[:, : self.data.shape[1]] = self.data
+            self.data = grown
+        self.data[short, :size] = self._rows([self.contexts[r] for r in short.tolist()], size)
+        self.capacity[short] = size
 
-    def read(self, rows: np.ndarray, at: np.ndarray) -> np.ndarray:
-        return self.bits[rows, at]
+    def nibbles(self, rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Nibble ``at[k]`` (4 bits, counted from the stream's start) of row ``rows[k]``."""
+        self.ensure(_row_max(rows, at // 2 + 1, len(self.contexts)))
+        byte = self.data[rows, at >> 1]
+        return np.where(at & 1, byte & 15, byte >> 4)
 
-
-def _take_in_order(streams: _Streams, offset: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The next stream bit for each entry of ``rows`` (sorted), entries of a row reading consecutive bits.
-
-    ``offset`` (bits read per row so far) is advanced.
-    """
-    counts = np.bincount(rows, minlength=len(offset))
-    streams.ensure(offset + counts)
-    starts = np.cumsum(counts) - counts
-    rank = np.arange(len(rows), dtype=np.int64) - starts[rows]
-    taken = streams.read(rows, offset[rows] + rank)
-    offset += counts
-    return taken
+    def bits(self, rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Bit ``at[k]`` (counted from the stream's start, most significant first) of row ``rows[k]``."""
+        self.ensure(_row_max(rows, at // 8 + 1, len(self.contexts)))
+        return (self.data[rows, at >> 3] >> (7 - (at & 7)).astype(np.uint8)) & 1
 
 
-def response_noise(key: bytes, contexts: Sequence[bytes], probability: float, length: int) -> Tuple[np.ndarray, np.ndarray]:
+def _row_max(rows: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """The largest of ``values`` per row (0 for a row with none)."""
+    most = np.zeros(count, dtype=np.int64)
+    np.maximum.at(most, rows, values)
+    return most
+
+
+def _ranks(rows: np.ndarray, count: int) -> Tuple[np.ndarray, np.ndarray]:
+    """For sorted ``rows``: each entry's rank within its row, and the number of entries per row."""
+    per_row = np.bincount(rows, minlength=count)
+    starts = np.cumsum(per_row) - per_row
+    return np.arange(len(rows), dtype=np.int64) - starts[rows], per_row
+
+
+def _digit_groups(probability: float, groups: int) -> List[int]:
+    """``p``'s binary digits in groups of :data:`DIGITS_PER_ROUND`, each group as a number (first digit highest)."""
+    width = DIGITS_PER_ROUND
+    digits = probability_bits(probability, width * groups)
+    return [int("".join(map(str, digits[i : i + width])), 2) for i in range(0, len(digits), width)]
+
+
+def response_noise(
+    key: bytes, contexts: Sequence[bytes], probability: float, length: int
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each context (a record's seed values): which of ``length`` bits are replaced, and by what.
 
-    :return: ``(replaced, value)``, two ``(len(contexts), length)`` ``uint8`` arrays of 0/1.
+    Every position compares a uniform number read from the context's stream with ``p``,
+    :data:`DIGITS_PER_ROUND` binary digits at a time: in round ``j`` each position still
+    undecided (in increasing order) reads the next 4 stream bits as a number ``u`` and
+    compares it with ``p``'s digits ``4j-3 .. 4j`` as a number ``d``: ``u < d`` replaces the
+    position, ``u > d`` keeps it, ``u = d`` leaves it undecided. Round 1 reads the first ``4L``
+    bits, position ``i`` bits ``4i .. 4i+3``. Then every replaced position, in increasing order,
+    reads the next stream bit as its new value.
+
+    :return: ``(rows, places, values)``: the replaced positions (context index and bit index,
+        sorted) and their new values.
     """
     count = len(contexts)
-    expected = int(length * (2 + probability) + 8 * np.sqrt(length) + 64)
-    streams = _Streams(key, contexts, -(-expected // (8 * BLOCK_BYTES)) * BLOCK_BYTES)
-    digits = probability_bits(probability, 64)
-    offset = np.zeros(count, dtype=np.int64)
-    # Round 1: every position reads its bit, in order: the stream's first `length` bits.
-    streams.ensure(np.full(count, length, dtype=np.int64))
-    first = streams.bits[:, :length]
-    replaced = (first < digits[0]).astype(np.uint8)
-    rows, places = np.nonzero(first == digits[0])
-    offset += length
+    group = _digit_groups(probability, 16)
+    expected = (4 * length + length // 2 + int(probability * length) + 8 * int(np.sqrt(length)) + 64) // 8
+    streams = _Streams(key, contexts, BLOCK_BYTES * -(-expected // BLOCK_BYTES))
+    # Round 1: position i reads nibble i.
+    streams.ensure(np.full(count, (4 * length + 7) // 8, dtype=np.int64))
+    half = streams.data[:, : (length + 1) // 2]
+    first = np.empty((count, 2 * half.shape[1]), dtype=np.uint8)
+    first[:, 0::2] = half >> 4
+    first[:, 1::2] = half & 15
+    flat = np.flatnonzero(first[:, :length] <= group[0])
+    rows, places = np.divmod(flat, length)
+    equal = first[rows, places] == group[0]
+    found_rows, found_places = [rows[~equal]], [places[~equal]]
+    rows, places = rows[equal], places[equal]
+    used = np.full(count, length, dtype=np.int64)  # nibbles read per row
     j = 1
     while len(rows):
-        if j >= len(digits):
-            digits = probability_bits(probability, 2 * len(digits))
-        u = _take_in_order(streams, offset, rows)
-        hit = u < digits[j]
-        replaced[rows[hit], places[hit]] = 1
-        keep = u == digits[j]
+        if j >= len(group):
+            group = _digit_groups(probability, 2 * len(group))
+        rank, per_row = _ranks(rows, count)
+        u = streams.nibbles(rows, used[rows] + rank)
+        used += per_row
+        hit = u < group[j]
+        found_rows.append(rows[hit])
+        found_places.append(places[hit])
+        keep = u == group[j]
         rows, places = rows[keep], places[keep]
         j += 1
-    value = np.zeros((count, length), dtype=np.uint8)
-    rows, places = np.nonzero(replaced)
-    value[rows, places] = _take_in_order(streams, offset, rows)
-    return replaced, value
+    rows, places = np.concatenate(found_rows), np.concatenate(found_places)
+    order = np.argsort(rows * length + places, kind="stable")  # sorted runs: cheap
+    rows, places = rows[order], places[order]
+    values = np.zeros(0, dtype=np.uint8)
+    if len(rows):
+        rank, _ = _ranks(rows, count)
+        values = streams.bits(rows, 4 * used[rows] + rank).astype(np.uint8)
+    return rows, places, values
 
 
 #: Bytes of noise one ``randomizedResponse`` step keeps (packed, by seed values).
@@ -393,10 +440,12 @@ NOISE_CACHE_BYTES = 16 * 2**20
 
 
 class _NoiseCache:
-    """Noise already drawn, packed, by seed context (bounded; emptied when full)."""
+    """Noise already drawn, as packed rows (replaced positions, their values), by seed context.
+
+    Bounded in bytes; emptied when full.
+    """
 
     def __init__(self, length: int) -> None:
-        self.length = length
         self.width = (length + 7) // 8
         self.max_entries = max(1, NOISE_CACHE_BYTES // (2 * self.width))
         self.rows: Dict[bytes, int] = {}
@@ -404,7 +453,7 @@ class _NoiseCache:
         self.value = np.zeros((0, self.width), dtype=np.uint8)
 
     def add(self, contexts: Sequence[bytes], replaced: np.ndarray, value: np.ndarray) -> None:
-        """Keep the noise of new ``contexts`` (unpacked rows), if it fits."""
+        """Keep the (packed) noise of new ``contexts``, if it fits."""
         if len(contexts) > self.max_entries:
             return
         if len(self.rows) + len(contexts) > self.max_entries:
@@ -416,14 +465,9 @@ class _NoiseCache:
                 grown = np.zeros((size, self.width), dtype=np.uint8)
                 grown[:first] = getattr(self, name)[:first]
                 setattr(self, name, grown)
-        self.replaced[first:need] = np.packbits(replaced, axis=1)
-        self.value[first:need] = np.packbits(value, axis=1)
+        self.replaced[first:need] = replaced
+        self.value[first:need] = value
         self.rows.update(zip(contexts, range(first, need)))
-
-    def rows_of(self, at: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """The unpacked noise of the kept rows ``at``."""
-        unpack = lambda packed: np.unpackbits(packed[at], axis=1, count=self.length)  # noqa: E731
-        return unpack(self.replaced), unpack(self.value)
 
 
 @lru_cache(maxsize=8)
@@ -435,23 +479,32 @@ def randomized_response(bits: np.ndarray, context: Context) -> np.ndarray:
     """Each bit replaced by a fair coin with probability ``p``, the noise keyed by the record's ``seedFeatures``."""
     count, length = bits.shape
     probability = float(context.params["probability"])
-    contexts = [seed_context(values) for values in seed_values(context)]
+    contexts = seed_contexts(seed_columns(context))
     cache = _noise_cache(context.key, probability, length)
     index = list(map(cache.rows.get, contexts))
-    known = np.array([i is not None for i in index], dtype=bool)
-    replaced = np.empty((count, length), dtype=np.uint8)
-    value = np.empty((count, length), dtype=np.uint8)
-    if known.any():
-        replaced[known], value[known] = cache.rows_of(np.array([i for i in index if i is not None], dtype=np.int64))
-    if not known.all():
-        missing = [c for c, i in zip(contexts, index) if i is None]
-        unique = list(dict.fromkeys(missing))
-        position = {c: i for i, c in enumerate(unique)}
-        new_replaced, new_value = response_noise(context.key, unique, probability, length)
+    if None not in index:
+        at = np.array(index, dtype=np.int64)
+        replaced, value = cache.replaced[at], cache.value[at]
+    else:
+        known = [r for r, i in enumerate(index) if i is not None]
+        replaced = np.empty((count, cache.width), dtype=np.uint8)
+        value = np.empty((count, cache.width), dtype=np.uint8)
+        at = np.array([index[r] for r in known], dtype=np.int64)
+        replaced[known], value[known] = cache.replaced[at], cache.value[at]
+        missing = [r for r, i in enumerate(index) if i is None]
+        unique = list(dict.fromkeys([contexts[r] for r in missing]))
+        rows, places, values = response_noise(context.key, unique, probability, length)
+        dense = np.zeros((2, len(unique), length), dtype=np.uint8)
+        dense[0, rows, places] = 1
+        dense[1, rows, places] = values
+        new_replaced, new_value = np.packbits(dense[0], axis=1), np.packbits(dense[1], axis=1)
         cache.add(unique, new_replaced, new_value)
-        at = np.array([position[c] for c in missing], dtype=np.int64)
-        replaced[~known], value[~known] = new_replaced[at], new_value[at]
-    return np.where(replaced == 1, value, bits).astype(np.uint8)
+        position = {c: i for i, c in enumerate(unique)}
+        at = np.array([position[contexts[r]] for r in missing], dtype=np.int64)
+        replaced[missing], value[missing] = new_replaced[at], new_value[at]
+    packed = np.packbits(bits, axis=1)
+    packed ^= replaced & (packed ^ value)
+    return np.unpackbits(packed, axis=1, count=length)
 
 
 # --------------------------------------------------------------------------- the table

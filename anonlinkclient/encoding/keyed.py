@@ -192,12 +192,15 @@ def value_bytes(value: str) -> bytes:
 
 def seed_context(values: Sequence[str]) -> bytes:
     """The stream context of a record's seed values: each value as UINT32BE(byte length) || its bytes."""
-    parts = []
-    for value in values:
-        data = value_bytes(value)
-        parts.append(counter(len(data)))
-        parts.append(data)
-    return b"".join(parts)
+    return b"".join([len(data).to_bytes(4, "big") + data for data in map(value_bytes, values)])
+
+
+def seed_contexts(columns: Sequence[Sequence[str]]) -> List[bytes]:
+    """:func:`seed_context` of each record, given the seed features' columns (one value per record each)."""
+    framed = [[len(data).to_bytes(4, "big") + data for data in map(value_bytes, column)] for column in columns]
+    if len(framed) == 1:
+        return framed[0]
+    return [b"".join(parts) for parts in zip(*framed)]
 
 
 def salt_tag(salt_hmac: Hmac, salt: str) -> bytes:
@@ -222,6 +225,7 @@ __all__ = [
     "probability_bits",
     "salt_tag",
     "seed_context",
+    "seed_contexts",
     "step_key",
     "stream",
 ]

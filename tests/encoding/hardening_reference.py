@@ -128,18 +128,19 @@ def probability_digit(p: float, j: int) -> int:
 
 
 def randomized_response(bits: List[int], key: bytes, p: float, seeds: Sequence[str]) -> List[int]:
+    """Lazy comparison of a uniform U_i with p, four binary digits a round, then a coin per replaced bit."""
     stream = Stream(key, seed_context(seeds))
     undecided = list(range(len(bits)))
     replaced = []
     j = 1
     while undecided:
         still = []
-        digit = probability_digit(p, j)
+        digits = sum(probability_digit(p, 4 * (j - 1) + t) << (4 - t) for t in range(1, 5))
         for i in undecided:
-            u = stream.bit()
-            if u < digit:
+            u = sum(stream.bit() << (3 - t) for t in range(4))
+            if u < digits:
                 replaced.append(i)
-            elif u == digit:
+            elif u == digits:
                 still.append(i)
         undecided = still
         j += 1
