@@ -42,7 +42,7 @@ bounded in size.
 """
 
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Protocol, Sequence, Tuple
 
 import numpy as np
 

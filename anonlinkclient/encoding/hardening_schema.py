@@ -27,7 +27,7 @@ import copy
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 #: Every step ``type`` there is, in the order the docs list them.
 STEP_TYPES = ("permute", "balance", "xorFold", "rule90", "rehash", "randomizedResponse", "salt")
@@ -44,7 +44,9 @@ MAX_ITERATIONS = 2**62
 
 def _integer(low: int, high: Optional[int] = None) -> Tuple[Callable[[Any], bool], str]:
     def check(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+        return (
+            isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+        )
 
     return check, f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
 
@@ -106,13 +108,13 @@ class Step:
 class Hardening:
     """What a linkage schema says about folding and hardening.
 
-    :ivar l: ``clkConfig.l``, the filter the features are hashed into (after folding).
+    :ivar filter_bits: ``clkConfig.l``, the filter the features are hashed into (after folding).
     :ivar xor_folds: the folds applied after hashing (``xorFolds``, or clkhash's ``xor_folds``).
     :ivar xor_folds_key: which of the two keys gave them (``None`` for no folds).
     :ivar steps: every entry of ``clkConfig.hardening``, in order (salts included).
     """
 
-    l: int
+    filter_bits: int
     xor_folds: int = 0
     xor_folds_key: Optional[str] = None
     steps: Tuple[Step, ...] = field(default_factory=tuple)
@@ -130,13 +132,13 @@ class Hardening:
     @property
     def hash_bits(self) -> int:
         """Bits the features are hashed into: ``l * 2**xor_folds``."""
-        return self.l << self.xor_folds
+        return self.filter_bits << self.xor_folds
 
     @property
     def clk_bits(self) -> int:
         """The length of the CLKs: what the last step makes (``l`` without post-steps)."""
         post = self.post_steps
-        return post[-1].bits_out if post else self.l
+        return post[-1].bits_out if post else self.filter_bits
 
     @property
     def hardened(self) -> bool:
@@ -154,7 +156,9 @@ def describe_step(step: Step) -> str:
     if step.type == "salt":
         return f"salt({', '.join(params['features'])} by {params['saltFeature']})"
     if step.type == "randomizedResponse":
-        return f"randomizedResponse(probability={params['probability']}, seedFeatures={', '.join(params['seedFeatures'])})"
+        return (
+            f"randomizedResponse(probability={params['probability']}, seedFeatures={', '.join(params['seedFeatures'])})"
+        )
     shown = [f"{name}={params[name]}" for name in PARAMETERS[step.type] if name in params]
     return f"{step.type}({', '.join(shown)})" if shown else step.type
 
@@ -201,7 +205,7 @@ def xor_folds_warning(document: Any) -> Optional[str]:
     count, name = folds(document)
     if name != "xorFolds" or "xor_folds" in config:
         return None
-    l_value = config.get("l")
+    l_value = int(config.get("l", 0))
     return (
         f"Warning: clkConfig.xorFolds is {count}: the features are hashed into {l_value << count} bits and "
         f"XOR-folded to l = {l_value}, as the linkage schema reference says; clkhash-based tools "
@@ -218,8 +222,8 @@ class _Features:
 
     def __init__(self, features: Sequence[Any]) -> None:
         self.hashed: Dict[str, Any] = {}
-        self.ignored = set()
-        self.twice = set()
+        self.ignored: Set[str] = set()
+        self.twice: Set[str] = set()
         for feature in features:
             if not isinstance(feature, dict) or not isinstance(feature.get("identifier"), str):
                 continue
@@ -312,7 +316,9 @@ def _feature_list_problems(place: str, name: str, identifiers: Sequence[str], fe
     return problems
 
 
-def _salt_problems(place: str, entry: Dict[str, Any], index: int, features: _Features, salted: Dict[str, int]) -> List[str]:
+def _salt_problems(
+    place: str, entry: Dict[str, Any], index: int, features: _Features, salted: Dict[str, int]
+) -> List[str]:
     problems = []
     salt_feature = entry["saltFeature"]
     problem = features.problem(salt_feature)
@@ -321,7 +327,9 @@ def _salt_problems(place: str, entry: Dict[str, Any], index: int, features: _Fea
     problems += _feature_list_problems(place, "features", entry["features"], features)
     for identifier in dict.fromkeys(entry["features"]):
         if identifier == salt_feature:
-            problems.append(f"{place}: feature '{identifier}' is salted by itself; a feature cannot salt its own tokens")
+            problems.append(
+                f"{place}: feature '{identifier}' is salted by itself; a feature cannot salt its own tokens"
+            )
         elif identifier in salted:
             problems.append(
                 f"{place}: feature '{identifier}' is salted twice (also by clkConfig.hardening[{salted[identifier]}])"

@@ -50,7 +50,11 @@ def key_info(step_type: str, index: int, kdf_info: Optional[bytes]) -> bytes:
 
 
 def step_key(
-    secret: Any, step_type: str, index: int, kdf_hash: str = "SHA256", kdf_salt: Optional[bytes] = None,
+    secret: Any,
+    step_type: str,
+    index: int,
+    kdf_hash: str = "SHA256",
+    kdf_salt: Optional[bytes] = None,
     kdf_info: Optional[bytes] = None,
 ) -> bytes:
     """The 32-byte key of hardening entry ``index`` (type ``step_type``), derived from the linkage secret.
@@ -60,7 +64,9 @@ def step_key(
         settings (hash ``SHA256`` or ``SHA512``, salt and info as bytes or ``None``).
     """
     secret_bytes = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    (key,) = hkdf(secret_bytes, 1, kdf_hash, salt=kdf_salt, info=key_info(step_type, index, kdf_info), key_size=KEY_BYTES)
+    (key,) = hkdf(
+        secret_bytes, 1, kdf_hash, salt=kdf_salt, info=key_info(step_type, index, kdf_info), key_size=KEY_BYTES
+    )
     return bytes(key)
 
 

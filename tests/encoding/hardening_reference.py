@@ -24,8 +24,14 @@ def hkdf(secret: bytes, info: bytes, size: int, salt: Optional[bytes] = None, ha
     return out[:size]
 
 
-def step_key(secret: str, step_type: str, index: int, kdf_info: bytes = b"", kdf_salt: Optional[bytes] = None,
-             hash_name: str = "sha256") -> bytes:
+def step_key(
+    secret: str,
+    step_type: str,
+    index: int,
+    kdf_info: bytes = b"",
+    kdf_salt: Optional[bytes] = None,
+    hash_name: str = "sha256",
+) -> bytes:
     info = LABEL + b"\0" + step_type.encode() + b"\0" + str(index).encode() + b"\0" + kdf_info
     return hkdf(secret.encode("utf-8"), info, 32, kdf_salt, hash_name)
 

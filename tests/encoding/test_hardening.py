@@ -28,7 +28,13 @@ SETTINGS: Dict[str, Any] = dict(deadline=None, max_examples=40, suppress_health_
 class Context:
     """A step's context, as the encoder gives it."""
 
-    def __init__(self, params: Mapping[str, Any], key: bytes, records: Sequence[Sequence[str]] = (), columns: Mapping[str, int] = {}) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        key: bytes,
+        records: Sequence[Sequence[str]] = (),
+        columns: Mapping[str, int] = {},
+    ) -> None:
         self.params, self.key, self.records, self.columns = params, key, records, columns
 
     def values(self, identifier: str) -> List[str]:
@@ -55,11 +61,18 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 # --------------------------------------------------------------------------- keyed primitives
 
 
-@given(secret=st.text(min_size=1, max_size=20), index=st.integers(0, 30), info=st.binary(max_size=20),
-       salt=st.one_of(st.none(), st.binary(min_size=1, max_size=20)), kind=st.sampled_from(["permute", "salt", "rehash"]),
-       hash_name=st.sampled_from(["SHA256", "SHA512"]))
+@given(
+    secret=st.text(min_size=1, max_size=20),
+    index=st.integers(0, 30),
+    info=st.binary(max_size=20),
+    salt=st.one_of(st.none(), st.binary(min_size=1, max_size=20)),
+    kind=st.sampled_from(["permute", "salt", "rehash"]),
+    hash_name=st.sampled_from(["SHA256", "SHA512"]),
+)
 @settings(**SETTINGS)
-def test_step_keys_are_hkdf_under_their_own_label(secret: str, index: int, info: bytes, salt: Any, kind: str, hash_name: str) -> None:
+def test_step_keys_are_hkdf_under_their_own_label(
+    secret: str, index: int, info: bytes, salt: Any, kind: str, hash_name: str
+) -> None:
     key = keyed.step_key(secret, kind, index, hash_name, salt, info)
     assert key == reference.step_key(secret, kind, index, info, salt, hash_name.lower())
     # Never a CLK key: clkhash's keys are HKDF with the schema's own info, whatever it is (even
@@ -201,7 +214,9 @@ def test_rehash_matches_its_definition(bits: np.ndarray, key: bytes, data: Any) 
     step = data.draw(st.integers(1, 12))
     count = data.draw(st.integers(1, 4))
     out = hardening.rehash(bits, Context({"window": window, "step": step, "bits": count}, key))
-    assert [list(row) for row in out] == [reference.rehash(list(map(int, row)), key, window, step, count) for row in bits]
+    assert [list(row) for row in out] == [
+        reference.rehash(list(map(int, row)), key, window, step, count) for row in bits
+    ]
 
 
 def test_rehash_gives_the_same_bits_whatever_the_chunks_and_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,8 +238,12 @@ def _records(seeds: Sequence[str]) -> Dict[str, Any]:
     return {"records": [[s] for s in seeds], "columns": {"seed": 0}}
 
 
-@given(bits=bit_matrices(max_length=120, max_rows=6), key=keys, p=st.floats(0.001, 0.999),
-       seeds=st.lists(st.text(max_size=4), min_size=6, max_size=6))
+@given(
+    bits=bit_matrices(max_length=120, max_rows=6),
+    key=keys,
+    p=st.floats(0.001, 0.999),
+    seeds=st.lists(st.text(max_size=4), min_size=6, max_size=6),
+)
 @settings(**SETTINGS)
 def test_randomized_response_matches_its_definition(bits: np.ndarray, key: bytes, p: float, seeds: List[str]) -> None:
     seeds = seeds[: len(bits)]
@@ -240,7 +259,9 @@ def test_randomized_response_flips_about_half_of_p_of_the_bits(p: float) -> None
     bits = (np.random.default_rng(5).random((rows, length)) < 0.4).astype(np.uint8)
     seeds = [f"record {i}" for i in range(rows)]
     params = {"probability": p, "seedFeatures": ["seed"]}
-    out = hardening.randomized_response(bits, Context(params, keyed.step_key("horse", "randomizedResponse", 0), **_records(seeds)))
+    out = hardening.randomized_response(
+        bits, Context(params, keyed.step_key("horse", "randomizedResponse", 0), **_records(seeds))
+    )
     flipped = float((out != bits).mean())
     spread = 4 * np.sqrt(p / 2 * (1 - p / 2) / bits.size)
     assert abs(flipped - p / 2) < spread, flipped
@@ -273,7 +294,9 @@ def test_randomized_response_keys_a_missing_value_as_the_feature_hashes_it() -> 
     assert (out[0] == out[1]).all() and (out[0] != out[2]).any()
 
 
-def test_randomized_response_gives_the_same_bits_whatever_the_chunks_and_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_randomized_response_gives_the_same_bits_whatever_the_chunks_and_the_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rows = 250
     bits = (np.random.default_rng(6).random((rows, 200)) < 0.4).astype(np.uint8)
     seeds = [f"s{i % 90}" for i in range(rows)]
@@ -304,6 +327,45 @@ def test_salt_tags_are_the_first_block_of_the_salt_stream() -> None:
 def test_every_step_is_in_the_table_with_its_length_rule() -> None:
     assert set(hardening.STEPS) == {"permute", "balance", "xorFold", "rule90", "rehash", "randomizedResponse"}
     lengths = {name: rule(1024, {"folds": 2}) for name, (_, rule) in hardening.STEPS.items()}
-    assert lengths == {"permute": 1024, "balance": 2048, "xorFold": 256, "rule90": 1024, "rehash": 1024,
-                       "randomizedResponse": 1024}
+    assert lengths == {
+        "permute": 1024,
+        "balance": 2048,
+        "xorFold": 256,
+        "rule90": 1024,
+        "rehash": 1024,
+        "randomizedResponse": 1024,
+    }
     assert hashlib.sha256  # the reference uses the standard library only
+
+
+def test_the_test_vectors_in_the_docs_are_what_the_code_and_the_reference_compute() -> None:
+    """docs/linkage-schema.rst gives test vectors for other implementations: they must be right."""
+    import base64
+    import json
+    import re
+
+    from tests.helpers import ROOT
+
+    text = re.sub(r"\s+", " ", (ROOT / "docs" / "linkage-schema.rst").read_text(encoding="utf-8"))
+    schema = json.loads((ROOT / "anonlinkclient" / "encoding" / "data" / "default-linkage-schema.json").read_text())
+    kdf = schema["clkConfig"]["kdf"]
+    salt, info = base64.b64decode(kdf["salt"]), base64.b64decode(kdf["info"])
+    assert info == b"schema_example" and "info ``schema_example``" in text
+
+    def key(kind: str, index: int) -> bytes:
+        derived = keyed.step_key("horse", kind, index, "SHA256", salt, info)
+        assert derived == reference.step_key("horse", kind, index, info, salt)
+        assert f"key of hardening[{index}], {kind} {derived.hex()}" in text
+        return derived
+
+    permute_key = key("permute", 0)
+    assert f"{keyed.stream(permute_key, (1024).to_bytes(4, 'big'), 16).hex()} ..." in text
+    first = reference.fisher_yates(permute_key, (1024).to_bytes(4, "big"), 1024)[:8]
+    assert ", ".join(map(str, first)) + ", ..." in text
+    assert f"salt tag of the value 1970 {reference.salt_tag(key('salt', 1), '1970').hex()}" in text
+    ones = [1] * 64
+    noisy = "".join(map(str, reference.randomized_response(ones, key("randomizedResponse", 2), 0.25, ["Ann"])))
+    assert f"64 ones {noisy}" in text
+    row = [int(c) for c in "1011000011110010"]
+    assert f"1011000011110010 {''.join(map(str, reference.rehash(row, key('rehash', 3), 4, 4, 2)))}" in text
+    assert f"of 1011000011110010 {''.join(map(str, reference.balance(row, key('balance', 4))))}" in text

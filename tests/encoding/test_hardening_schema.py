@@ -16,8 +16,13 @@ from anonlinkclient.encoding.hardening_schema import (
 )
 from tests.helpers import ROOT
 
-BASE: Dict[str, Any] = json.loads((ROOT / "anonlinkclient" / "encoding" / "data" / "default-linkage-schema.json").read_text())
+BASE: Dict[str, Any] = json.loads(
+    (ROOT / "anonlinkclient" / "encoding" / "data" / "default-linkage-schema.json").read_text()
+)
 NAME, DOB, GENDER = "NAME freetext", "DOB YYYY/MM/DD", "GENDER M or F"
+RR, SALT = "clkConfig.hardening[0] (randomizedResponse): ", "clkConfig.hardening[0] (salt): "
+HASHED = "the features a step names must be hashed features"
+NUMBER, FEATURES = "a number between 0 and 1 (both excluded)", "a non-empty list of feature identifiers (strings)"
 
 
 def hardened(steps: Any, **clk_config: Any) -> Dict[str, Any]:
@@ -31,55 +36,118 @@ def hardened(steps: Any, **clk_config: Any) -> Dict[str, Any]:
     "steps, problem",
     [
         ("balance", "clkConfig.hardening is a string; expected a list of steps"),
-        ([{"folds": 1}], 'clkConfig.hardening[0]: a step is an object with a "type" (one of permute, balance, xorFold, '
-                         "rule90, rehash, randomizedResponse, salt)"),
-        ([{"type": "shuffle"}], "clkConfig.hardening[0]: unknown step type 'shuffle' (the types are permute, balance, "
-                                "xorFold, rule90, rehash, randomizedResponse, salt)"),
-        ([{"type": "permute", "seed": 1}], "clkConfig.hardening[0] (permute): unknown parameter 'seed' (permute takes no parameters)"),
+        (
+            [{"folds": 1}],
+            'clkConfig.hardening[0]: a step is an object with a "type" (one of permute, balance, xorFold, '
+            "rule90, rehash, randomizedResponse, salt)",
+        ),
+        (
+            [{"type": "shuffle"}],
+            "clkConfig.hardening[0]: unknown step type 'shuffle' (the types are permute, balance, "
+            "xorFold, rule90, rehash, randomizedResponse, salt)",
+        ),
+        (
+            [{"type": "permute", "seed": 1}],
+            "clkConfig.hardening[0] (permute): unknown parameter 'seed' (permute takes no parameters)",
+        ),
         ([{"type": "xorFold"}], "clkConfig.hardening[0] (xorFold): folds is missing; expected an integer from 1 to 62"),
-        ([{"type": "xorFold", "folds": 0}], "clkConfig.hardening[0] (xorFold): folds is 0; expected an integer from 1 to 62"),
-        ([{"type": "xorFold", "folds": True}], "clkConfig.hardening[0] (xorFold): folds is true; expected an integer from 1 to 62"),
-        ([{"type": "xorFold", "folds": 11}], "clkConfig.hardening[0] (xorFold): 11 folds need a length divisible by 2048, "
-                                             "but the step is given 1024 bits"),
-        ([{"type": "balance"}, {"type": "xorFold", "folds": 12}],
-         "clkConfig.hardening[1] (xorFold): 12 folds need a length divisible by 4096, but the step is given 2048 bits"),
-        ([{"type": "rule90", "iterations": 0}], "clkConfig.hardening[0] (rule90): iterations is 0; expected an integer "
-                                                "from 1 to 4611686018427387904"),
-        ([{"type": "xorFold", "folds": 9}, {"type": "rule90"}],
-         "clkConfig.hardening[1] (rule90): rule90 needs at least 3 bits, but the step is given 2"),
-        ([{"type": "rehash", "window": 8, "step": 4}], "clkConfig.hardening[0] (rehash): bits is missing; expected an integer from 1 to 65536"),
-        ([{"type": "rehash", "window": 2048, "step": 4, "bits": 2}],
-         "clkConfig.hardening[0] (rehash): window 2048 is longer than the 1024 bits the step is given"),
-        ([{"type": "randomizedResponse", "probability": 1, "seedFeatures": [NAME]}],
-         "clkConfig.hardening[0] (randomizedResponse): probability is 1; expected a number between 0 and 1 (both excluded)"),
-        ([{"type": "randomizedResponse", "probability": 0, "seedFeatures": [NAME]}],
-         "clkConfig.hardening[0] (randomizedResponse): probability is 0; expected a number between 0 and 1 (both excluded)"),
-        ([{"type": "randomizedResponse", "probability": "0.1", "seedFeatures": [NAME]}],
-         'clkConfig.hardening[0] (randomizedResponse): probability is "0.1"; expected a number between 0 and 1 (both excluded)'),
-        ([{"type": "randomizedResponse", "probability": 0.1}],
-         "clkConfig.hardening[0] (randomizedResponse): seedFeatures is missing; expected a non-empty list of feature identifiers (strings)"),
-        ([{"type": "randomizedResponse", "probability": 0.1, "seedFeatures": []}],
-         "clkConfig.hardening[0] (randomizedResponse): seedFeatures is []; expected a non-empty list of feature identifiers (strings)"),
-        ([{"type": "randomizedResponse", "probability": 0.1, "seedFeatures": ["SURNAME"]}],
-         "clkConfig.hardening[0] (randomizedResponse): seedFeatures: there is no feature 'SURNAME'"),
-        ([{"type": "randomizedResponse", "probability": 0.1, "seedFeatures": ["INDEX"]}],
-         "clkConfig.hardening[0] (randomizedResponse): seedFeatures: feature 'INDEX' is ignored; the features a step names "
-         "must be hashed features"),
-        ([{"type": "randomizedResponse", "probability": 0.1, "seedFeatures": [NAME, NAME]}],
-         f"clkConfig.hardening[0] (randomizedResponse): seedFeatures lists feature '{NAME}' twice"),
-        ([{"type": "salt", "features": [NAME]}],
-         "clkConfig.hardening[0] (salt): saltFeature is missing; expected a feature identifier (a string)"),
-        ([{"type": "salt", "saltFeature": "YOB", "features": [NAME]}],
-         "clkConfig.hardening[0] (salt): saltFeature: there is no feature 'YOB'"),
-        ([{"type": "salt", "saltFeature": "INDEX", "features": [NAME]}],
-         "clkConfig.hardening[0] (salt): saltFeature: feature 'INDEX' is ignored; the features a step names must be hashed features"),
-        ([{"type": "salt", "saltFeature": DOB, "features": ["INDEX"]}],
-         "clkConfig.hardening[0] (salt): features: feature 'INDEX' is ignored; the features a step names must be hashed features"),
-        ([{"type": "salt", "saltFeature": DOB, "features": [DOB]}],
-         f"clkConfig.hardening[0] (salt): feature '{DOB}' is salted by itself; a feature cannot salt its own tokens"),
-        ([{"type": "salt", "saltFeature": DOB, "features": [NAME]}, {"type": "salt", "saltFeature": GENDER, "features": [NAME]}],
-         f"clkConfig.hardening[1] (salt): feature '{NAME}' is salted twice (also by clkConfig.hardening[0])"),
-        ([{"type": "balance"}] * 15, "clkConfig.hardening[14] (balance): makes 33554432 bits; a CLK may have at most 16777216"),
+        (
+            [{"type": "xorFold", "folds": 0}],
+            "clkConfig.hardening[0] (xorFold): folds is 0; expected an integer from 1 to 62",
+        ),
+        (
+            [{"type": "xorFold", "folds": True}],
+            "clkConfig.hardening[0] (xorFold): folds is true; expected an integer from 1 to 62",
+        ),
+        (
+            [{"type": "xorFold", "folds": 11}],
+            "clkConfig.hardening[0] (xorFold): 11 folds need a length divisible by 2048, "
+            "but the step is given 1024 bits",
+        ),
+        (
+            [{"type": "balance"}, {"type": "xorFold", "folds": 12}],
+            "clkConfig.hardening[1] (xorFold): 12 folds need a length divisible by 4096, "
+            "but the step is given 2048 bits",
+        ),
+        (
+            [{"type": "rule90", "iterations": 0}],
+            "clkConfig.hardening[0] (rule90): iterations is 0; expected an integer from 1 to 4611686018427387904",
+        ),
+        (
+            [{"type": "xorFold", "folds": 9}, {"type": "rule90"}],
+            "clkConfig.hardening[1] (rule90): rule90 needs at least 3 bits, but the step is given 2",
+        ),
+        (
+            [{"type": "rehash", "window": 8, "step": 4}],
+            "clkConfig.hardening[0] (rehash): bits is missing; expected an integer from 1 to 65536",
+        ),
+        (
+            [{"type": "rehash", "window": 2048, "step": 4, "bits": 2}],
+            "clkConfig.hardening[0] (rehash): window 2048 is longer than the 1024 bits the step is given",
+        ),
+        (
+            [{"type": "randomizedResponse", "probability": 1, "seedFeatures": [NAME]}],
+            RR + "probability is 1; expected " + NUMBER,
+        ),
+        (
+            [{"type": "randomizedResponse", "probability": 0, "seedFeatures": [NAME]}],
+            RR + "probability is 0; expected " + NUMBER,
+        ),
+        (
+            [{"type": "randomizedResponse", "probability": "0.1", "seedFeatures": [NAME]}],
+            RR + 'probability is "0.1"; expected ' + NUMBER,
+        ),
+        (
+            [{"type": "randomizedResponse", "probability": 0.1}],
+            RR + "seedFeatures is missing; expected " + FEATURES,
+        ),
+        (
+            [{"type": "randomizedResponse", "probability": 0.1, "seedFeatures": []}],
+            RR + "seedFeatures is []; expected " + FEATURES,
+        ),
+        (
+            [{"type": "randomizedResponse", "probability": 0.1, "seedFeatures": ["SURNAME"]}],
+            RR + "seedFeatures: there is no feature 'SURNAME'",
+        ),
+        (
+            [{"type": "randomizedResponse", "probability": 0.1, "seedFeatures": ["INDEX"]}],
+            RR + "seedFeatures: feature 'INDEX' is ignored; " + HASHED,
+        ),
+        (
+            [{"type": "randomizedResponse", "probability": 0.1, "seedFeatures": [NAME, NAME]}],
+            RR + f"seedFeatures lists feature '{NAME}' twice",
+        ),
+        (
+            [{"type": "salt", "features": [NAME]}],
+            SALT + "saltFeature is missing; expected a feature identifier (a string)",
+        ),
+        (
+            [{"type": "salt", "saltFeature": "YOB", "features": [NAME]}],
+            SALT + "saltFeature: there is no feature 'YOB'",
+        ),
+        (
+            [{"type": "salt", "saltFeature": "INDEX", "features": [NAME]}],
+            SALT + "saltFeature: feature 'INDEX' is ignored; " + HASHED,
+        ),
+        (
+            [{"type": "salt", "saltFeature": DOB, "features": ["INDEX"]}],
+            SALT + "features: feature 'INDEX' is ignored; " + HASHED,
+        ),
+        (
+            [{"type": "salt", "saltFeature": DOB, "features": [DOB]}],
+            SALT + f"feature '{DOB}' is salted by itself; a feature cannot salt its own tokens",
+        ),
+        (
+            [
+                {"type": "salt", "saltFeature": DOB, "features": [NAME]},
+                {"type": "salt", "saltFeature": GENDER, "features": [NAME]},
+            ],
+            f"clkConfig.hardening[1] (salt): feature '{NAME}' is salted twice (also by clkConfig.hardening[0])",
+        ),
+        (
+            [{"type": "balance"}] * 15,
+            "clkConfig.hardening[14] (balance): makes 33554432 bits; a CLK may have at most 16777216",
+        ),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_step_or_feature(steps: Any, problem: str) -> None:
@@ -94,7 +162,10 @@ def test_every_mistake_is_reported() -> None:
 @pytest.mark.parametrize(
     "clk_config, problem",
     [
-        ({"xorFolds": 1, "xor_folds": 2}, "clkConfig: xorFolds 1 and xor_folds 2 disagree; give the number of folds once, as xorFolds"),
+        (
+            {"xorFolds": 1, "xor_folds": 2},
+            "clkConfig: xorFolds 1 and xor_folds 2 disagree; give the number of folds once, as xorFolds",
+        ),
         ({"xor_folds": "1"}, 'clkConfig.xor_folds is "1"; expected an integer from 0 to 62'),
     ],
 )
@@ -117,7 +188,7 @@ def test_a_good_hardening_reads_into_its_steps_and_lengths() -> None:
     )
     assert hardening_problems(document) == []
     hardening = read_hardening(document)
-    assert (hardening.l, hardening.xor_folds, hardening.hash_bits, hardening.clk_bits) == (1024, 1, 2048, 512)
+    assert (hardening.filter_bits, hardening.xor_folds, hardening.hash_bits, hardening.clk_bits) == (1024, 1, 2048, 512)
     assert [(s.type, s.bits_in, s.bits_out) for s in hardening.post_steps] == [
         ("balance", 1024, 2048),
         ("rule90", 2048, 2048),

@@ -24,6 +24,7 @@ MANUAL_SECTIONS = [
     "Tutorials",
     "Command Line Tool",
     "Linkage Schema",
+    "Hardening",
     "Blocking Schema",
     "File Formats",
     "Development",
