@@ -19,6 +19,7 @@ from clkhash import schema as clkhash_schema
 from clkhash.field_formats import spec_from_json_dict
 
 from anonlinkclient.encoding.encoder import schema_problem
+from anonlinkclient.encoding.hardening_schema import folds, folds_problem, hardening_problems, keep_as_written
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
 from anonlinkclient.io.files import (
     MAX_DOCUMENT_BYTES,
@@ -66,7 +67,10 @@ def schema_errors(document: Any) -> List[str]:
         return [f"features[{error.field_spec_index}]: {error}" for error in exc.errors] or [exc.msg]
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         return [_parse_failure(document, exc)]
-    return _hashing_problems(document, schema)
+    problems = hardening_problems(document)  # clkConfig.hardening and xorFolds
+    if folds_problem(document) is None:
+        schema.xor_folds = folds(document)[0]
+    return problems + _hashing_problems(document, schema)
 
 
 def _parse_failure(document: Dict[str, Any], exc: Exception) -> str:
@@ -121,15 +125,30 @@ def load_schema_document(path: str) -> Dict[str, Any]:
 def load_linkage_schema(path: str) -> clkhash_schema.Schema:
     """Load and validate the linkage schema at ``path`` (any version) as a clkhash Schema.
 
+    Its ``xor_folds`` are the folds the schema asks for, as ``xorFolds`` (which clkhash
+    ignores) or as clkhash's ``xor_folds`` (see :mod:`~.hardening_schema`).
+
     :raises SchemaFileError: with the first problem found, on one line.
     """
-    return clkhash_schema.from_json_dict(load_schema_document(path), validate=False)
+    return linkage_schema(load_schema_document(path))
+
+
+def linkage_schema(document: Dict[str, Any]) -> clkhash_schema.Schema:
+    """The clkhash Schema of a valid linkage schema document, folded as ``xorFolds`` says."""
+    schema = clkhash_schema.from_json_dict(copy.deepcopy(document), validate=False)
+    schema.xor_folds = folds(document)[0]
+    return schema
+
+
+def convert_to_v3(document: Dict[str, Any]) -> Dict[str, Any]:
+    """clkhash's conversion of a valid schema to version 3, with ``hardening`` and ``xorFolds`` as written."""
+    converted: Dict[str, Any] = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+    return keep_as_written(document, converted)
 
 
 def convert_schema(path: str) -> Dict[str, Any]:
-    """Return the schema at ``path`` converted to the latest version (v3), validated."""
-    converted: Dict[str, Any] = clkhash_schema.convert_to_latest_version(copy.deepcopy(load_schema_document(path)))
-    return converted
+    """Return the schema at ``path`` converted to the latest version (v3), validated (hardening kept as written)."""
+    return convert_to_v3(load_schema_document(path))
 
 
 DIFF_FORMATS = ("context", "unified", "ndiff", "html")
@@ -157,7 +176,7 @@ def comparable_lines(path: str) -> Tuple[List[str], Optional[str]]:
     problems = schema_errors(document)
     if not problems:
         try:
-            document = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+            document = convert_to_v3(document)
         except (clkhash_schema.SchemaError, ValueError, KeyError, TypeError) as exc:
             problems = [f"cannot be converted ({first_line(exc)})"]
     note = None
@@ -219,11 +238,14 @@ FINGERPRINT_PREFIX = "sha256:"
 def canonical_schema(document: Dict[str, Any]) -> bytes:
     """The canonical form of a valid linkage schema (any version): converted to v3, as compact JSON.
 
+    It includes ``clkConfig.hardening`` (salts too) and ``xorFolds`` as written, so the
+    fingerprint tells schemas that harden or fold differently apart.
+
     Keys are sorted, there is no whitespace, strings are UTF-8 (not ``\\u`` escapes)
     and numbers with no fractional part are written as integers (``1.0`` as ``1``),
     so that formatting, key order and v1/v2/v3 spelling do not change it.
     """
-    converted = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+    converted = convert_to_v3(document)
     return json.dumps(_canonical_numbers(converted), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8"
     )
