@@ -33,6 +33,7 @@ import numpy as np
 from anonlinkclient.io.clk_file import iter_clks
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCHEMA = ROOT / "anonlinkclient" / "encoding" / "data" / "default-linkage-schema.json"
 ANONLINK = [sys.executable, "-m", "anonlinkclient"]
 NAME, DOB = "NAME freetext", "DOB YYYY/MM/DD"
 YOB = {
@@ -70,11 +71,11 @@ BEST = re.compile(
 
 
 def run(*arguments: str) -> str:
-    """Run ``anonlink`` with ``arguments``; its stdout (raises if it fails)."""
+    """Run ``anonlink`` with ``arguments``; its stdout, then its stderr (raises if it fails)."""
     done = subprocess.run(ANONLINK + list(arguments), capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"anonlink {' '.join(arguments)} failed: {done.stderr.strip()}")
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def add_year_of_birth(path: str) -> None:
@@ -146,7 +147,7 @@ def table(rows: List[List[str]]) -> str:
 
 
 def main(seed: int, records: int, write_docs: bool) -> None:
-    base = json.loads(run("generate-default-schema", "-"))
+    base = json.loads(DEFAULT_SCHEMA.read_text())
     base["features"].append(YOB)
     header = ["option", "CLK bits", "best threshold", "precision", "recall", "F-measure"]
     rows = [header]
