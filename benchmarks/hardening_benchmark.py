@@ -33,7 +33,7 @@ import numpy as np
 from anonlinkclient.io.clk_file import iter_clks
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCHEMA = ROOT / "anonlinkclient" / "encoding" / "data" / "default-linkage-schema.json"
+DEFAULT_SCHEMA = ROOT / "anonlinkclient" / "synthetic" / "data" / "default-linkage-schema.json"
 ANONLINK = [sys.executable, "-m", "anonlinkclient"]
 NAME, DOB = "NAME freetext", "DOB YYYY/MM/DD"
 YOB = {

@@ -494,9 +494,7 @@ class Feature:
             ids = lookup.ids
             if len(lookup.new_keys):
                 keys = lookup.new_keys
-                made = self._new_patterns(
-                    decode_ngrams(keys, self.n, self.positional) if isinstance(keys, np.ndarray) else keys, lookup.k
-                )
+                made = self._new_patterns(keys, lookup.k)
                 if keep:
                     new_ids = cache.store.add(made)
                     if isinstance(keys, np.ndarray):
@@ -571,7 +569,9 @@ class Feature:
                 parts.append(ks)
         return np.concatenate(parts)
 
-    def _new_patterns(self, tokens: Sequence[str], k: int) -> np.ndarray:
+    def _new_patterns(self, keys: Union[np.ndarray, List[str]], k: int) -> np.ndarray:
+        """The patterns of new tokens, given as the token cache keys them (n-gram codes or texts)."""
+        tokens = decode_ngrams(keys, self.n, self.positional) if isinstance(keys, np.ndarray) else keys
         try:
             messages = self.hasher.messages(tokens)
         except UnicodeError:

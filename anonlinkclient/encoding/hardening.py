@@ -1,10 +1,12 @@
-"""The hardening steps, each a function on the bits of a chunk of records: ``step(bits, context) -> bits``.
+"""The hardening steps, each a post-step on the bits of a chunk of records: ``step(bits, context) -> bits``.
 
 ``bits`` is a 2-D ``uint8`` array of 0s and 1s, one row per record of the chunk, in clkhash's
 bit order (bit ``i`` of a CLK is ``np.unpackbits(np.frombuffer(clk, np.uint8))[i]``); a step
-returns new rows, whose length its length rule gives (:data:`LENGTH_RULES`). ``context``
-gives the step's parameters (``params``, as :mod:`.hardening_schema` checked and completed
-them), its key (``key``, :func:`~.keyed.step_key`) and the chunk's raw records (``values``).
+returns new rows, whose length its length rule gives (the steps and their length rules are
+entries of :data:`~anonlinkclient.encoding.post_steps.POST_STEPS`; ``xorFold`` is there
+too). ``context`` gives the step's parameters (``params``, as :mod:`.hardening_schema`
+checked and completed them), its key (``key``, :func:`~.keyed.step_key`) and the chunk's raw
+records (``values``).
 
 What each step does (L is the length of the rows it is given; docs/linkage-schema.rst has
 every byte of it):
@@ -15,8 +17,6 @@ every byte of it):
 ``balance``
     ``c = b || (1 - b)``, then ``permute`` of length ``2L`` (context ``UINT32BE(2L)``): 2L bits,
     exactly L of them ones.
-``xorFold``
-    ``folds`` times: ``b[:L/2] XOR b[L/2:]``.
 ``rule90``
     ``iterations`` times: ``out[i] = in[i-1] XOR in[i+1]``, indices modulo L.
 ``rehash``
@@ -42,7 +42,7 @@ bounded in size.
 """
 
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Mapping, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -71,9 +71,6 @@ class Context(Protocol):
 
     def values(self, identifier: str) -> List[str]:
         """The raw value of feature ``identifier`` of each record of the chunk."""
-
-
-Step = Callable[[np.ndarray, Context], np.ndarray]
 
 
 # --------------------------------------------------------------------------- permute, balance
@@ -111,14 +108,6 @@ def balance(bits: np.ndarray, context: Context) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- xorFold, rule90
-
-
-def xor_fold(bits: np.ndarray, context: Context) -> np.ndarray:
-    """Fold in halves ``folds`` times: ``b[:L/2] XOR b[L/2:]``."""
-    for _ in range(int(context.params["folds"])):
-        half = bits.shape[1] // 2
-        bits = bits[:, :half] ^ bits[:, half:]
-    return bits
 
 
 def _shifted_xor(bits: np.ndarray, shift: int) -> np.ndarray:
@@ -505,32 +494,3 @@ def randomized_response(bits: np.ndarray, context: Context) -> np.ndarray:
     packed = np.packbits(bits, axis=1)
     packed ^= replaced & (packed ^ value)
     return np.unpackbits(packed, axis=1, count=length)
-
-
-# --------------------------------------------------------------------------- the table
-
-
-def same_length(length: int, params: Mapping[str, Any]) -> int:
-    """The length rule of a step that keeps the length."""
-    return length
-
-
-def doubled_length(length: int, params: Mapping[str, Any]) -> int:
-    """``balance``'s length rule: twice the length."""
-    return 2 * length
-
-
-def folded_length(length: int, params: Mapping[str, Any]) -> int:
-    """``xorFold``'s length rule: the length halved ``folds`` times."""
-    return length >> int(params["folds"])
-
-
-#: Every post-step of hardening, by its ``type``: the function and its length rule.
-STEPS: Dict[str, Tuple[Step, Callable[[int, Mapping[str, Any]], int]]] = {
-    "permute": (permute, same_length),
-    "balance": (balance, doubled_length),
-    "xorFold": (xor_fold, folded_length),
-    "rule90": (rule90, same_length),
-    "rehash": (rehash, same_length),
-    "randomizedResponse": (randomized_response, same_length),
-}

@@ -29,12 +29,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
+from clkhash.schema import Schema
+
+from anonlinkclient.encoding.schema_checks import MAX_BITS, MAX_BITS_PER_TOKEN
+
 #: Every step ``type`` there is, in the order the docs list them.
 STEP_TYPES = ("permute", "balance", "xorFold", "rule90", "rehash", "randomizedResponse", "salt")
-#: Largest CLK (and filter) in bits, before and after every step: 2 MiB per record.
-MAX_BITS = 2**24
 #: Most positions ``rehash`` sets per window.
-MAX_REHASH_BITS = 2**16
+MAX_REHASH_BITS = MAX_BITS_PER_TOKEN
 #: Most ``rule90`` iterations (any number takes as long as its binary digits).
 MAX_ITERATIONS = 2**62
 
@@ -148,6 +150,35 @@ class Hardening:
     def summary(self) -> List[str]:
         """The steps in order, one short text each, e.g. ``salt(NAME by YOB)`` or ``xorFold(folds=1)``."""
         return [describe_step(step) for step in self.steps]
+
+
+class HardenedSchema(Schema):
+    """A clkhash :class:`~clkhash.schema.Schema` that also carries its folds and hardening.
+
+    The linkage-schema loader (:func:`anonlinkclient.encoding.schema.linkage_schema`) makes
+    these; a plain clkhash Schema (from :func:`clkhash.schema.from_json_dict`) has neither
+    ``xorFolds`` nor ``hardening``, as clkhash reads them.
+    """
+
+    def __init__(self, schema: Schema, hardening: "Hardening") -> None:
+        super().__init__(
+            schema.fields,
+            schema.l,
+            hardening.xor_folds,
+            schema.kdf_type,
+            schema.kdf_hash,
+            schema.kdf_info,
+            schema.kdf_salt,
+            schema.kdf_key_size,
+        )
+        self.hardening = hardening
+
+
+def hardening_of(schema: Schema) -> "Hardening":
+    """What ``schema`` says about folding and hardening (a plain clkhash Schema: its ``xor_folds`` only)."""
+    if isinstance(schema, HardenedSchema):
+        return schema.hardening
+    return Hardening(schema.l, schema.xor_folds, "xor_folds" if schema.xor_folds else None)
 
 
 def describe_step(step: Step) -> str:
@@ -425,6 +456,8 @@ def keep_as_written(original: Dict[str, Any], converted: Dict[str, Any]) -> Dict
 
 
 __all__ = [
+    "HardenedSchema",
+    "hardening_of",
     "Hardening",
     "Step",
     "STEP_TYPES",

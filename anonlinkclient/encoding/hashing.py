@@ -18,7 +18,13 @@ from clkhash.validate_data import FormatError, validate_header
 
 from anonlinkclient import __version__
 from anonlinkclient.encoding.parallel import ProgressCallback, encode_records, encode_source
-from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
+from anonlinkclient.encoding.hardening_schema import hardening_of
+from anonlinkclient.encoding.schema import (
+    linkage_schema,
+    load_schema_document,
+    schema_file_fingerprint,
+    warn_about_folds,
+)
 from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError
 from anonlinkclient.io.bits import to_bitarray
@@ -137,7 +143,9 @@ def hash_csv_file(
     :raises UsageError: for an unknown format, or binary output to a pipe.
     """
     check_outputs([clk_path], [pii_path, schema_path])
-    schema = load_linkage_schema(schema_path)
+    document = load_schema_document(schema_path)
+    schema = linkage_schema(document)
+    warn_about_folds(document)
     meta = clk_file_meta(schema_path, schema, secret)
     with open_text_input(pii_path) as handle:
         clks = hash_csv(handle, pii_path, secret, schema, header, validate, workers, progress)
@@ -147,13 +155,17 @@ def hash_csv_file(
 
 def clk_file_meta(schema_path: str, schema: Schema, secret: Union[str, bytes]) -> ClkMeta:
     """What a CLK file hashed with this schema and secret records: this tool and its version, the CLK
-    length, the schema's fingerprint and the secret's check value."""
+    length (after the hardening steps), the schema's fingerprint, the secret's check value, and the
+    XOR folds and hardening steps applied (when there are any)."""
+    hardening = hardening_of(schema)
     return ClkMeta(
         tool="anonlink-client",
         tool_version=__version__,
-        clk_bits=schema.l,
+        clk_bits=hardening.clk_bits,
         schema_fingerprint=schema_file_fingerprint(schema_path),
         secret_check=secret_check_value(secret),
+        xor_folds=hardening.xor_folds or None,
+        hardening=tuple(hardening.summary()) or None,
     )
 
 

@@ -20,7 +20,15 @@ import jsonschema
 from clkhash import schema as clkhash_schema
 from clkhash.field_formats import spec_from_json_dict
 
-from anonlinkclient.encoding.hardening_schema import folds, folds_problem, hardening_problems, keep_as_written
+from anonlinkclient.encoding.hardening_schema import (
+    HardenedSchema,
+    folds,
+    folds_problem,
+    hardening_problems,
+    keep_as_written,
+    read_hardening,
+    xor_folds_warning,
+)
 from anonlinkclient.encoding.schema_checks import schema_problem
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
 from anonlinkclient.io.files import (
@@ -126,22 +134,29 @@ def load_schema_document(path: str) -> Dict[str, Any]:
     return valid
 
 
-def load_linkage_schema(path: str) -> clkhash_schema.Schema:
+def load_linkage_schema(path: str) -> HardenedSchema:
     """Load and validate the linkage schema at ``path`` (any version) as a clkhash Schema.
 
     Its ``xor_folds`` are the folds the schema asks for, as ``xorFolds`` (which clkhash
-    ignores) or as clkhash's ``xor_folds`` (see :mod:`~.hardening_schema`).
+    ignores) or as clkhash's ``xor_folds``, and it carries the schema's hardening (see
+    :mod:`~.hardening_schema`).
 
     :raises SchemaFileError: with the first problem found, on one line.
     """
     return linkage_schema(load_schema_document(path))
 
 
-def linkage_schema(document: Dict[str, Any]) -> clkhash_schema.Schema:
-    """The clkhash Schema of a valid linkage schema document, folded as ``xorFolds`` says."""
+def warn_about_folds(document: Dict[str, Any]) -> None:
+    """Say, in one warning line, that clkhash-based tools ignore the schema's ``xorFolds`` (if it has any)."""
+    warning = xor_folds_warning(document)
+    if warning is not None:
+        logger.warning(warning)
+
+
+def linkage_schema(document: Dict[str, Any]) -> HardenedSchema:
+    """The clkhash Schema of a valid linkage schema document, with its folds (``xorFolds`` too) and hardening."""
     schema = clkhash_schema.from_json_dict(copy.deepcopy(document), validate=False)
-    schema.xor_folds = folds(document)[0]
-    return schema
+    return HardenedSchema(schema, read_hardening(document))
 
 
 def convert_to_v3(document: Dict[str, Any]) -> Dict[str, Any]:

@@ -166,10 +166,12 @@ def check_parties_agree(infos: Sequence[ClkFileInfo], force: bool = False) -> Li
         meta = info.meta
         assert meta is not None
         if meta.clk_bits is not None and first.meta.clk_bits is not None and meta.clk_bits != first.meta.clk_bits:
+            difference = _hardening_difference(info, first)
             raise InputFileError(
                 info.path,
-                f"its CLKs are {meta.clk_bits} bits but those of {first.path} are {first.meta.clk_bits} bits; "
-                "every party must hash with the same linkage schema",
+                f"its CLKs are {meta.clk_bits} bits but those of {first.path} are {first.meta.clk_bits} bits"
+                + (f" ({difference})" if difference else "")
+                + "; every party must hash with the same linkage schema",
             )
         problems = []
         fields = (

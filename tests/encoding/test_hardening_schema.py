@@ -17,7 +17,7 @@ from anonlinkclient.encoding.hardening_schema import (
 from tests.helpers import ROOT
 
 BASE: Dict[str, Any] = json.loads(
-    (ROOT / "anonlinkclient" / "encoding" / "data" / "default-linkage-schema.json").read_text()
+    (ROOT / "anonlinkclient" / "synthetic" / "data" / "default-linkage-schema.json").read_text()
 )
 NAME, DOB, GENDER = "NAME freetext", "DOB YYYY/MM/DD", "GENDER M or F"
 RR, SALT = "clkConfig.hardening[0] (randomizedResponse): ", "clkConfig.hardening[0] (salt): "
