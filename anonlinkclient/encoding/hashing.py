@@ -8,6 +8,7 @@ turns a record that fails the schema into an
 """
 
 import contextlib
+import dataclasses
 import time
 from typing import Iterable, Iterator, List, Optional, Sequence, TextIO, Union
 
@@ -18,13 +19,7 @@ from clkhash.validate_data import FormatError, validate_header
 
 from anonlinkclient import __version__
 from anonlinkclient.encoding.parallel import ProgressCallback, encode_records, encode_source
-from anonlinkclient.encoding.hardening_schema import hardening_of
-from anonlinkclient.encoding.schema import (
-    linkage_schema,
-    load_schema_document,
-    schema_file_fingerprint,
-    warn_about_folds,
-)
+from anonlinkclient.encoding.schema import linkage_schema, load_schema_document, schema_meta, warn_about_folds
 from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError
 from anonlinkclient.io.bits import to_bitarray
@@ -156,16 +151,12 @@ def hash_csv_file(
 def clk_file_meta(schema_path: str, schema: Schema, secret: Union[str, bytes]) -> ClkMeta:
     """What a CLK file hashed with this schema and secret records: this tool and its version, the CLK
     length (after the hardening steps), the schema's fingerprint, the secret's check value, and the
-    XOR folds and hardening steps applied (when there are any)."""
-    hardening = hardening_of(schema)
-    return ClkMeta(
+    XOR folds and hardening steps applied (when there are any; see :func:`~.schema.schema_meta`)."""
+    return dataclasses.replace(
+        schema_meta(load_schema_document(schema_path)),
         tool="anonlink-client",
         tool_version=__version__,
-        clk_bits=hardening.clk_bits,
-        schema_fingerprint=schema_file_fingerprint(schema_path),
         secret_check=secret_check_value(secret),
-        xor_folds=hardening.xor_folds or None,
-        hardening=tuple(hardening.summary()) or None,
     )
 
 

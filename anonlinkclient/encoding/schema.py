@@ -31,6 +31,7 @@ from anonlinkclient.encoding.hardening_schema import (
 )
 from anonlinkclient.encoding.schema_checks import schema_problem
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
+from anonlinkclient.io.clk_file import ClkMeta
 from anonlinkclient.io.files import (
     MAX_DOCUMENT_BYTES,
     first_line,
@@ -311,6 +312,25 @@ def schema_file_fingerprint(path: str) -> str:
     :raises SchemaFileError: if the file is missing, not JSON or not a valid schema.
     """
     return schema_fingerprint(load_schema_document(path))
+
+
+def schema_meta(document: Dict[str, Any]) -> ClkMeta:
+    """What a CLK file hashed with a valid linkage schema records about the schema: the CLK length
+    (after hardening), the fingerprint, and the XOR folds and hardening steps applied (if any)."""
+    hardening = read_hardening(document)
+    return ClkMeta(
+        clk_bits=hardening.clk_bits,
+        schema_fingerprint=schema_fingerprint(document),
+        xor_folds=hardening.xor_folds or None,
+        hardening=tuple(hardening.summary()) or None,
+    )
+
+
+def schema_meta_if_valid(document: Any) -> Optional[ClkMeta]:
+    """:func:`schema_meta` of ``document`` if it is a valid linkage schema (such as a project's), else ``None``."""
+    if schema_errors(document):
+        return None
+    return schema_meta(document)
 
 
 def fingerprint_if_valid(document: Any) -> str | None:

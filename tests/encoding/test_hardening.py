@@ -7,7 +7,6 @@ standard library only), and have the properties the hardening issue asks for.
 """
 
 import collections
-import hashlib
 import hmac
 from typing import Any, Dict, List, Mapping, Sequence
 

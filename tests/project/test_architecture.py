@@ -160,6 +160,8 @@ def test_the_circle_finder_finds_circles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": set()}
     assert import_circles(graph) == [["a", "b", "c"]]
     assert import_circles({"x": {"y"}, "y": {"x"}, "z": {"y"}}) == [["x", "y"]]
+
+
 #: Folders of tests/ that are no part of the package, and why.
 TEST_FOLDERS_OF_NO_PART = {
     "entity_service": "the test Entity Service the service tests run against (no tests of its own)",
