@@ -42,7 +42,7 @@ bounded in size.
 """
 
 from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -131,16 +131,39 @@ def rule90(bits: np.ndarray, context: Context) -> np.ndarray:
     in[i + 2**k]`` (squaring is additive in characteristic 2), so n iterations take one such
     step per binary digit of n.
     """
-    iterations = int(context.params.get("iterations", 1))
-    shift = 1
+    for shift in _rule90_shifts(int(context.params.get("iterations", 1)), bits.shape[1]):
+        bits = _shifted_xor(bits, shift)
+    return bits
+
+
+def _rule90_shifts(iterations: int, length: int) -> List[int]:
+    """The shifts ``2**k mod length`` of the binary digits of ``iterations`` (see :func:`rule90`)."""
+    shifts = []
+    shift = 1 % length
     while iterations:
         if iterations & 1:
-            bits = _shifted_xor(bits, shift)
+            shifts.append(shift)
         iterations >>= 1
-        shift *= 2
-        if shift >= 2 * bits.shape[1]:
-            shift %= bits.shape[1]
-    return bits
+        shift = 2 * shift % length
+    return shifts
+
+
+def _rotate_packed(data: np.ndarray, shift: int) -> np.ndarray:
+    """Packed rows (whole bytes) rotated so that bit ``i`` of the result is bit ``i + shift`` (cyclic)."""
+    whole, part = divmod(shift % (8 * data.shape[1]), 8)
+    rolled = np.roll(data, -whole, axis=1) if whole else data
+    if not part:
+        return rolled.copy() if rolled is data else rolled
+    following = np.roll(rolled, -1, axis=1)
+    return ((rolled << np.uint8(part)) | (following >> np.uint8(8 - part))).astype(np.uint8)
+
+
+def rule90_packed(data: np.ndarray, context: Context) -> np.ndarray:
+    """:func:`rule90` on packed rows of whole bytes (each step: the row rotated both ways, XORed)."""
+    length = 8 * data.shape[1]
+    for shift in _rule90_shifts(int(context.params.get("iterations", 1)), length):
+        data = _rotate_packed(data, shift) ^ _rotate_packed(data, length - shift)
+    return data
 
 
 # --------------------------------------------------------------------------- rehash
@@ -243,19 +266,19 @@ def _rehash_draws(key: bytes, length: int, window: int, step: int, count: int) -
     return _RehashDraws(key, length, window, step, count)
 
 
-def window_values(bits: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-    """The bits of each window (``window`` <= 57 bits from each start) as integers, first bit most significant."""
-    count, length = bits.shape
+def window_values(packed: np.ndarray, length: int, starts: np.ndarray, window: int) -> np.ndarray:
+    """The bits of each window (``window`` <= 57 bits from each start) of packed rows, as integers (first bit highest)."""
+    count = len(packed)
     span = (window + 7 + 7) // 8  # bytes a window can touch
     width = (length + 7) // 8
-    packed = np.zeros((count, width + span), dtype=np.uint8)
-    packed[:, :width] = np.packbits(bits, axis=1)
+    padded = np.zeros((count, width + span), dtype=np.uint8)
+    padded[:, :width] = packed[:, :width]
     first = starts >> 3
     kind = np.uint32 if span <= 4 else np.uint64
-    value = np.take(packed, first, axis=1).astype(kind)
+    value = np.take(padded, first, axis=1).astype(kind)
     for t in range(1, span):
         value <<= kind(8)
-        value |= np.take(packed, first + t, axis=1)
+        value |= np.take(padded, first + t, axis=1)
     right = (8 * span - (starts & 7) - window).astype(kind)
     if (right == right[0]).all():
         value >>= right[0]
@@ -267,18 +290,33 @@ def window_values(bits: np.ndarray, starts: np.ndarray, window: int) -> np.ndarr
 
 def rehash(bits: np.ndarray, context: Context) -> np.ndarray:
     """A new filter of L bits: each window of ``window`` bits every ``step`` sets ``bits`` keyed positions."""
+    return _rehash(bits, np.packbits(bits, axis=1), bits.shape[1], context)
+
+
+def rehash_packed(data: np.ndarray, context: Context) -> np.ndarray:
+    """:func:`rehash` on packed rows of whole bytes."""
+    length = 8 * data.shape[1]
+    window = int(context.params["window"])
+    bits = None if window <= _WIDEST_WINDOW else np.unpackbits(data, axis=1)
+    return np.packbits(_rehash(bits, data, length, context), axis=1)
+
+
+def _rehash(bits: Optional[np.ndarray], packed: np.ndarray, length: int, context: Context) -> np.ndarray:
+    """:func:`rehash`, given the rows packed (and as bits for windows too long to read as integers)."""
     params = context.params
-    count, length = bits.shape
+    count = len(packed)
     window, step, per_window = int(params["window"]), int(params["step"]), int(params["bits"])
     draws = _rehash_draws(context.key, length, window, step, per_window)
     starts = draws.starts
     if draws.integer:
-        codes = window_values(bits, starts, window)
+        codes = window_values(packed, length, starts, window)
         codes |= draws.index_codes
         ids = draws.lookup(codes)
     else:
-        packed = [[np.packbits(row[s : s + window]).tobytes() for s in starts.tolist()] for row in bits]
-        ids = draws.lookup_bytes(packed)
+        if bits is None:
+            bits = np.unpackbits(packed, axis=1, count=length)
+        windows = [[np.packbits(row[s : s + window]).tobytes() for s in starts.tolist()] for row in bits]
+        ids = draws.lookup_bytes(windows)
     flat = np.take(draws.positions, ids, axis=0)  # (records, windows, bits)
     flat += (np.arange(count, dtype=np.intp) * length)[:, None, None]
     out = np.zeros((count, length), dtype=np.uint8)
@@ -466,7 +504,19 @@ def _noise_cache(key: bytes, probability: float, length: int) -> _NoiseCache:
 
 def randomized_response(bits: np.ndarray, context: Context) -> np.ndarray:
     """Each bit replaced by a fair coin with probability ``p``, the noise keyed by the record's ``seedFeatures``."""
-    count, length = bits.shape
+    length = bits.shape[1]
+    packed = randomized_response_on(np.packbits(bits, axis=1), length, context)
+    return np.unpackbits(packed, axis=1, count=length)
+
+
+def randomized_response_packed(data: np.ndarray, context: Context) -> np.ndarray:
+    """:func:`randomized_response` on packed rows of whole bytes."""
+    return randomized_response_on(data.copy(), 8 * data.shape[1], context)
+
+
+def randomized_response_on(packed: np.ndarray, length: int, context: Context) -> np.ndarray:
+    """:func:`randomized_response` on packed rows of ``length`` bits (changed in place and returned)."""
+    count = len(packed)
     probability = float(context.params["probability"])
     contexts = seed_contexts(seed_columns(context))
     cache = _noise_cache(context.key, probability, length)
@@ -491,6 +541,5 @@ def randomized_response(bits: np.ndarray, context: Context) -> np.ndarray:
         position = {c: i for i, c in enumerate(unique)}
         at = np.array([position[contexts[r]] for r in missing], dtype=np.int64)
         replaced[missing], value[missing] = new_replaced[at], new_value[at]
-    packed = np.packbits(bits, axis=1)
     packed ^= replaced & (packed ^ value)
-    return np.unpackbits(packed, axis=1, count=length)
+    return packed

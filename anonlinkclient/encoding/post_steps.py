@@ -128,9 +128,11 @@ POST_STEPS: Dict[str, PostStep] = {
     "xorFold": PostStep(xor_fold, folded_length, packed=xor_fold),
     "permute": PostStep(hardening.permute, same_length),
     "balance": PostStep(hardening.balance, doubled_length),
-    "rule90": PostStep(hardening.rule90, same_length),
-    "rehash": PostStep(hardening.rehash, same_length),
-    "randomizedResponse": PostStep(hardening.randomized_response, same_length),
+    "rule90": PostStep(hardening.rule90, same_length, packed=hardening.rule90_packed),
+    "rehash": PostStep(hardening.rehash, same_length, packed=hardening.rehash_packed),
+    "randomizedResponse": PostStep(
+        hardening.randomized_response, same_length, packed=hardening.randomized_response_packed
+    ),
 }
 
 

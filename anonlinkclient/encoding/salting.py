@@ -96,14 +96,25 @@ class SaltedFeature(Feature):
             self.tokens.clear()
             self._clear_index()
             self.generation = self.salts.generation
+        if not self.values.enabled:  # n-grams cut in bulk, or values that hardly repeat: no value cache
+            patterns, _ = self.salted_patterns(list(column), salt_ids, validate)
+            acc |= patterns
+            self.values.account(len(column), 0)
+            return
         keyed = [f"{sid} {value}" for sid, value in zip(salt_ids.tolist(), column)]
         self.contribute(keyed, validate, acc)
 
     def patterns(self, values: List[str], validate: bool) -> Tuple[np.ndarray, Optional[List[bool]]]:
-        """The patterns of salted values given as ``"<salt id> <value>"``."""
+        """The patterns of salted values given as the value cache keys them: ``"<salt id> <value>"``."""
         pairs = [value.split(" ", 1) for value in values]
         sids = np.array([int(sid) for sid, _ in pairs], dtype=np.int64)
-        formatted, valid = self.format([value for _, value in pairs], validate)
+        return self.salted_patterns([value for _, value in pairs], sids, validate)
+
+    def salted_patterns(
+        self, values: List[str], sids: np.ndarray, validate: bool
+    ) -> Tuple[np.ndarray, Optional[List[bool]]]:
+        """The patterns of raw ``values``, each salted by the salt of its id in ``sids``."""
+        formatted, valid = self.format(values, validate)
         tokens = self.tokenise(formatted)
         if tokens.total == 0:
             return np.zeros((len(values), self.words), dtype=np.uint64), valid
