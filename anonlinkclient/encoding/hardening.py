@@ -267,7 +267,7 @@ def _rehash_draws(key: bytes, length: int, window: int, step: int, count: int) -
 
 
 def window_values(packed: np.ndarray, length: int, starts: np.ndarray, window: int) -> np.ndarray:
-    """The bits of each window (``window`` <= 57 bits from each start) of packed rows, as integers (first bit highest)."""
+    """The bits of each window (at most 57 bits from each start) of packed rows, as integers (first bit highest)."""
     count = len(packed)
     span = (window + 7 + 7) // 8  # bytes a window can touch
     width = (length + 7) // 8
