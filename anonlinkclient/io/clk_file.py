@@ -183,6 +183,11 @@ class ClkMeta:
         return len(numbers) == 2 and (int(numbers[0]), int(numbers[1])) >= (0, 4)
 
     @property
+    def made_by(self) -> str:
+        """The tool and version that made the file, e.g. ``anonlink-client 0.3.0`` (``a tool`` if not recorded)."""
+        return f"{self.tool or 'a tool'} {self.tool_version or ''}".rstrip()
+
+    @property
     def encoding(self) -> str:
         """What the file says was done after hashing: e.g. ``XOR folds 1, hardening balance`` or ``none``."""
         parts = []

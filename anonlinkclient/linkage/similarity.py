@@ -200,15 +200,13 @@ def _hardening_difference(info: ClkFileInfo, first: ClkFileInfo) -> Optional[str
     if meta.knows_hardening and theirs.knows_hardening:
         return f"it records {meta.encoding} but {first.path} records {theirs.encoding} (a differently hardened schema)"
     if not meta.knows_hardening and theirs.knows_hardening:
-        made_by = f"{meta.tool or 'a tool'} {meta.tool_version or ''}".rstrip()
         return (
-            f"it was made by {made_by}, which ignores xorFolds and clkConfig.hardening, but {first.path} records "
+            f"it was made by {meta.made_by}, which ignores xorFolds and clkConfig.hardening, but {first.path} records "
             f"{theirs.encoding}: its CLKs are not folded or hardened"
         )
     if meta.knows_hardening:
-        made_by = f"{theirs.tool or 'a tool'} {theirs.tool_version or ''}".rstrip()
         return (
-            f"it records {meta.encoding}, but {first.path} was made by {made_by}, which ignores xorFolds and "
+            f"it records {meta.encoding}, but {first.path} was made by {theirs.made_by}, which ignores xorFolds and "
             "clkConfig.hardening: its CLKs are not folded or hardened"
         )
     return None

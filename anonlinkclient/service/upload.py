@@ -250,10 +250,9 @@ def check_against_project(
             f"fingerprint {wanted}{detail}; hash with the project's schema",
         )
     if expected is not None and meta.encoding != expected.encoding and not meta.knows_hardening:
-        made_by = f"{meta.tool or 'a tool'} {meta.tool_version or ''}".rstrip()
         raise InputFileError(
             clk_path,
-            f"was made by {made_by}, which ignores xorFolds and clkConfig.hardening, but project {project}'s "
+            f"was made by {meta.made_by}, which ignores xorFolds and clkConfig.hardening, but project {project}'s "
             f"schema asks for {expected.encoding}: its CLKs are not folded or hardened; hash with anonlink-client "
             "0.4.0 or later",
         )
