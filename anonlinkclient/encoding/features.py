@@ -345,8 +345,12 @@ class Feature:
         tokens = self.tokenise(formatted)
         if tokens.total == 0:
             return np.zeros((len(values), self.words), dtype=np.uint64), valid
-        source, ids = self.hash_tokens(tokens)
+        source, ids = self.hash_tokens(self.cache_keys(tokens))
         return combine_tokens(source, ids, tokens.counts, self.words), valid
+
+    def cache_keys(self, tokens: Tokens) -> Tokens:
+        """The tokens as the token cache keys them: themselves (a salted feature adds the salt)."""
+        return tokens
 
     def format(self, values: List[str], validate: bool) -> Tuple[List[str], Optional[List[bool]]]:
         """The formatted values (sentinels replaced), and which are valid (``None``: all are).

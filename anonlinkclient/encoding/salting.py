@@ -21,7 +21,7 @@ import numpy as np
 from clkhash.field_formats import FieldSpec
 
 from anonlinkclient.encoding.caches import CodeTable
-from anonlinkclient.encoding.features import Feature, Tokens, combine_tokens, decode_ngrams
+from anonlinkclient.encoding.features import Feature, Tokens, decode_ngrams
 from anonlinkclient.encoding.keyed import Hmac, salt_tag
 from anonlinkclient.errors import EncodingFallback
 
@@ -81,7 +81,7 @@ class SaltedFeature(Feature):
         super().__init__(field, key, hash_l, words, budget)
         self.salts = salts
         self.generation = salts.generation
-        self.sids = np.zeros(0, dtype=np.int64)  # the salt id of each value being hashed
+        self.sids = np.zeros(0, dtype=np.int64)  # the salt id of each value being hashed (set before each hash)
         self._clear_index()
 
     def _clear_index(self) -> None:
@@ -97,7 +97,8 @@ class SaltedFeature(Feature):
             self._clear_index()
             self.generation = self.salts.generation
         if not self.values.enabled:  # n-grams cut in bulk, or values that hardly repeat: no value cache
-            patterns, _ = self.salted_patterns(list(column), salt_ids, validate)
+            self.sids = salt_ids
+            patterns, _ = super().patterns(list(column), validate)
             acc |= patterns
             self.values.account(len(column), 0)
             return
@@ -107,27 +108,18 @@ class SaltedFeature(Feature):
     def patterns(self, values: List[str], validate: bool) -> Tuple[np.ndarray, Optional[List[bool]]]:
         """The patterns of salted values given as the value cache keys them: ``"<salt id> <value>"``."""
         pairs = [value.split(" ", 1) for value in values]
-        sids = np.array([int(sid) for sid, _ in pairs], dtype=np.int64)
-        return self.salted_patterns([value for _, value in pairs], sids, validate)
+        self.sids = np.array([int(sid) for sid, _ in pairs], dtype=np.int64)
+        return super().patterns([value for _, value in pairs], validate)
 
-    def salted_patterns(
-        self, values: List[str], sids: np.ndarray, validate: bool
-    ) -> Tuple[np.ndarray, Optional[List[bool]]]:
-        """The patterns of raw ``values``, each salted by the salt of its id in ``sids``."""
-        formatted, valid = self.format(values, validate)
-        tokens = self.tokenise(formatted)
-        if tokens.total == 0:
-            return np.zeros((len(values), self.words), dtype=np.uint64), valid
-        token_sids = np.repeat(sids, tokens.counts)
+    def cache_keys(self, tokens: Tokens) -> Tokens:
+        """The tokens keyed by (token, salt): each value's tokens get the salt id of :attr:`sids` of its value."""
+        token_sids = np.repeat(self.sids, tokens.counts)
         if tokens.codes is not None:
             keys = (self._token_index(tokens.codes) << _SALT_BITS) | token_sids
-            tokens = Tokens(tokens.counts, tokens.total, keys, None)
-        else:
-            assert tokens.strings is not None
-            salted = [f"{sid} {token}" for sid, token in zip(token_sids.tolist(), tokens.strings)]
-            tokens = Tokens(tokens.counts, tokens.total, None, salted)
-        source, ids = self.hash_tokens(tokens)
-        return combine_tokens(source, ids, tokens.counts, self.words), valid
+            return Tokens(tokens.counts, tokens.total, keys, None)
+        assert tokens.strings is not None
+        salted = [f"{sid} {token}" for sid, token in zip(token_sids.tolist(), tokens.strings)]
+        return Tokens(tokens.counts, tokens.total, None, salted)
 
     def _token_index(self, codes: np.ndarray) -> np.ndarray:
         """A small number for each n-gram code (numbered as first seen)."""
