@@ -64,6 +64,7 @@ from clkhash.schema import Schema
 
 from anonlinkclient.encoding.caches import DEFAULT_CACHE_BYTES
 from anonlinkclient.encoding.features import Feature
+from anonlinkclient.encoding.hardening import leading_gathers
 from anonlinkclient.encoding.hardening_schema import hardening_of
 from anonlinkclient.encoding.post_steps import apply_steps, final_length, plan
 from anonlinkclient.encoding.salting import SaltedFeature, Salts
@@ -80,6 +81,14 @@ BLOCK_LOAD = 64 * 2**20
 SALTED_CACHE_SHARES = 3
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+def _words(bits: np.ndarray, words: int) -> np.ndarray:
+    """A row of bits (bool) as a row of ``words`` 64-bit words, clkhash's byte order (zero-padded)."""
+    packed = np.zeros(8 * words, dtype=np.uint8)
+    data = np.packbits(bits)
+    packed[: len(data)] = data
+    return packed.view(np.uint64)
 
 
 def _popcount_words(words: np.ndarray) -> np.ndarray:
@@ -105,6 +114,9 @@ class ClkEncoder:
 
     :ivar hash_bits: bits of the filter the features are hashed into (clkhash's ``hash_l``,
         ``l * 2**xor_folds``).
+    :ivar filter_bits: bits of a record's filter as the features are combined: ``hash_bits``,
+        or what the leading bit gathers (``permute``, ``balance``, done on the token patterns:
+        :func:`~.hardening.leading_gathers`) make of it.
     :ivar clk_bits: bits of a CLK, after the post-steps (``l`` unless hardening steps change
         it): what ``encode`` returns, its popcounts count, and CLK files record.
     """
@@ -119,9 +131,14 @@ class ClkEncoder:
             raise UnhashableSchema(None, f"{len(keys)} keys for {len(schema.fields)} features")
         self.schema = schema
         self.hash_bits = hash_bits(schema)
-        self.words = (self.hash_bits + 63) // 64
         self.post_steps = plan(schema, step_keys)
         self.clk_bits = final_length(self.post_steps, self.hash_bits)
+        # Leading bit gathers (permute, balance) are done to the token patterns, once per token.
+        fused, spread, flip = leading_gathers([(p.name, p.key) for p in self.post_steps], self.hash_bits)
+        self.post_steps = self.post_steps[fused:]
+        self.filter_bits = self.hash_bits if spread is None else spread.size
+        self.words = (self.filter_bits + 63) // 64
+        self.flip = None if flip is None or not flip.any() else _words(flip, self.words)
         self.out_bytes = (self.clk_bits + 7) // 8
         self.field_count = len(schema.fields)
         self.columns = {field.identifier: i for i, field in enumerate(schema.fields)}
@@ -140,11 +157,10 @@ class ClkEncoder:
                 raise UnhashableSchema(field.identifier, "doubleHash needs two keys per feature")
             share = budget * shares[i]
             if field.identifier in salted:
-                feature: Feature = SaltedFeature(
-                    field, key, self.hash_bits, self.words, share, salted[field.identifier]
-                )
+                salts = salted[field.identifier]
+                feature: Feature = SaltedFeature(field, key, self.hash_bits, self.words, share, salts, spread)
             else:
-                feature = Feature(field, key, self.hash_bits, self.words, share)
+                feature = Feature(field, key, self.hash_bits, self.words, share, spread)
             self.features.append((i, feature))
         self.block_rows = max(1, BLOCK_BYTES // (8 * self.words))
 
@@ -205,7 +221,7 @@ class ClkEncoder:
     def _hash_features(self, columns: Sequence[Sequence[str]], count: int, validate: bool) -> np.ndarray:
         """Stages 1-4: each feature's column formatted, tokenised, hashed and ORed into the records' filters.
 
-        :return: the filters, ``count`` rows of :attr:`hash_bits` bits packed in ``uint64`` words.
+        :return: the filters, ``count`` rows of :attr:`filter_bits` bits packed in ``uint64`` words.
         """
         filters = np.zeros((count, self.words), dtype=np.uint64)
         salt_ids: Dict[int, np.ndarray] = {}  # per Salts (by id()), the salt id of each record
@@ -217,13 +233,15 @@ class ClkEncoder:
                 feature.contribute_salted(columns[i], salt_ids[id(salts)], validate, filters)
             else:
                 feature.contribute(columns[i], validate, filters)
+        if self.flip is not None:
+            filters ^= self.flip
         return filters
 
     def _post_steps(self, filters: np.ndarray, rows: Sequence[Sequence[str]]) -> np.ndarray:
         """Stage 5: the packed CLKs (``uint8``, :attr:`out_bytes` or more a row) from the filters."""
         if not self.post_steps:
             return filters.view(np.uint8)[:, : self.out_bytes]
-        return apply_steps(self.post_steps, filters, self.hash_bits, rows, self.columns)
+        return apply_steps(self.post_steps, filters, self.filter_bits, rows, self.columns)
 
     def _emit(self, packed: np.ndarray, clks: List[bytes], pops: List[int]) -> None:
         """Append the CLKs' bytes and popcounts."""

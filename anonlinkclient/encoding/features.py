@@ -148,9 +148,19 @@ class Feature:
     :param hash_l: bits of the filter the features are hashed into.
     :param words: 64-bit words of a filter.
     :param budget: bytes the feature's caches may hold.
+    :param spread: where each filter position lands in a pattern (see
+        :class:`~anonlinkclient.encoding.token_hashing.Hasher`); ``words`` counts the pattern's words.
     """
 
-    def __init__(self, field: FieldSpec, key: Sequence[bytes], hash_l: int, words: int, budget: int) -> None:
+    def __init__(
+        self,
+        field: FieldSpec,
+        key: Sequence[bytes],
+        hash_l: int,
+        words: int,
+        budget: int,
+        spread: Optional[np.ndarray] = None,
+    ) -> None:
         fhp = field.hashing_properties
         assert fhp is not None
         self.field = field
@@ -187,7 +197,7 @@ class Feature:
             strategy.bits_per_token(1)[0] if isinstance(strategy, BitsPerTokenStrategy) else None
         )
         self.k_by_count: Dict[int, np.ndarray] = {}
-        self.hasher = Hasher(fhp, key, hash_l, words, keep_seeds=self.constant_k is None)
+        self.hasher = Hasher(fhp, key, hash_l, words, keep_seeds=self.constant_k is None, spread=spread)
         self.words = words
         # Values whose tokens are cut in bulk (n-grams) are cheaper to hash again than to look up;
         # the value cache serves the others (numeric, exact, long n-grams).

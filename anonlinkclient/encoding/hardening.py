@@ -107,6 +107,48 @@ def balance(bits: np.ndarray, context: Context) -> np.ndarray:
     return out
 
 
+def gather_of(step: str, key: bytes, length: int) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """A step that gathers bits, as ``(source, flip)``: output bit ``x`` is input bit ``source[x]``,
+    complemented where ``flip[x]``; ``None`` for the other steps. ``permute`` and ``balance`` are."""
+    if step == "permute":
+        order = _permutation_array(key, length)
+        return order, np.zeros(len(order), dtype=bool)
+    if step == "balance":
+        source, flip = _balance_arrays(key, length)
+        return source, flip.astype(bool)
+    return None
+
+
+def leading_gathers(
+    steps: Sequence[Tuple[str, bytes]], length: int
+) -> Tuple[int, Optional[np.ndarray], Optional[np.ndarray]]:
+    """Fold the gathering steps at the front of ``steps`` into one map from filter positions to CLK positions.
+
+    A gather of an OR is the OR of the gathers, so such steps can be done once per token
+    pattern (when it is hashed and cached) instead of once per record; complements cannot,
+    and are done per record, by XOR with a constant mask, after the features are combined.
+
+    :param steps: ``(type, key)`` of the post-steps, in order.
+    :return: how many steps were folded, ``spread`` (``(length, m)``: the CLK positions each
+        filter position lands on, ``m`` of them each) and ``flip`` (the CLK positions to
+        complement), or ``(0, None, None)``.
+    """
+    source = np.arange(length, dtype=np.intp)
+    flip = np.zeros(length, dtype=bool)
+    count = 0
+    for step, key in steps:
+        gathered = gather_of(step, key, len(source))
+        if gathered is None:
+            break
+        order, complement = gathered
+        source, flip = source[order], flip[order] ^ complement
+        count += 1
+    if not count:
+        return 0, None, None
+    spread = np.argsort(source, kind="stable").reshape(length, len(source) // length)
+    return count, spread, flip
+
+
 # --------------------------------------------------------------------------- xorFold, rule90
 
 

@@ -76,9 +76,16 @@ class SaltedFeature(Feature):
     """
 
     def __init__(
-        self, field: FieldSpec, key: Sequence[bytes], hash_l: int, words: int, budget: int, salts: Salts
+        self,
+        field: FieldSpec,
+        key: Sequence[bytes],
+        hash_l: int,
+        words: int,
+        budget: int,
+        salts: Salts,
+        spread: Optional[np.ndarray] = None,
     ) -> None:
-        super().__init__(field, key, hash_l, words, budget)
+        super().__init__(field, key, hash_l, words, budget, spread)
         self.salts = salts
         self.generation = salts.generation
         self.sids = np.zeros(0, dtype=np.int64)  # the salt id of each value being hashed (set before each hash)

@@ -20,8 +20,13 @@ from bitarray import bitarray
 from clkhash.bloomfilter import fold_xor
 from clkhash.clk import generate_clk_from_csv
 from clkhash.schema import from_json_dict, validate_schema_dict
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import anonlinkclient.encoding.encoder as encoder_module
 from anonlinkclient.encoding.hardening_schema import xor_folds_warning
+from anonlinkclient.encoding.parallel import new_encoder
+from anonlinkclient.encoding.schema import linkage_schema
 from anonlinkclient.io.clk_file import iter_clks, read_clk_info
 from tests.helpers import ROOT, load_clks, run_anonlink, run_cli
 
@@ -379,3 +384,26 @@ def test_blocking_linking_and_the_threshold_report_work_on_hardened_clks(tmp_pat
     report = run_cli("threshold-report", scores, tmp_path / "report.html", "--truth", truth)
     assert report.exit_code == 0, report.stderr
     assert "Best threshold" in report.stderr and (tmp_path / "report.html").exists()
+
+
+@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(st.sampled_from(["permute", "balance", "rule90", "xorFold"]), min_size=1, max_size=4),
+    salted=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_leading_permute_and_balance_done_on_token_patterns_give_the_same_clks(
+    steps: List[str], salted: bool, seed: int
+) -> None:
+    """The encoder does leading permute/balance steps once per token pattern: the same CLKs as per record."""
+    chain: List[Dict[str, Any]] = [{"type": "folds" if s == "xorFold" else s} for s in steps]
+    chain = [{"type": "xorFold", "folds": 1} if s["type"] == "folds" else s for s in chain]
+    document = schema(([SALT] if salted else []) + chain, l=256)
+    rows = people(150, seed=seed)
+    fused = new_encoder("horse", linkage_schema(document))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(encoder_module, "leading_gathers", lambda steps, length: (0, None, None))
+        per_record = new_encoder("horse", linkage_schema(document))
+    assert per_record.filter_bits == 256
+    assert fused.clk_bits == per_record.clk_bits
+    assert fused.encode(rows) == per_record.encode(rows)
