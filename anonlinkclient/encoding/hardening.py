@@ -313,19 +313,15 @@ def window_values(packed: np.ndarray, length: int, starts: np.ndarray, window: i
     count = len(packed)
     span = (window + 7 + 7) // 8  # bytes a window can touch
     width = (length + 7) // 8
+    kind = np.uint16 if span <= 2 else np.uint32 if span <= 4 else np.uint64
     padded = np.zeros((count, width + span), dtype=np.uint8)
     padded[:, :width] = packed[:, :width]
-    first = starts >> 3
-    kind = np.uint32 if span <= 4 else np.uint64
-    value = np.take(padded, first, axis=1).astype(kind)
+    wide = padded[:, :width].astype(kind)  # the `span` bytes from every byte on, as one number
     for t in range(1, span):
-        value <<= kind(8)
-        value |= np.take(padded, first + t, axis=1)
-    right = (8 * span - (starts & 7) - window).astype(kind)
-    if (right == right[0]).all():
-        value >>= right[0]
-    else:
-        value >>= right
+        wide <<= kind(8)
+        wide |= padded[:, t : t + width]
+    value = np.take(wide, starts >> 3, axis=1)
+    value >>= (8 * span - (starts & 7) - window).astype(kind)
     value &= kind((1 << window) - 1)
     return value.astype(np.int64)
 

@@ -10,9 +10,10 @@ unrelated bits. docs/linkage-schema.rst specifies every byte.
 :class:`Salts` gives each distinct salt value an id and its tag, per block of records;
 :class:`SaltedFeature` is a :class:`~anonlinkclient.encoding.features.Feature` whose caches are
 keyed by (salt, value) and (salt, token) instead of value and token: the value cache by
-``"<salt id> <value>"``, the token cache by ``token index << 32 | salt id`` for n-grams cut in
-bulk (the token index from a :class:`~anonlinkclient.encoding.caches.CodeTable` of the
-n-gram codes) and by ``"<salt id> <token>"`` for the others.
+``"<salt id> <value>"``, the token cache by ``code << 20 | salt id`` for n-grams cut in bulk
+(the code of an n-gram of up to 2 characters, or for longer ones its number in a
+:class:`~anonlinkclient.encoding.caches.CodeTable` of the codes) and by ``"<salt id> <token>"``
+for the others.
 """
 
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -27,9 +28,10 @@ from anonlinkclient.errors import EncodingFallback
 
 #: Most distinct salt values kept (with their tags); beyond, the ids start again.
 MAX_SALTS = 1 << 20
+#: Bits of a salt id in a token's cache key.
+_SID_BITS = 20
 #: Most distinct n-gram codes a salted feature numbers; beyond, its caches start again.
 MAX_TOKEN_INDEX = 1 << 22
-_SALT_BITS = 32
 
 
 class Salts:
@@ -89,6 +91,9 @@ class SaltedFeature(Feature):
         self.salts = salts
         self.generation = salts.generation
         self.sids = np.zeros(0, dtype=np.int64)  # the salt id of each value being hashed (set before each hash)
+        # Codes of n-grams of up to 2 characters (42 bits) leave room for the salt id beside them;
+        # longer ones are numbered first (a token index of at most 22 bits).
+        self.direct = self.vector_ngrams and self.n <= 2 and not self.positional
         self._clear_index()
 
     def _clear_index(self) -> None:
@@ -122,8 +127,8 @@ class SaltedFeature(Feature):
         """The tokens keyed by (token, salt): each value's tokens get the salt id of :attr:`sids` of its value."""
         token_sids = np.repeat(self.sids, tokens.counts)
         if tokens.codes is not None:
-            keys = (self._token_index(tokens.codes) << _SALT_BITS) | token_sids
-            return Tokens(tokens.counts, tokens.total, keys, None)
+            codes = tokens.codes if self.direct else self._token_index(tokens.codes)
+            return Tokens(tokens.counts, tokens.total, (codes << _SID_BITS) | token_sids, None)
         assert tokens.strings is not None
         salted = [f"{sid} {token}" for sid, token in zip(token_sids.tolist(), tokens.strings)]
         return Tokens(tokens.counts, tokens.total, None, salted)
@@ -153,8 +158,9 @@ class SaltedFeature(Feature):
     def _new_patterns(self, keys: Union[np.ndarray, List[str]], k: int) -> np.ndarray:
         """The patterns of new (salt, token) keys: each token's MACs of ``tag || token``."""
         if isinstance(keys, np.ndarray):
-            sids = (keys & ((1 << _SALT_BITS) - 1)).tolist()
-            tokens = decode_ngrams(self.index_codes[keys >> _SALT_BITS], self.n, self.positional)
+            sids = (keys & ((1 << _SID_BITS) - 1)).tolist()
+            codes = keys >> _SID_BITS
+            tokens = decode_ngrams(codes if self.direct else self.index_codes[codes], self.n, self.positional)
         else:
             pairs = [key.split(" ", 1) for key in keys]
             sids = [int(sid) for sid, _ in pairs]
