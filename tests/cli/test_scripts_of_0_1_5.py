@@ -60,10 +60,14 @@ def test_compare_defaults_to_ndiff(tmp_path):
 
 
 def compare(*args):
-    """``anonlink compare ARGS`` in-process and as a real program: the same stdout and exit code; the program's
-    run (its notes are on stderr)."""
+    """``anonlink compare ARGS`` in-process and as a real program: the same stdout, stderr (its notes) and exit
+    code; the program's run."""
     in_process, program = run_cli("compare", *args), run_anonlink("compare", *args)
-    assert (in_process.stdout, in_process.exit_code) == (program.stdout, program.returncode)
+    assert (in_process.stdout, in_process.stderr, in_process.exit_code) == (
+        program.stdout,
+        program.stderr,
+        program.returncode,
+    )
     return program
 
 
