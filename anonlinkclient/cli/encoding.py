@@ -164,13 +164,14 @@ def validate_schema(schema: str) -> None:
     version, formatting or key order), and recorded in the CLK files hashed
     with it.
     """
-    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint
+    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint, warn_about_folds
     from anonlinkclient.errors import InvalidSchema
 
     try:
         document = load_schema_document(schema)
     except InvalidSchema as exc:
         raise InvalidSchema(exc.path, exc.kind, exc.problems, every_problem=True) from None
+    warn_about_folds(document)
     click.echo("schema is valid")
     click.echo(f"schema fingerprint: {schema_fingerprint(document)}")
 

@@ -169,17 +169,20 @@ def check_parties_agree(infos: Sequence[ClkFileInfo], force: bool = False) -> Li
     """Compare what the parties' CLK files record about how they were made.
 
     Each file that records something is compared with the first that does:
-    its CLK length, schema fingerprint and secret check value must be the same
-    (a field is compared where both files record it).
+    its CLK length, schema fingerprint, secret check value and the folding and
+    hardening applied must be the same (a field is compared where both files
+    record it; a file made by a tool that ignores ``xorFolds`` and hardening
+    differs from a folded or hardened one).
 
-    :param force: go on when schema fingerprints or secret check values differ
+    :param force: go on when schema fingerprints, secret check values or hardening differ
         (a warning is returned instead); CLK lengths must always agree.
     :return: the notes to show: files that record nothing to check, and forced differences.
     :raises InputFileError: if CLK lengths differ.
-    :raises EncodingsDiffer: naming the first file that differs in schema or secret, and in what.
+    :raises EncodingsDiffer: naming the first file that differs in schema, secret or hardening, and in what.
     """
-    notes = [no_metadata_note(info.path) for info in infos if not info.checkable]
     recorded = [info for info in infos if info.meta is not None]
+    hardened = any(info.meta.xor_folds or info.meta.hardening for info in recorded if info.meta is not None)
+    notes = [no_metadata_note(info.path, hardened) for info in infos if not info.checkable]
     if not recorded:
         return notes
     first = recorded[0]
@@ -188,10 +191,12 @@ def check_parties_agree(infos: Sequence[ClkFileInfo], force: bool = False) -> Li
         meta = info.meta
         assert meta is not None
         if meta.clk_bits is not None and first.meta.clk_bits is not None and meta.clk_bits != first.meta.clk_bits:
+            difference = _hardening_difference(info, first)
             raise InputFileError(
                 info.path,
-                f"its CLKs are {meta.clk_bits} bits but those of {first.path} are {first.meta.clk_bits} bits; "
-                "every party must hash with the same linkage schema",
+                f"its CLKs are {meta.clk_bits} bits but those of {first.path} are {first.meta.clk_bits} bits"
+                + (f" ({difference})" if difference else "")
+                + "; every party must hash with the same linkage schema",
             )
         problems = []
         fields = (
@@ -202,10 +207,34 @@ def check_parties_agree(infos: Sequence[ClkFileInfo], force: bool = False) -> Li
             mine, theirs = getattr(meta, name), getattr(first.meta, name)
             if mine is not None and theirs is not None and mine != theirs:
                 problems.append(f"its {label} is {mine} but that of {first.path} is {theirs} ({meaning})")
+        problem = _hardening_difference(info, first)
+        if problem is not None:
+            problems.append(problem)
         if problems and not force:
             raise EncodingsDiffer(info.path, "; ".join(problems))
         notes += [f"Warning: {info.path}: {problem}; linking anyway" for problem in problems]
     return notes
+
+
+def _hardening_difference(info: ClkFileInfo, first: ClkFileInfo) -> Optional[str]:
+    """How the folding and hardening ``info`` records differ from ``first``'s (``None`` if they do not)."""
+    meta, theirs = info.meta, first.meta
+    assert meta is not None and theirs is not None
+    if meta.encoding == theirs.encoding:
+        return None
+    if meta.knows_hardening and theirs.knows_hardening:
+        return f"it records {meta.encoding} but {first.path} records {theirs.encoding} (a differently hardened schema)"
+    if not meta.knows_hardening and theirs.knows_hardening:
+        return (
+            f"it was made by {meta.made_by}, which ignores xorFolds and clkConfig.hardening, but {first.path} records "
+            f"{theirs.encoding}: its CLKs are not folded or hardened"
+        )
+    if meta.knows_hardening:
+        return (
+            f"it records {meta.encoding}, but {first.path} was made by {theirs.made_by}, which ignores xorFolds and "
+            "clkConfig.hardening: its CLKs are not folded or hardened"
+        )
+    return None
 
 
 def _anonlink() -> Any:
