@@ -34,6 +34,12 @@ def large_pii(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
     return [str(pii), str(schema)]
 
 
+def _hear_ctrl_c() -> None:
+    # A shell without job control starts background jobs with Ctrl-C ignored, and children
+    # inherit that: give the command the disposition a terminal gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: List[str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "anonlinkclient", *args],
@@ -41,6 +47,7 @@ def start(args: List[str]) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_hear_ctrl_c,
     )
 
 
