@@ -33,18 +33,20 @@ counts the false links directly, with no shape assumed for anything.
 *The top of the non-matches.* Where the best threshold usually lies, the
 non-links are few (and with few matches, each stands for several false links),
 so the count is noisy. There the pairs are split as in a two-component mixture
-(Belin and Rubin 1995 fit one to the weights of one-to-one matched pairs): in
-each bin of ``BIN_WIDTH`` the non-matches are ``exp(a + b s)`` (falling off
-exponentially, ``b < 0``: the tail of a distribution in the Gumbel domain, as
-peaks-over-threshold models take it), of which the share ``phi`` are links and
-``1 - phi`` non-links; the matches are any counts that do not decrease towards 1
-(matches with more errors are rarer), all of them links. The non-links and the
-links of the bins from the ``TAIL_NON_LINKS``-th most similar non-link up are
-fitted by maximum likelihood (Poisson counts; EM, with a Poisson regression for
-``a, b`` and pool-adjacent-violators for the matches), and each bin's links are
-split by the fitted odds of a false link. The non-links tie the non-match
-component to what the records did not get; the links let the many false links
-of data with few matches speak too.
+(Belin and Rubin 1995 fit one to the weights of one-to-one matched pairs). In
+each bin of ``BIN_WIDTH`` the non-matches number ``exp(a + b s)``: they fall off
+exponentially (``b < 0``), the tail of a distribution in the Gumbel domain as
+peaks-over-threshold models take it, and of them the share ``phi`` are links and
+``1 - phi`` non-links. The matches are all links, in counts that never decrease
+towards 1 (matches with more errors are rarer) over the bins where false links
+are still expected, and as counted above them (where a spike of identical
+records at 1, or a gap before it, does not matter). The non-links and links of
+the bins from the ``TAIL_NON_LINKS``-th most similar non-link up are fitted by
+maximum likelihood, as Poisson counts, with EM (a Poisson regression for ``a``
+and ``b``, pool-adjacent-violators for the matches); then each bin's links are
+split by the fitted odds of a false link. The non-links tie the non-matches to
+what the records did not get; the links let the many false links of data with
+few matches speak too.
 
 *Everything else is counting.* True links are links minus false links (in each
 bin, never fewer than none nor more than all). The matches are the true links
@@ -108,6 +110,8 @@ SEED = 1995
 #: The EM of the top stops after this many rounds, or when its false links move by less than ``EM_TOLERANCE`` in all.
 EM_ROUNDS = 200
 EM_TOLERANCE = 0.01
+#: The matches are taken never to decrease towards 1 where at least this many false links are expected above.
+MONOTONE_UNTIL = 0.5
 
 Band = Tuple[float, float]
 QUALITIES = ("precision", "recall", "f_measure")
@@ -373,14 +377,14 @@ class _Fit:
             return None
         level, slope = first
         expected = np.exp(level + slope * self.x) * BIN_WIDTH * phi
-        matches = _increasing(observed - expected) if warm is None else warm.matches
+        matches = _matches(observed - expected, expected) if warm is None else warm.matches
         for _ in range(EM_ROUNDS):
             false = observed * _share(expected, matches)
             fit = _poisson_fit(y + false, np.full(len(y), BIN_WIDTH), self.x, (level, slope))
             if fit is None:
-                return _Top(first[0], first[1], _increasing(observed - expected))
+                return _Top(first[0], first[1], _matches(observed - expected, expected))
             level, slope = fit
-            matches = _increasing(observed - false)
+            matches = _matches(observed - false, expected)
             moved = np.exp(level + slope * self.x) * BIN_WIDTH * phi
             converged = float(np.abs(moved - expected).sum()) < EM_TOLERANCE
             expected = moved
@@ -529,11 +533,21 @@ def _poisson_fit(
     return (level, slope) if slope < 0 else None
 
 
-def _increasing(values: np.ndarray) -> np.ndarray:
-    """The least-squares fit to ``values`` that never decreases (pool adjacent violators), and is at least 0.
+def _matches(true: np.ndarray, false: np.ndarray) -> np.ndarray:
+    """The matches of each bin of the top, given the links less the false ones (``true``) and the expected false links.
 
-    For Poisson counts it is also the maximum-likelihood one.
+    They never decrease towards 1 over the bins with at least :data:`MONOTONE_UNTIL`
+    false links expected above (the least-squares such fit, which for Poisson
+    counts is also the maximum-likelihood one); above those, where the matches'
+    own humps and gaps (say, a spike at 1) no longer matter, they are as counted.
     """
+    expected_above = np.cumsum(false[::-1])[::-1]
+    end = max(int(np.searchsorted(-expected_above, -MONOTONE_UNTIL, side="left")), 1)
+    return np.concatenate([_increasing(true[:end]), np.maximum(true[end:], 0.0)])
+
+
+def _increasing(values: np.ndarray) -> np.ndarray:
+    """The least-squares fit to ``values`` that never decreases (pool adjacent violators), and is at least 0."""
     means: List[float] = []
     sizes: List[int] = []
     for value in values.tolist():
