@@ -60,8 +60,9 @@ the best estimated F-measure (the highest, if several tie).
 counts of non-links and links in each bin are redrawn (Poisson), the top is
 refitted, which of each bin's links are false is drawn from the fitted odds
 (binomial), and the curves recomputed; the band holds the middle ``BAND`` of
-them. It shows how much the estimate depends on which pairs happened to be
-seen, not whether the model fits.
+them (and the estimate itself, where it sits at an edge such as a recall of 1
+and the replicates all fall on one side of it). It shows how much the estimate
+depends on which pairs happened to be seen, not whether the model fits.
 
 What it cannot see
 ------------------
@@ -442,9 +443,9 @@ class _Fit:
             return ScoreEstimate(no_matches, self.parties)
         f_measure = result.f_measure
         best = int(np.flatnonzero(f_measure >= f_measure.max() - 1e-12)[-1])
-        result.best = result._result(
-            float(result.thresholds[best]), best, int(links[best]), float(links[best] - false_links[best])
-        )
+        chosen = float(result.thresholds[best])
+        result.best_band = (min(result.best_band[0], chosen), max(result.best_band[1], chosen))
+        result.best = result._result(chosen, best, int(links[best]), float(links[best] - false_links[best]))
         return result
 
     def _bootstrap(self, result: ScoreEstimate, fitted: _Top) -> np.ndarray:
@@ -472,13 +473,18 @@ class _Fit:
             all_matches[replicate] = matches
             bests[replicate] = result.thresholds[int(np.flatnonzero(f_measure >= f_measure.max() - 1e-12)[-1])]
         low, high = (1 - BAND) / 2 * 100, (1 + BAND) / 2 * 100
+        estimates = {"precision": result.precision, "recall": result.recall, "f_measure": result.f_measure}
         for name in QUALITIES:
+            # where the estimate sits at an edge (recall 1, say), the replicates fall on one side of it
             with np.errstate(invalid="ignore"):
                 result.bands[name] = (
-                    np.nanpercentile(samples[name], low, axis=0),
-                    np.nanpercentile(samples[name], high, axis=0),
+                    np.fmin(np.nanpercentile(samples[name], low, axis=0), estimates[name]),
+                    np.fmax(np.nanpercentile(samples[name], high, axis=0), estimates[name]),
                 )
-        result.matches_band = (float(np.percentile(all_matches, low)), float(np.percentile(all_matches, high)))
+        result.matches_band = (
+            min(float(np.percentile(all_matches, low)), result.matches),
+            max(float(np.percentile(all_matches, high)), result.matches),
+        )
         result.best_band = (float(np.percentile(bests, low)), float(np.percentile(bests, high)))
         return all_matches
 
