@@ -17,13 +17,19 @@ INSTALL_REQUIRES = [
     "ijson>=3.2",
     "jsonschema>=4.16",
     "minio>=7.2",
+    "openpyxl>=3.1",  # Excel workbooks (read-only streaming)
+    # Parquet files and DataFrames; pyarrow 26 needs NumPy 2, which blocklib does not allow
+    "pyarrow>=15,<26",
     "requests>=2.31",
     "retrying>=1.3.4",
+    "SQLAlchemy>=2.0",  # databases by URL; SQLite needs nothing more
     "tqdm>=4.65",
     "urllib3>=1.26",
 ]
 
 EXTRAS_REQUIRE = {
+    # PostgreSQL through SQLAlchemy: psycopg 3 with its binary wheels (libpq included, nothing to compile)
+    "postgresql": ["psycopg[binary]>=3.1"],
     "tutorials": [
         "jupyter-core>=5",
         "ipykernel>=6",
@@ -33,7 +39,7 @@ EXTRAS_REQUIRE = {
     ],
     "test": [
         "boto3>=1.28",
-        "cryptography>=40",  # tests/test_security.py makes a self-signed TLS certificate
+        "cryptography>=40",  # tests/service/test_security.py makes a self-signed TLS certificate
         "hypothesis>=6.80",
         "moto[server]>=5.0",
         "openapi-schema-validator>=0.6",
@@ -56,6 +62,8 @@ EXTRAS_REQUIRE = {
         "nbformat>=5",
         "pandas>=2",
         "recordlinkage>=0.16",
+        "psycopg[binary]>=3.1",  # the tests start a real PostgreSQL server
+        "polars>=1.0",  # hash_dataframe is tested with polars as well as pandas
     ],
 }
 
@@ -73,7 +81,7 @@ setup(
         "anonlinkclient": ["py.typed"],
         "anonlinkclient.schemas": ["*.json"],
         # The default linkage and blocking schemas of the fake PII (anonlink generate-default-schema).
-        "anonlinkclient.encoding": ["data/*.json"],
+        "anonlinkclient.synthetic": ["data/*.json"],
     },
     python_requires=">=3.10,<3.12",
     install_requires=INSTALL_REQUIRES,

@@ -1,20 +1,20 @@
 """Streaming, parallel CLK encoding of PII records.
 
-:func:`encode_records` takes records lazily, hashes them in chunks on a pool of
-worker processes (or in this process with ``workers=1``), and yields the CLKs in
-input order as raw bytes. At most ``2 * workers`` chunks are in flight, so memory
-does not grow with the input. The encodings are exactly clkhash's: each chunk is
+:func:`encode_source` takes the records of a record source (:mod:`anonlinkclient.io.records`)
+lazily, in the pieces the source hands out, has a pool of worker processes read and hash
+them (or this process with ``workers=1``), and yields the CLKs in input order as raw bytes;
+:func:`encode_records` does the same for an iterable of records. At most ``2 * workers``
+pieces are in flight, so memory does not grow with the input. The encodings are exactly clkhash's: each chunk is
 hashed by our :class:`~anonlinkclient.encoding.encoder.ClkEncoder` (bit-identical
 to :func:`clkhash.clk.hash_chunk`, with the same validation) with keys from
 :func:`clkhash.key_derivation.generate_key_lists`.
 """
 
-import io
 import itertools
-import os
 import signal
 from collections import deque
 from typing import (
+    Any,
     Callable,
     Iterable,
     Iterator,
@@ -22,7 +22,6 @@ from typing import (
     NamedTuple,
     Optional,
     Sequence,
-    TextIO,
     Tuple,
     Union,
 )
@@ -31,11 +30,15 @@ from clkhash.key_derivation import generate_key_lists
 from clkhash.schema import Schema
 
 from anonlinkclient.encoding.encoder import DEFAULT_CACHE_BYTES, ClkEncoder, schema_problem
-from anonlinkclient.encoding.orphans import exit_with_parent
+from anonlinkclient.encoding.hardening_schema import hardening_of
+from anonlinkclient.encoding.keyed import step_key
 from anonlinkclient.errors import InputFileError, RecordError, UnhashableSchema
-from anonlinkclient.io.csv_records import CsvRecords
+from anonlinkclient.io.processes import default_workers, exit_with_parent
+from anonlinkclient.io.records import IterableRecords, Piece, PieceFailure, PieceSize, RecordSource
 
 CHUNK_ROWS = 1000
+# Text pieces for the workers of a CSV (see anonlinkclient.io.csv_records): about a thousand records of a few columns.
+PIECE_CHARACTERS = 1 << 15
 
 Keys = Sequence[Sequence[bytes]]
 Chunk = Tuple[int, List[Sequence[str]]]
@@ -72,12 +75,45 @@ def derive_keys(secret: Union[str, bytes], schema: Schema) -> Keys:
     )
 
 
+def derive_step_keys(secret: Union[str, bytes], schema: Schema) -> Tuple[bytes, ...]:
+    """The key of each entry of the schema's ``clkConfig.hardening``, in order (none for an unhardened schema).
+
+    HKDF from ``secret`` with the schema's KDF hash and salt, under labels of their own
+    (:func:`~anonlinkclient.encoding.keyed.step_key`), so that they are never CLK keys.
+    """
+    return tuple(
+        step_key(secret, step.type, step.index, schema.kdf_hash, schema.kdf_salt, schema.kdf_info)
+        for step in hardening_of(schema).steps
+    )
+
+
+def new_encoder(secret: Union[str, bytes], schema: Schema, cache_bytes: int = DEFAULT_CACHE_BYTES) -> ClkEncoder:
+    """A :class:`ClkEncoder` for ``schema`` with every key derived from ``secret`` (hardening keys too)."""
+    return ClkEncoder(schema, derive_keys(secret, schema), cache_bytes, derive_step_keys(secret, schema))
+
+
 def _hash(encoder: ClkEncoder, validate: bool, chunk: Chunk) -> ChunkResult:
     first_index, rows = chunk
     try:
         return encoder.encode(rows, validate, first_index)
     except RecordError as exc:
         return EntryFailure(exc.record_index, exc.column, exc.reason)
+
+
+PieceResult = Union[Tuple[List[bytes], List[int]], EntryFailure, PieceFailure]
+
+
+def _hash_piece(encoder: ClkEncoder, validate: bool, piece: Piece) -> PieceResult:
+    """Read a piece (in a worker, for most pieces) and hash its records (indices count from 0 within it).
+
+    The first problem in record order is reported: a bad value before a record the
+    reader refused wins.
+    """
+    rows, failure = piece.read()
+    result = _hash(encoder, validate, (0, rows))
+    if failure is not None and not isinstance(result, EntryFailure):
+        return failure
+    return result
 
 
 _worker_state: Optional[Tuple[ClkEncoder, bool]] = None
@@ -88,58 +124,33 @@ CACHE_BYTES_ALL_WORKERS = 2 * DEFAULT_CACHE_BYTES
 MIN_CACHE_BYTES_PER_WORKER = 8 * 2**20
 
 
-def _init_worker(keys: Keys, schema: Schema, validate: bool, cache_bytes: int) -> None:
+def _init_worker(keys: Keys, step_keys: Sequence[bytes], schema: Schema, validate: bool, cache_bytes: int) -> None:
     # Ctrl-C goes to the whole process group; only the parent handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent()  # kill -9 of the parent ends the workers too
     global _worker_state
-    _worker_state = (ClkEncoder(schema, keys, cache_bytes), validate)
+    _worker_state = (ClkEncoder(schema, keys, cache_bytes, step_keys), validate)
 
 
-def _hash_in_worker(chunk: Chunk) -> ChunkResult:
+def _hash_piece_in_worker(piece: Piece) -> PieceResult:
     assert _worker_state is not None, "worker not initialised"
-    return _hash(*_worker_state, chunk)
+    return _hash_piece(*_worker_state, piece)
 
 
 class _Stop(NamedTuple):
-    """The record reader failed: hash the records read before it, then raise ``error``.
+    """The record reader failed: hash the pieces read before it, then raise ``error``.
 
-    So the first problem in file order is reported, whether a value or a record."""
+    So the first problem in record order is reported, whether a value or a record."""
 
     error: InputFileError
 
 
-def _until_error(records: Iterable[Sequence[str]], errors: List[InputFileError]) -> Iterator[Sequence[str]]:
-    """The records, ending early (the error kept in ``errors``) where the reader fails."""
+def _until_error(pieces: Iterator[Piece]) -> Iterator[Union[Piece, _Stop]]:
+    """The pieces, then a :class:`_Stop` if the reader failed."""
     try:
-        yield from records
+        yield from pieces
     except InputFileError as exc:
-        errors.append(exc)
-
-
-def _chunks(records: Iterable[Sequence[str]]) -> Iterator[Union[Chunk, _Stop]]:
-    errors: List[InputFileError] = []
-    iterator = _until_error(records, errors)
-    first_index = 0
-    while rows := list(itertools.islice(iterator, CHUNK_ROWS)):
-        yield first_index, rows
-        first_index += len(rows)
-    if errors:
-        yield _Stop(errors[0])
-
-
-def _unpack(result: ChunkResult, on_chunk: Optional[ProgressCallback]) -> List[bytes]:
-    if isinstance(result, EntryFailure):
-        raise RecordError(*result)
-    clks, popcounts = result
-    if on_chunk is not None:
-        on_chunk(len(clks), popcounts)
-    return clks
-
-
-def default_workers() -> int:
-    """The number of worker processes used when none is given: one per core."""
-    return os.cpu_count() or 1
+        yield _Stop(exc)
 
 
 def encode_records(
@@ -161,202 +172,91 @@ def encode_records(
     :param on_chunk: called with (number of CLKs, their popcounts) per chunk.
     :raises RecordError: on the first record that fails validation or cannot be hashed.
     :raises UnhashableSchema: if the schema cannot be hashed at all.
+    :raises InputFileError: as the iterable of records raises it.
     """
-    keys = derive_keys(secret, schema)
-    encoder = ClkEncoder(schema, keys)  # refuses keys it cannot use here, not in a worker
-    chunks = _chunks(records)
-    first_two = list(itertools.islice(chunks, 2))
-    workers = workers or default_workers()
-    if workers == 1 or len(first_two) < 2:
-        for chunk in itertools.chain(first_two, chunks):
-            if isinstance(chunk, _Stop):
-                raise chunk.error
-            yield from _unpack(_hash(encoder, validate, chunk), on_chunk)
-        return
-
-    from concurrent.futures import Future, ProcessPoolExecutor
-
-    cache_bytes = max(MIN_CACHE_BYTES_PER_WORKER, CACHE_BYTES_ALL_WORKERS // workers)
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(keys, schema, validate, cache_bytes))
-    try:
-        in_flight: deque[Future[ChunkResult]] = deque()
-        for chunk in itertools.chain(first_two, chunks):
-            if isinstance(chunk, _Stop):
-                while in_flight:
-                    yield from _unpack(in_flight.popleft().result(), on_chunk)
-                raise chunk.error
-            in_flight.append(pool.submit(_hash_in_worker, chunk))
-            if len(in_flight) >= 2 * workers:
-                yield from _unpack(in_flight.popleft().result(), on_chunk)
-        while in_flight:
-            yield from _unpack(in_flight.popleft().result(), on_chunk)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    yield from encode_source(IterableRecords(records), secret, schema, validate, workers, on_chunk)
 
 
-# --------------------------------------------------------------------------- CSV text to the workers
-#
-# With a pool, the parent would spend more time reading the CSV than each worker spends
-# hashing it. So the parent hands the workers the CSV text itself, in pieces of whole
-# records, and each worker reads its piece with the same CsvRecords checks. A newline is a
-# record boundary only outside quoted fields; the parent cuts only text that holds no
-# quote character at all. From the first piece with one, it reads the rest of the file
-# itself, record by record, and hands the workers chunks of records (encode_records).
-
-PIECE_CHARACTERS = 1 << 15  # about a thousand records of a few columns
-LONGEST_LINE = 1 << 24
-
-
-class TextPiece(NamedTuple):
-    """CSV text of whole records (no quote character in it), for a worker to read and hash."""
-
-    text: str
-
-
-class CsvFailure(NamedTuple):
-    """A record of a text piece the CSV reader refused (row counts from 1 within the piece)."""
-
-    row: Optional[int]
-    column: Optional[str]
-    message: str
-
-
-PieceResult = Union[Tuple[List[bytes], List[int]], EntryFailure, CsvFailure]
-
-
-def _hash_piece(encoder: ClkEncoder, validate: bool, piece: TextPiece) -> PieceResult:
-    """Read a piece as CsvRecords does and hash its records (indices count from 0 within it).
-
-    The first problem in file order is reported: a bad value before a malformed record wins.
-    """
-    rows: List[Sequence[str]] = []
-    failure: Optional[CsvFailure] = None
-    try:
-        rows.extend(CsvRecords(io.StringIO(piece.text, newline=""), "", header=False, width=encoder.field_count))
-    except InputFileError as exc:
-        failure = CsvFailure(exc.row, exc.column, exc.message)
-    result = _hash(encoder, validate, (0, rows))
-    if failure is not None and not isinstance(result, EntryFailure):
-        return failure
-    return result
-
-
-def _hash_piece_in_worker(piece: TextPiece) -> PieceResult:
-    assert _worker_state is not None, "worker not initialised"
-    return _hash_piece(*_worker_state, piece)
-
-
-class _Pieces:
-    """Cuts the rest of a CSV stream into text pieces of whole records, while it holds no quotes.
-
-    When it stops early, :attr:`rest` holds the text read but not handed out, ending at a
-    line end, for the caller to read record by record.
-    """
-
-    def __init__(self, handle: TextIO) -> None:
-        self.handle = handle
-        self.rest: Optional[str] = None
-
-    def __iter__(self) -> Iterator[TextPiece]:
-        pending = ""
-        while True:
-            block = self.handle.read(PIECE_CHARACTERS)
-            text = pending + block
-            if not block:
-                if text and '"' in text:
-                    self.rest = text
-                elif text:
-                    yield TextPiece(text)
-                return
-            cut = text.rfind("\n") + 1
-            if '"' in text[:cut] or (cut == 0 and len(text) > LONGEST_LINE):
-                self.rest = text + self.handle.readline()
-                return
-            pending = text[cut:]
-            if cut:
-                yield TextPiece(text[:cut])
-
-
-def _decodes_safely(handle: TextIO) -> bool:
-    """Whether reading the text cannot fail (the CSV reader names the row of undecodable bytes)."""
-    return isinstance(handle, io.StringIO) or getattr(handle, "errors", None) == "surrogateescape"
-
-
-def encode_csv(
-    records: CsvRecords,
-    handle: TextIO,
+def encode_source(
+    source: RecordSource,
     secret: Union[str, bytes],
     schema: Schema,
     validate: bool = True,
     workers: Optional[int] = None,
     on_chunk: Optional[ProgressCallback] = None,
 ) -> Iterator[bytes]:
-    """Yield the CLK of every record still to come in a CSV, in order, as bytes.
+    """Yield the CLK of every record still to come in a record source, in order, as bytes.
 
-    ``records`` reads ``handle`` (its header, if any, already read). With one worker (or a
-    stream whose decoding can fail) this is :func:`encode_records` over ``records``; with
-    more, the workers also read the CSV (see above), which gives the same CLKs and errors.
+    The source hands out its records in pieces (:meth:`RecordSource.pieces`); with more than
+    one worker and more than two pieces, worker processes read and hash them, at most
+    ``2 * workers`` pieces in flight, so that memory does not grow with the input.
 
-    :raises RecordError: on the first record that fails validation or cannot be hashed.
-    :raises InputFileError: on the first record the CSV reader refuses.
+    :param source: the records (one value per schema field).
+    :param workers: worker processes; ``None`` uses every core, ``1`` hashes in this process.
+    :raises RecordError: on the first record that fails validation or cannot be hashed
+        (its ``record_index`` counts the records this call hashed).
+    :raises InputFileError: on the first record the source cannot read.
+    :raises UnhashableSchema: if the schema cannot be hashed at all.
     """
+    keys, step_keys = derive_keys(secret, schema), derive_step_keys(secret, schema)
+    encoder = ClkEncoder(schema, keys, step_keys=step_keys)  # refuses keys it cannot use here, not in a worker
     workers = workers or default_workers()
-    if workers == 1 or not _decodes_safely(handle):
-        yield from encode_records(records, secret, schema, validate, workers, on_chunk)
-        return
-    keys = derive_keys(secret, schema)
-    encoder = ClkEncoder(schema, keys)
-    pieces = _Pieces(handle)
-    jobs = iter(pieces)
-    first_two = list(itertools.islice(jobs, 2))
-    done = _Done(records)
-    if len(first_two) < 2:  # small: not worth starting processes
-        for piece in first_two:
+    pieces = _until_error(source.pieces(PieceSize(CHUNK_ROWS, PIECE_CHARACTERS, workers > 1)))
+    first_two = list(itertools.islice(pieces, 2))
+    done = _Done(source)
+    if workers == 1 or len(first_two) < 2:  # small: not worth starting processes
+        for piece in itertools.chain(first_two, pieces):
+            if isinstance(piece, _Stop):
+                raise piece.error
             yield from done.unpack(_hash_piece(encoder, validate, piece), on_chunk)
-    else:
-        from concurrent.futures import Future, ProcessPoolExecutor
-
-        cache_bytes = max(MIN_CACHE_BYTES_PER_WORKER, CACHE_BYTES_ALL_WORKERS // workers)
-        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(keys, schema, validate, cache_bytes))
-        try:
-            in_flight: deque[Future[PieceResult]] = deque()
-            for piece in itertools.chain(first_two, jobs):
-                in_flight.append(pool.submit(_hash_piece_in_worker, piece))
-                if len(in_flight) >= 2 * workers:
-                    yield from done.unpack(in_flight.popleft().result(), on_chunk)
-            while in_flight:
-                yield from done.unpack(in_flight.popleft().result(), on_chunk)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    if pieces.rest is None:
         return
-    # Quotes ahead: the rest is read here, record by record, and hashed by encode_records.
-    lines = itertools.chain(io.StringIO(pieces.rest, newline=""), handle)
-    rest = CsvRecords(lines, records.name, header=False, width=records.width)  # type: ignore[arg-type]
-    rest.rows_read = done.rows
+
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    cache_bytes = max(MIN_CACHE_BYTES_PER_WORKER, CACHE_BYTES_ALL_WORKERS // workers)
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=_fresh_context() if source.fresh_workers else None,
+        initializer=_init_worker,
+        initargs=(keys, step_keys, schema, validate, cache_bytes),
+    )
     try:
-        yield from encode_records(rest, secret, schema, validate, workers, on_chunk)
-    except RecordError as exc:
-        raise RecordError(done.records + exc.record_index, exc.column, exc.reason) from None
+        in_flight: deque[Future[PieceResult]] = deque()
+        for piece in itertools.chain(first_two, pieces):
+            if isinstance(piece, _Stop):
+                while in_flight:
+                    yield from done.unpack(in_flight.popleft().result(), on_chunk)
+                raise piece.error
+            in_flight.append(pool.submit(_hash_piece_in_worker, piece))
+            if len(in_flight) >= 2 * workers:
+                yield from done.unpack(in_flight.popleft().result(), on_chunk)
+        while in_flight:
+            yield from done.unpack(in_flight.popleft().result(), on_chunk)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _fresh_context() -> Any:
+    """Workers started as new interpreters that import only the encoder (not forks holding this process's memory)."""
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn")
 
 
 class _Done:
-    """Counts the records and CSV rows of the pieces hashed so far, to place their errors."""
+    """Counts the records of the pieces hashed so far, to place their errors."""
 
-    def __init__(self, records: CsvRecords) -> None:
-        self.name = records.name
-        self.rows = records.rows_read
+    def __init__(self, source: RecordSource) -> None:
+        self.source = source
         self.records = 0
 
     def unpack(self, result: PieceResult, on_chunk: Optional[ProgressCallback]) -> List[bytes]:
-        if isinstance(result, CsvFailure):
-            row = None if result.row is None else self.rows + result.row
-            raise InputFileError(self.name, result.message, row=row, column=result.column)
+        if isinstance(result, PieceFailure):
+            raise self.source.error(self.records + result.offset, result.message, result.column)
         if isinstance(result, EntryFailure):
             raise RecordError(self.records + result.record_index, result.column, result.reason)
         clks, popcounts = result
         self.records += len(clks)
-        self.rows += len(clks)
         if on_chunk is not None:
             on_chunk(len(clks), popcounts)
         return clks

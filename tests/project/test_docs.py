@@ -23,7 +23,9 @@ DOCS = ROOT / "docs"
 MANUAL_SECTIONS = [
     "Tutorials",
     "Command Line Tool",
+    "Where your data lives",
     "Linkage Schema",
+    "Hardening",
     "Blocking Schema",
     "File Formats",
     "Development",
