@@ -93,6 +93,7 @@ import numpy as np
 
 from anonlinkclient.errors import UsageError
 from anonlinkclient.io.scores_file import Scores
+from anonlinkclient.report.analysis import greedy_links
 
 #: Width of the bins in which false links are counted; the thresholds are multiples of it.
 BIN_WIDTH = 0.005
@@ -258,8 +259,6 @@ def estimate_scores(scores: Scores, record_counts: Optional[Sequence[int]] = Non
         the scores is taken as its last record.
     :returns: the estimate, or (``reason`` set) why there is none.
     """
-    from anonlinkclient.report.threshold import greedy_links
-
     parties = scores.parties
     if len(parties) == 1:
         return ScoreEstimate(
