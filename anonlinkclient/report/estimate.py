@@ -93,7 +93,7 @@ import numpy as np
 
 from anonlinkclient.errors import UsageError
 from anonlinkclient.io.scores_file import Scores
-from anonlinkclient.report.analysis import greedy_links
+from anonlinkclient.report.analysis import ThresholdAnalysis, greedy_links
 
 #: Width of the bins in which false links are counted; the thresholds are multiples of it.
 BIN_WIDTH = 0.005
@@ -275,6 +275,31 @@ def estimate_scores(scores: Scores, record_counts: Optional[Sequence[int]] = Non
     counts = [seen[party] if record_counts is None else int(record_counts[party]) for party in parties]
     links = greedy_links(scores.row_a[order], scores.row_b[order])
     return estimate_links(scores.similarity[order], links, (counts[0], counts[1]), parties)
+
+
+def estimate_analysis(analysis: ThresholdAnalysis) -> ScoreEstimate:
+    """The estimate of the scores a :class:`~anonlinkclient.report.analysis.ThresholdAnalysis` holds.
+
+    Its sorted similarities and one-to-one links are used as they are (one
+    matching pass for both). Of a sampled scores file only the pairs at or above
+    the sample's cut are used: there the file holds every pair the linkage found,
+    so the links are those of the linkage, and the estimate is that of scores
+    computed with the cut as their threshold (below it, the links of a sample are
+    not the linkage's). The parties' record counts are the analysis's, or each
+    party's highest row in the whole file.
+    """
+    scores = analysis.scores
+    parties = analysis.parties
+    if analysis.links is None or len(parties) != 2:
+        return estimate_scores(scores)  # says why there is no estimate
+    similarity, links = analysis.similarity, analysis.links
+    if scores.sampling is not None:
+        kept = int(np.searchsorted(-similarity, -scores.sampling.above, side="right"))
+        similarity, links = similarity[:kept], links[:kept]
+    seen = scores.records_seen()
+    counts = analysis.record_counts
+    first, second = (counts[party] if counts is not None else seen[party] for party in parties)
+    return estimate_links(similarity, links, (first, second), parties)
 
 
 def estimate_links(
