@@ -86,7 +86,9 @@ class ThresholdReport(Report):
             self.charts.append(self.quality_chart())
         if self.estimate.reason is None:
             truth = (self.thresholds, analysis.quality_curves(self.thresholds)) if analysis.has_truth else (None, None)
-            self.charts.append(estimate_chart(self.estimate, self.low, *truth))
+            chart = estimate_chart(self.estimate, self.low, *truth)
+            self._best_marker(chart)  # the true best beside the estimated one
+            self.charts.append(chart)
 
     @property
     def sampled_above(self) -> Optional[float]:
