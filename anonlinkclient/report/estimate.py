@@ -86,6 +86,7 @@ estimate; estimate each pair of parties from its own scores.
 """
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -500,7 +501,8 @@ class _Fit:
         estimates = {"precision": result.precision, "recall": result.recall, "f_measure": result.f_measure}
         for name in QUALITIES:
             # where the estimate sits at an edge (recall 1, say), the replicates fall on one side of it
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # no links above a threshold: no precision there
                 result.bands[name] = (
                     np.fmin(np.nanpercentile(samples[name], low, axis=0), estimates[name]),
                     np.fmax(np.nanpercentile(samples[name], high, axis=0), estimates[name]),
