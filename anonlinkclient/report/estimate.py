@@ -54,7 +54,10 @@ at the lowest threshold (at most the smaller party's records). Precision is
 true links / links, recall true links / matches, F-measure ``2 * true links /
 (links + matches)``, as :class:`~anonlinkclient.report.threshold.ThresholdAnalysis`
 defines them with a ground truth. The estimated best threshold is the one with
-the best estimated F-measure (the highest, if several tie).
+the best estimated F-measure (the highest, if several tie). If even that is
+below ``MIN_F_MEASURE``, no threshold separates matches from non-matches: scores
+of non-matches alone (no second hump) can still make many links, whose most
+similar few the model would take for matches, so there is no estimate then.
 
 *The uncertainty band* is a bootstrap: ``BOOTSTRAP_REPLICATES`` times, the
 counts of non-links and links in each bin are redrawn (Poisson), the top is
@@ -105,6 +108,8 @@ MIN_PAIRS = 100
 MIN_LINKS = 10
 #: Fewest estimated matches (in every bootstrap replicate but a few) for an estimate.
 MIN_MATCHES = 5.0
+#: Below this best estimated F-measure the matches do not stand apart from the non-matches: no estimate.
+MIN_F_MEASURE = 0.5
 #: Bootstrap replicates of the uncertainty band, and the share of them the band holds.
 BOOTSTRAP_REPLICATES = 200
 BAND = 0.95
@@ -467,6 +472,12 @@ class _Fit:
         if np.percentile(replicate_matches, (1 - BAND) / 2 * 100) < MIN_MATCHES:
             return ScoreEstimate(no_matches, self.parties)
         f_measure = result.f_measure
+        if f_measure.max() < MIN_F_MEASURE:
+            return ScoreEstimate(
+                f"the scores show no hump of matches apart from the non-matches: at every threshold most links "
+                f"would be non-matches or most matches missed (the best estimated F-measure is {f_measure.max():.2f})",
+                self.parties,
+            )
         best = int(np.flatnonzero(f_measure >= f_measure.max() - 1e-12)[-1])
         chosen = float(result.thresholds[best])
         result.best_band = (min(result.best_band[0], chosen), max(result.best_band[1], chosen))
