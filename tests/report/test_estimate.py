@@ -273,3 +273,22 @@ def test_constants_the_docs_name() -> None:
     assert estimate.BIN_WIDTH == 0.005
     assert estimate.TAIL_NON_LINKS == 60
     assert estimate.BOOTSTRAP_REPLICATES == 200
+
+
+def test_non_matches_alone_make_links_but_no_estimate(tmp_path: Path) -> None:
+    # every record has twenty candidates, none of them its match: one-to-one matching still links nearly every
+    # record, and the most similar of those links could pass for a few matches; no threshold separates them
+    rng = np.random.default_rng(0)
+    pairs = [
+        [[0, a], [1, int(b)], round(0.4 + float(rng.exponential(0.03)), 4)]
+        for a in range(300)
+        for b in rng.choice(300, 20, replace=False)
+    ]
+    path = tmp_path / "scores.json"
+    path.write_text(json.dumps({"similarity_scores": [pair for pair in pairs if pair[2] < 1]}))
+    found = estimate_scores(read_scores(str(path)))
+    assert found.best is None
+    assert found.reason is not None and found.reason.startswith(
+        "the scores show no hump of matches apart from the non-matches: at every threshold most links would be "
+        "non-matches or most matches missed (the best estimated F-measure is 0."
+    )
