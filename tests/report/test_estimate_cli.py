@@ -268,3 +268,18 @@ def test_non_matches_alone_give_no_estimate(tmp_path: Path) -> None:
     line = result.stderr.splitlines()[1]
     assert line.startswith("No estimate of the best threshold: "), line
     assert not LINE.fullmatch(line)
+
+
+def test_three_parties_of_find_similarity_get_no_estimate(demo: Dict[str, Path], tmp_path: Path) -> None:
+    scores = tmp_path / "scores.json"
+    link = ["find-similarity", "--quiet", 0.8, tmp_path / "groups.json", "--clk", demo["a.json"]]
+    ok(run_cli(*link, "--clk", demo["b.json"], "--clk", demo["a.json"], "--scores", scores))
+    page = tmp_path / "report.html"
+    result = run_cli("threshold-report", scores, page)
+    ok(result)
+    sentence = (
+        "No estimate of the best threshold: the scores are of parties 0, 1 and 2; the estimate is for the one-to-one "
+        "links of two parties (estimate each pair of parties from its own scores)."
+    )
+    assert result.stderr.splitlines()[1:] == [sentence, f"Report written to {page}"]
+    assert sentence in page.read_text(encoding="utf-8")
