@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from anonlinkclient.io.scores_file import read_scores  # noqa: E402
 from anonlinkclient.io.truth_file import read_truth  # noqa: E402
-from anonlinkclient.report.estimate import estimate_scores  # noqa: E402
 from anonlinkclient.report.analysis import ThresholdAnalysis  # noqa: E402
+from anonlinkclient.report.estimate import estimate_scores  # noqa: E402
 
 ANONLINK = [sys.executable, "-m", "anonlinkclient"]
 TUTORIAL_DATA = ROOT / "docs" / "tutorial" / "data"

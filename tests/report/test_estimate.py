@@ -20,8 +20,8 @@ from anonlinkclient.errors import InputFileError, UsageError
 from anonlinkclient.io.scores_file import Scores, read_scores
 from anonlinkclient.io.truth_file import read_truth
 from anonlinkclient.report import estimate
-from anonlinkclient.report.estimate import ScoreEstimate, estimate_links, estimate_scores
 from anonlinkclient.report.analysis import ThresholdAnalysis, greedy_links
+from anonlinkclient.report.estimate import ScoreEstimate, estimate_links, estimate_scores
 from tests.report.linked_data import LinkedData, demo_linkage, ncvr_linkage
 from tests.report.made_up import make_linkage
 
