@@ -283,3 +283,24 @@ def test_three_parties_of_find_similarity_get_no_estimate(demo: Dict[str, Path],
     )
     assert result.stderr.splitlines()[1:] == [sentence, f"Report written to {page}"]
     assert sentence in page.read_text(encoding="utf-8")
+
+
+def test_with_a_ground_truth_and_no_estimate_both_are_said(tmp_path: Path) -> None:
+    scores, truth = tmp_path / "scores.json", tmp_path / "truth.csv"
+    scores.write_text(json.dumps({"similarity_scores": pairs_of(50, lambda i: 0.5 + i / 100)}))
+    truth.write_text("row_a,row_b\n" + "".join(f"{i},{i}\n" for i in range(25, 50)))
+    page = tmp_path / "report.html"
+    result = run_cli("threshold-report", scores, page, "--truth", truth)
+    ok(result)
+    sentence = (
+        "No estimate of the best threshold: there are only 50 candidate pairs, too few to tell matches from "
+        "non-matches (the estimate needs at least 100)."
+    )
+    assert result.stderr.splitlines()[1:] == [
+        "Best threshold 0.75: F-measure 1.000, precision 1.000, recall 1.000 (25 links, 25 of them true)",
+        sentence,
+        f"Report written to {page}",
+    ]
+    html = page.read_text(encoding="utf-8")
+    assert f'<p class="key estimate">{sentence}</p>' in html
+    assert 'id="quality-by-threshold"' in html and 'id="estimate-by-threshold"' not in html
