@@ -57,10 +57,17 @@ def threshold_report(
     type "similarity_scores", and writes OUTPUT: one self-contained HTML page
     (no script, nothing loaded from the network) with the distribution of the
     scores, the number of links each threshold gives (after one-to-one
-    matching, as find-similarity does) and a table of thresholds. With a
-    ground truth (--truth) the matches and non-matches are shown apart, with
-    precision, recall and F-measure at each threshold and the threshold with
-    the best F-measure, which is also printed.
+    matching, as find-similarity does) and a table of thresholds.
+
+    Without a ground truth, precision, recall and F-measure at each threshold
+    are estimated from the scores alone, with uncertainty bands, and the
+    estimated best threshold is marked and printed (labelled as estimated);
+    when the scores cannot support an estimate (too few pairs, scores of more
+    than two parties, ...), one sentence says why and the report is written
+    all the same. With a ground truth (--truth) the matches and non-matches are
+    shown apart, with precision, recall and F-measure at each threshold and
+    the threshold with the best F-measure, which is also printed, beside the
+    estimate.
 
     For example:
 

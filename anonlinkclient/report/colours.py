@@ -15,6 +15,7 @@ _ORANGE = "#E69F00"
 _GREEN = "#009E73"
 _VERMILION = "#D55E00"
 _SKY = "#56B4E9"
+_PURPLE = "#CC79A7"
 _GREY = "#8c8c8c"
 _BLACK = "#000000"
 
@@ -35,6 +36,11 @@ COLOURS: Dict[str, str] = {
     "precision": _BLUE,
     "recall": _VERMILION,
     "F-measure": _BLACK,
+    # The threshold report: the estimate from the scores alone (its precision, recall and F-measure, and their
+    # uncertainty bands, in the roles above; estimates dashed, the ground truth's solid).
+    "estimated matches": _BLUE,  # the matches the estimate finds among the pairs, over the histogram
+    "estimated non-matches": _VERMILION,
+    "estimated best threshold": _PURPLE,
     # The block report.
     "blocks": _BLUE,  # blocks of each size
     "records in blocks": _GREEN,  # records in blocks of each size

@@ -301,6 +301,43 @@ class Chart:
         self.body.append("".join(parts))
         self.legend.append(LegendItem(label, colour, "dash" if dash else "line"))
 
+    def band(
+        self,
+        xs: Sequence[float],
+        lows: Sequence[float],
+        highs: Sequence[float],
+        colour: str,
+        series: str,
+        label: str,
+        opacity: float = 0.18,
+        legend: bool = True,
+    ) -> None:
+        """A shaded area from ``lows[i]`` up to ``highs[i]`` at each ``xs[i]``; a NaN breaks it.
+
+        :param legend: whether the legend names it (else only its tooltip does).
+        """
+        x, y = self.x, self.y
+        runs: List[List[Tuple[float, float, float]]] = [[]]
+        for xv, low, high in zip(xs, lows, highs):
+            if low != low or high != high:  # NaN
+                if runs[-1]:
+                    runs.append([])
+                continue
+            runs[-1].append((x(xv), y(low), y(high)))
+        parts = [
+            f'<g data-series={attr(series)} fill={attr(colour)} fill-opacity={attr(opacity)} stroke="none">'
+            f"<title>{text(label)}</title>"
+        ]
+        for run in runs:
+            if len(run) > 1:
+                outline = [(px, high) for px, _low, high in run] + [(px, low) for px, low, _high in reversed(run)]
+                points = " ".join(f"{number(px)},{number(py)}" for px, py in outline)
+                parts.append(f"<polygon points={attr(points)}/>")
+        parts.append("</g>")
+        self.body.append("".join(parts))
+        if legend:
+            self.legend.append(LegendItem(label, colour, "bar", opacity))
+
     def vline(self, value: float, colour: str, role: str, label: str, note: str = "") -> None:
         """A vertical marker at x = ``value``, labelled where the label covers the least data."""
         self.markers.append(("v", value, colour, role, [label] + ([note] if note else [])))

@@ -5,8 +5,12 @@ From the similarity scores alone the report shows:
 * the distribution of the scores (with a ground truth: of the matches and the
   non-matches, the two humps);
 * for every threshold, the number of candidate pairs and of links;
+* precision, recall and F-measure of the links at every threshold estimated
+  from the scores alone (:mod:`.estimate`), with their uncertainty bands and the
+  estimated best threshold, and the fitted matches and non-matches over the
+  histogram; or why the scores cannot support an estimate;
 * with a ground truth: precision, recall and F-measure of the links at every
-  threshold, and the threshold with the best F-measure.
+  threshold, and the threshold with the best F-measure, beside the estimate.
 
 The numbers are :class:`~anonlinkclient.report.analysis.ThresholdAnalysis`'s
 (how links, precision and recall are counted is said there); this module draws
@@ -25,6 +29,18 @@ from anonlinkclient.io.truth_file import read_truth
 from anonlinkclient.report import svg
 from anonlinkclient.report.analysis import ThresholdAnalysis, party_list, score_bins, table_thresholds
 from anonlinkclient.report.colours import COLOURS
+from anonlinkclient.report.estimate import estimate_analysis
+from anonlinkclient.report.estimate_view import (
+    ESTIMATE_HEADINGS,
+    draw_fitted,
+    estimate_cells,
+    estimate_chart,
+    estimate_line,
+    estimate_message,
+    estimate_notes,
+    mark_estimated_best,
+    no_estimate,
+)
 from anonlinkclient.report.page import Page, Report, Table, check_report_outputs
 
 CURVE_POINTS = 400
@@ -50,6 +66,7 @@ class ThresholdReport(Report):
     """The threshold report of a set of scores: the charts, a table and the HTML page.
 
     :ivar analysis: the numbers the report shows.
+    :ivar estimate: the estimate from the scores alone, or why there is none (set from ``analysis``).
     """
 
     analysis: ThresholdAnalysis
@@ -60,12 +77,24 @@ class ThresholdReport(Report):
     def __post_init__(self) -> None:
         analysis = self.analysis
         self.best = analysis.best()
+        self.estimate = estimate_analysis(analysis)
         self.edges = score_bins(float(analysis.similarity[-1]))
         self.low = float(self.edges[0])
         self.thresholds = np.linspace(self.low, 1.0, CURVE_POINTS + 1)
         self.charts = [self.histogram_chart(), self.links_chart()]
         if analysis.has_truth:
             self.charts.append(self.quality_chart())
+        if self.estimate.reason is None:
+            truth = (self.thresholds, analysis.quality_curves(self.thresholds)) if analysis.has_truth else (None, None)
+            chart = estimate_chart(self.estimate, self.low, *truth)
+            self._best_marker(chart)  # the true best beside the estimated one
+            self.charts.append(chart)
+
+    @property
+    def sampled_above(self) -> Optional[float]:
+        """The cut below which the scores are a sample, if they are."""
+        sampling = self.analysis.scores.sampling
+        return None if sampling is None else sampling.above
 
     # charts
 
@@ -119,7 +148,9 @@ class ThresholdReport(Report):
             chart.bars(
                 edges.tolist(), counts.tolist(), colour, name, label, opacity, tooltip="{low}–{high}: {count} " + label
             )
+        draw_fitted(chart, self.estimate, self.low, float(width))
         self._best_marker(chart)
+        mark_estimated_best(chart, self.estimate)
         return chart
 
     def links_chart(self) -> svg.Chart:
@@ -227,19 +258,32 @@ class ThresholdReport(Report):
 
     # tables and text
 
+    def estimate_caption(self) -> str:
+        """The caption of the estimate's chart."""
+        return (
+            "Estimated from the scores alone, without a ground truth: dashed lines, with their uncertainty bands "
+            "shaded"
+            + ("; the ground truth's solid, to compare." if self.analysis.has_truth else ".")
+            + " The first chart draws the estimated matches and non-matches over the scores."
+        )
+
     def table(self) -> Table:
         """Candidate pairs, links and quality at round thresholds (and the best one)."""
         analysis = self.analysis
         thresholds = table_thresholds(self.low)
         best = self.best
-        if best is not None:
+        estimated = self.estimate.best if self.estimate.reason is None else None
+        chosen = [found.threshold for found in (best, estimated) if found is not None]
+        for value in chosen:
             # The best, and the round thresholds either side of it.
-            near = {best.threshold, math.floor(best.threshold * 100) / 100, math.ceil(best.threshold * 100) / 100}
-            thresholds = sorted(set(thresholds) | {round(value, 4) for value in near if self.low <= value <= 1.0})
+            near = {value, math.floor(value * 100) / 100, math.ceil(value * 100) / 100}
+            thresholds = sorted(set(thresholds) | {round(one, 4) for one in near if self.low <= one <= 1.0})
         two_party = analysis.links is not None
         headings = ["threshold", "candidate pairs"] + (["links"] if two_party else [])
         if analysis.has_truth:
             headings += ["true links", "false links", "missed matches", "precision", "recall", "F\u2011measure"]
+        if estimated is not None:
+            headings += ESTIMATE_HEADINGS
         rows = []
         highlight = []
         for index, threshold in enumerate(thresholds):
@@ -255,11 +299,20 @@ class ThresholdReport(Report):
                     _fmt(result.recall),
                     _fmt(result.f_measure),
                 ]
-            if best is not None and threshold == best.threshold:
+            row += estimate_cells(self.estimate, threshold)
+            if threshold in [round(value, 4) for value in chosen]:
                 highlight.append(index)
             rows.append(row)
+        marked = " and estimated best" if best is not None and estimated is not None else ""
         return Table(
-            "What each threshold gives" + (" (best F-measure highlighted)" if best is not None else ""),
+            "What each threshold gives"
+            + (
+                f" (best{marked} F-measure highlighted)"
+                if best is not None
+                else " (estimated best F-measure highlighted)"
+                if estimated is not None
+                else ""
+            ),
             headings,
             rows,
             highlight=highlight,
@@ -285,6 +338,18 @@ class ThresholdReport(Report):
         if analysis.truth is not None and analysis.true_matches:
             facts.append(("Ground truth", f"{analysis.true_matches:,} true matches from {analysis.truth.path}"))
             facts.append(("True matches among the pairs", f"{analysis.truth_in_scores:,}"))
+        estimate = self.estimate
+        if estimate.reason is None and estimate.best is not None:
+            facts.append(("Estimated best threshold", f"{estimate.best.threshold:g} (from the scores alone)"))
+            facts.append(
+                (
+                    "Estimated matches among the pairs",
+                    f"about {estimate.matches:,.0f}"
+                    f" ({estimate.matches_band[0]:,.0f} to {estimate.matches_band[1]:,.0f})",
+                )
+            )
+        else:
+            facts.append(("Estimated best threshold", "none (see below)"))
         return facts
 
     def key_message(self) -> str:
@@ -308,13 +373,17 @@ class ThresholdReport(Report):
                 f"(precision {result.precision:.3f}), and finds {result.true_links:,} of the "
                 f"{analysis.true_matches:,} true matches (recall {result.recall:.3f})."
             )
+        if self.estimate.reason is None:
+            return estimate_message(self.estimate)
         if analysis.links is not None:
             return (
+                no_estimate(self.estimate) + " "
                 "Without a ground truth, look at the first chart for two humps: the many non-matches at low "
                 "similarity and the matches near 1. A threshold in the dip between them keeps most matches and "
                 "few non-matches; the second chart shows how many links it gives."
             )
         return (
+            no_estimate(self.estimate) + " "
             "These scores are of more than two parties, so the links are not counted (one-to-one matching applies "
             "to two parties); the charts show the candidate pairs."
         )
@@ -343,6 +412,9 @@ class ThresholdReport(Report):
         analysis = self.analysis
         page = Page(self.title, f"Similarity scores: {analysis.scores.path}")
         page.paragraph(self.key_message(), "key")
+        if self.best is not None:  # the estimate beside the truth
+            truth_f = analysis.at(self.estimate.best.threshold).f_measure if self.estimate.best is not None else None
+            page.paragraph(estimate_message(self.estimate, truth_f), "key estimate")
         page.facts(self.summary(), "summary")
         for note in self.warnings():
             page.paragraph(note, "warning")
@@ -352,6 +424,11 @@ class ThresholdReport(Report):
                 ": in blue the true matches, in orange the non-matches; where they overlap the colours mix."
                 if analysis.has_truth
                 else ". Matches usually form a hump near 1, non-matches a larger one at lower similarity."
+            )
+            + (
+                " The dashed curves are the matches and non-matches estimated from the scores alone."
+                if self.estimate.reason is None
+                else ""
             ),
             (
                 "Raising the threshold removes links. Links are what remains of the pairs with at least the threshold "
@@ -367,9 +444,17 @@ class ThresholdReport(Report):
         page.figure(self.charts[0].svg(), captions[0])
         page.heading("Links at each threshold")
         page.figure(self.charts[1].svg(), captions[1])
-        if len(self.charts) > 2:
+        charts = self.charts[2:]
+        if analysis.has_truth:
             page.heading("Precision and recall at each threshold")
-            page.figure(self.charts[2].svg(), captions[2])
+            page.figure(charts.pop(0).svg(), captions[2])
+        page.heading("Estimated precision and recall at each threshold")
+        if charts:
+            page.figure(charts.pop(0).svg(), self.estimate_caption())
+            for note in estimate_notes(self.estimate, self.sampled_above):
+                page.paragraph(note)
+        else:
+            page.paragraph(no_estimate(self.estimate), "warning no-estimate")
         page.heading("Thresholds")
         page.table(self.table())
         return page
@@ -435,4 +520,5 @@ def format_summary(report: ThresholdReport) -> List[str]:
             f"Best threshold {best.threshold:g}: F-measure {result.f_measure:.3f}, precision {result.precision:.3f},"
             f" recall {result.recall:.3f} ({result.links:,} links, {result.true_links:,} of them true)"
         )
+    lines.append(estimate_line(report.estimate))
     return lines

@@ -65,6 +65,10 @@
     var lines = Array.prototype.map.call(svg.querySelectorAll("g[data-series] polyline"), function (line) {
       return {series: line.parentNode.getAttribute("data-series"), points: line.points.numberOfItems, box: box(line)};
     });
+    var bands = Array.prototype.map.call(svg.querySelectorAll("g[data-series] polygon"), function (polygon) {
+      return {series: polygon.parentNode.getAttribute("data-series"), points: polygon.points.numberOfItems,
+              box: box(polygon)};
+    });
     var markers = Array.prototype.map.call(svg.querySelectorAll("g[data-value]"), function (group) {
       var line = group.querySelector("line");
       var label = group.querySelector("text");
@@ -72,7 +76,7 @@
               line: box(line), label: label ? label.textContent : "", labelBox: label ? box(label) : null};
     });
     result.charts[svg.id] = {
-      box: outer, texts: texts, overlaps: overlaps, outside: outside, bars: bars, lines: lines, markers: markers,
+      box: outer, texts: texts, overlaps: overlaps, outside: outside, bars: bars, lines: lines, bands: bands, markers: markers,
       title: svg.querySelector("title").textContent, pixels: null
     };
   });

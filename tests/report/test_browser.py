@@ -5,6 +5,7 @@ after layout the probe measures every chart: the boxes of its texts, bars and
 markers, and the colours of its pixels as the browser paints them.
 """
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -78,7 +79,9 @@ def truth_page(linkage: Linkage, tmp_path: Path) -> Tuple[Path, Any]:
 def test_the_threshold_page_with_a_ground_truth(chromium: str, truth_page, linkage: Linkage, tmp_path: Path):
     page, report = truth_page
     measured = render(chromium, page, tmp_path)
-    assert_legible(measured, ["scores-histogram", "links-by-threshold", "quality-by-threshold"])
+    assert_legible(
+        measured, ["scores-histogram", "links-by-threshold", "quality-by-threshold", "estimate-by-threshold"]
+    )
     histogram = measured["charts"]["scores-histogram"]
 
     # the two humps: every pair in one bar of its series, heights to the (log) scale
@@ -136,12 +139,45 @@ def test_the_threshold_page_with_a_ground_truth(chromium: str, truth_page, linka
     (links_line,) = [line for line in links["lines"] if line["series"] == "links"]
     assert abs(((zero["box"][1] + zero["box"][3]) / 2 - links_line["box"][1]) - links_at_half * pixels_per_link) <= 2
 
+    # the estimate beside the truth: estimated curves (dashed) with their bands, the true ones, both best thresholds
+    estimated = measured["charts"]["estimate-by-threshold"]
+    assert_estimate_drawn(estimated, report, with_truth=True)
+    assert {line["series"] for line in histogram["lines"]} == {"estimated-matches", "estimated-non-matches"}
+    assert_estimated_best_marked(histogram, report)
+
+
+def assert_estimated_best_marked(chart: Dict[str, Any], report: Any) -> None:
+    """The estimated best threshold is marked at its place, labelled as an estimate with its F-measure."""
+    best = report.estimate.best
+    (marker,) = [marker for marker in chart["markers"] if marker["role"] == "estimated-best-threshold"]
+    assert marker["value"] == best.threshold
+    assert marker["label"] == f"estimated best {best.threshold:g}estimated F-measure {best.f_measure:.3f}"
+    assert abs(marker["line"][0] - x_of(chart, best.threshold)) <= 1.5
+
+
+def assert_estimate_drawn(chart: Dict[str, Any], report: Any, with_truth: bool) -> None:
+    """The estimate's chart: three estimated curves over its thresholds, their bands painted, its best marked."""
+    estimate = report.estimate
+    points = int((estimate.thresholds >= report.low - 1e-9).sum())
+    expected = [("estimated-f-measure", points), ("estimated-precision", points), ("estimated-recall", points)]
+    if with_truth:
+        expected += [("true-f-measure", 401), ("true-precision", 401), ("true-recall", 401)]
+    assert sorted((line["series"], line["points"]) for line in chart["lines"]) == sorted(expected)
+    assert sorted(band["series"] for band in chart["bands"]) == ["f-measure-band", "precision-band", "recall-band"]
+    assert all(band["points"] == 2 * points for band in chart["bands"])
+    assert all(band["box"][3] - band["box"][1] > 5 for band in chart["bands"])  # a band, not a line
+    # the F-measure's band, black at 18% over white, where no other band is
+    assert pixels_near(chart["pixels"], blend("#000000", 0.18), 2) > 200
+    assert_estimated_best_marked(chart, report)
+    title = "How good would the links be? (estimated)"
+    assert [text["text"] for text in chart["texts"] if text["role"] == "title"] == [title]
+
 
 def test_the_threshold_page_without_a_ground_truth(chromium: str, linkage: Linkage, tmp_path: Path):
     page = tmp_path / "report.html"
-    threshold_report(str(linkage.scores_path), str(page))
+    report = threshold_report(str(linkage.scores_path), str(page))
     measured = render(chromium, page, tmp_path)
-    assert_legible(measured, ["scores-histogram", "links-by-threshold"])
+    assert_legible(measured, ["scores-histogram", "links-by-threshold", "estimate-by-threshold"])
     histogram = measured["charts"]["scores-histogram"]
     assert {bar["series"] for bar in histogram["bars"]} == {"pairs"}
     assert sum(bar["count"] for bar in histogram["bars"]) == len(linkage.scores)
@@ -149,6 +185,27 @@ def test_the_threshold_page_without_a_ground_truth(chromium: str, linkage: Linka
         not chart["markers"] or chart["markers"][0]["role"] != "best-threshold" for chart in measured["charts"].values()
     )
     assert pixels_near(histogram["pixels"], blend("#56B4E9", 0.9)) > 5000
+    # no truth, but the estimate: its curves over the histogram, its chart, its best threshold marked
+    assert {line["series"] for line in histogram["lines"]} == {"estimated-matches", "estimated-non-matches"}
+    assert_estimated_best_marked(histogram, report)
+    assert_estimate_drawn(measured["charts"]["estimate-by-threshold"], report, with_truth=False)
+
+
+def test_the_threshold_page_without_an_estimate(chromium: str, tmp_path: Path):
+    # scores of three parties: no links, no estimate; the page says why, and draws no estimate
+    scores = tmp_path / "three.json"
+    pairs = [[[0, i], [1 + i % 2, i], 0.5 + (i % 50) / 100] for i in range(300)]
+    scores.write_text(json.dumps({"similarity_scores": pairs}))
+    page = tmp_path / "report.html"
+    report = threshold_report(str(scores), str(page))
+    assert report.estimate.reason is not None
+    measured = render(chromium, page, tmp_path)
+    assert_legible(measured, ["scores-histogram", "links-by-threshold"])
+    assert all(not chart["markers"] for chart in measured["charts"].values())
+    assert all(not chart["bands"] for chart in measured["charts"].values())
+    html = page.read_text()
+    assert html.count(f"No estimate of the best threshold: {report.estimate.reason}.") == 2  # the key message, and
+    assert '<p class="warning no-estimate">' in html  # where the estimate's chart would be
 
 
 def test_the_block_page(chromium: str, tmp_path: Path):

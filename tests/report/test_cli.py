@@ -11,6 +11,8 @@ from xml.etree import ElementTree
 
 import pytest
 
+from anonlinkclient.io.scores_file import read_scores
+from anonlinkclient.report.estimate import estimate_scores
 from tests.helpers import noisy, random_clks, run_cli, write_block_file, write_clk_file
 from tests.report.made_up import Linkage, best_by_brute_force, brute_force
 
@@ -55,7 +57,13 @@ def test_threshold_report_with_a_ground_truth(linkage: Linkage, tmp_path: Path):
     assert (int(found.group(5).replace(",", "")), int(found.group(6).replace(",", ""))) == (links, true_links)
     # the printed threshold keeps exactly the pairs of the best similarity found by exhaustive search
     assert pairs == brute_force(linkage.scores, linkage.truth, threshold)[0]
-    assert lines[2:] == [f"Report written to {output}", f"Charts written to {figure}"]
+    # the estimate beside it, from the scores alone, labelled so
+    estimated = estimate_scores(read_scores(str(linkage.scores_path))).best
+    assert lines[2] == (
+        f"Estimated best threshold {estimated.threshold:g}: F-measure {estimated.f_measure:.3f}, precision "
+        f"{estimated.precision:.3f}, recall {estimated.recall:.3f} (estimated from the scores, no ground truth)"
+    )
+    assert lines[3:] == [f"Report written to {output}", f"Charts written to {figure}"]
 
     page = output.read_text(encoding="utf-8")
     assert_self_contained(page)
@@ -63,24 +71,37 @@ def test_threshold_report_with_a_ground_truth(linkage: Linkage, tmp_path: Path):
     root = ElementTree.parse(figure).getroot()
     assert root.tag == f"{SVG}svg"
     charts = [group.get("data-chart") for group in root.iter(f"{SVG}g") if group.get("data-chart")]
-    assert charts == ["scores-histogram", "links-by-threshold", "quality-by-threshold"]
+    assert charts == ["scores-histogram", "links-by-threshold", "quality-by-threshold", "estimate-by-threshold"]
     markers = [group for group in root.iter(f"{SVG}g") if group.get("data-role") == "best-threshold"]
-    assert [float(marker.get("data-value")) for marker in markers] == [printed] * 3
+    assert [float(marker.get("data-value")) for marker in markers] == [printed] * 4
+    markers = [group for group in root.iter(f"{SVG}g") if group.get("data-role") == "estimated-best-threshold"]
+    assert [float(marker.get("data-value")) for marker in markers] == [estimated.threshold] * 2
 
 
 def test_threshold_report_without_a_ground_truth_to_stdout(linkage: Linkage):
     result = run_cli("threshold-report", linkage.scores_path, "-")
     assert result.exit_code == 0, result.stderr
     assert_self_contained(result.stdout)
-    assert "best threshold" not in result.stdout.lower()
+    # no best threshold of a ground truth, only the estimated one
+    assert "Best threshold:" not in result.stdout and 'data-role="best-threshold"' not in result.stdout
     assert 'id="quality-by-threshold"' not in result.stdout
     assert result.stderr.splitlines()[-1] == "Report written to stdout"
-    # the table's links agree with the brute-force count
-    rows = re.findall(r"<tr><td>([0-9.]+)</td><td>([0-9,]+)</td><td>([0-9,]+)</td></tr>", result.stdout)
-    assert len(rows) == 11
-    for threshold, pairs, links in rows:
+    estimate = estimate_scores(read_scores(str(linkage.scores_path)))
+    assert estimate.best is not None
+    assert result.stdout.count('data-role="estimated-best-threshold"') == 2
+    # the table's links agree with the brute-force count; the estimated columns with the estimate
+    rows = re.findall(
+        r"<tr(?: class=\"best\")?><td>([0-9.]+)</td><td>([0-9,]+)</td><td>([0-9,]+)</td>"
+        r"<td>([0-9.]+)</td><td>([0-9.]+)</td><td>([0-9.]+)</td></tr>",
+        result.stdout,
+    )
+    assert len(rows) == 12  # 0.5 to 1 in steps of 0.05, and the estimated best
+    assert str(estimate.best.threshold) in [row[0] for row in rows]
+    for threshold, pairs, links, *estimated in rows:
         expected_pairs, expected_links, _true = brute_force(linkage.scores, set(), float(threshold))
         assert (int(pairs.replace(",", "")), int(links.replace(",", ""))) == (expected_pairs, expected_links)
+        at = estimate.at(float(threshold))
+        assert estimated == [f"{at.precision:.3f}", f"{at.recall:.3f}", f"{at.f_measure:.3f}"]
 
 
 def test_block_report(tmp_path: Path):

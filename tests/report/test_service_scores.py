@@ -51,3 +51,56 @@ def test_a_similarity_scores_run_of_the_entity_service(entity_service, tmp_path:
     )
     assert found, result.stderr
     assert 'data-role="best-threshold"' in report.read_text()
+
+
+def test_the_estimate_of_a_similarity_scores_run_is_that_of_find_similarity(entity_service, tmp_path: Path):
+    # demo data, hashed, uploaded and linked by the service at 0.6; the same CLKs linked locally at 0.6
+    a_csv, b_csv, schema = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "schema.json"
+    assert run_cli("generate", 600, a_csv, "--linked", b_csv, "--seed", 5).exit_code == 0
+    assert run_cli("generate-default-schema", schema).exit_code == 0
+    for csv_file in (a_csv, b_csv):
+        hashed = run_cli("hash", "--quiet", csv_file, "secret", schema, csv_file.with_suffix(".json"))
+        assert hashed.exit_code == 0, hashed.stderr
+    client = RestClient(entity_service.url)
+    credentials = new_project(client, result_type="similarity_scores")
+    for token, name in zip(credentials["update_tokens"], "ab"):
+        with open(tmp_path / f"{name}.json", "rb") as handle:
+            client.project_upload_clks(credentials["project_id"], token, handle)
+    env = {"ANONLINK_APIKEY": credentials["result_token"], "ANONLINK_SERVER": entity_service.url}
+    run_file = tmp_path / "run.json"
+    created = run_cli(
+        "create", "--project", credentials["project_id"], "--threshold", "0.6", "--name", "r", "-o", run_file, env=env
+    )
+    assert created.exit_code == 0, created.stderr
+    service_scores = tmp_path / "service.json"
+    run_id = json.loads(run_file.read_text())["run_id"]
+    fetched = run_cli(
+        "results", "--watch", "--project", credentials["project_id"], "--run", run_id, "-o", service_scores, env=env
+    )
+    assert fetched.exit_code == 0, fetched.stderr
+    local_scores = tmp_path / "local.json"
+    linked = run_cli(
+        "find-similarity",
+        "--quiet",
+        0.6,
+        tmp_path / "groups.json",
+        "--clk",
+        tmp_path / "a.json",
+        "--clk",
+        tmp_path / "b.json",
+        "--scores",
+        local_scores,
+    )
+    assert linked.exit_code == 0, linked.stderr
+
+    lines = []
+    for scores in (service_scores, local_scores):
+        result = run_cli("threshold-report", scores, tmp_path / "report.html")
+        assert result.exit_code == 0, result.stderr
+        lines.append(result.stderr.splitlines()[1])
+    assert re.fullmatch(
+        r"Estimated best threshold [0-9.]+: F-measure [0-9.]{5}, precision [0-9.]{5}, recall [0-9.]{5} "
+        r"\(estimated from the scores, no ground truth\)",
+        lines[0],
+    ), lines[0]
+    assert lines[0] == lines[1]
