@@ -189,9 +189,13 @@ def encode_source(
     encoder = ClkEncoder(schema, keys)  # refuses keys it cannot use here, not in a worker
     workers = workers or default_workers()
     pieces = _until_error(source.pieces(PieceSize(CHUNK_ROWS, PIECE_CHARACTERS, workers > 1)))
-    first_two = list(itertools.islice(pieces, 2))
+    # Workers started before the source reads anything are forks of a small process (a reader's memory, such
+    # as Arrow's compute functions, is not copied into each): so where the source knows it is large, at once.
+    known = source.count()
+    early = workers > 1 and known is not None and known > CHUNK_ROWS
+    first_two = [] if early else list(itertools.islice(pieces, 2))
     done = _Done(source)
-    if workers == 1 or len(first_two) < 2:  # small: not worth starting processes
+    if workers == 1 or (len(first_two) < 2 and not early):  # small: not worth starting processes
         for piece in itertools.chain(first_two, pieces):
             if isinstance(piece, _Stop):
                 raise piece.error
@@ -208,6 +212,7 @@ def encode_source(
         initargs=(keys, schema, validate, cache_bytes),
     )
     try:
+        pool.submit(os.getpid).result()  # the first task starts the workers (all of them, when they are forks)
         in_flight: deque[Future[PieceResult]] = deque()
         for piece in itertools.chain(first_two, pieces):
             if isinstance(piece, _Stop):

@@ -1,13 +1,14 @@
 """Which record source reads an input: chosen from the argument (its extension or URL scheme), or named.
 
-========================  ===========  =========================================
-argument                  format       source
-========================  ===========  =========================================
-``*.parquet``, ``*.pq``   ``parquet``  :class:`~.parquet_records.ParquetSource`
-``*.xlsx``, ``*.xlsm``    ``xlsx``     :class:`~.excel_records.ExcelSource`
-``dialect://...``         ``sql``      :class:`~.sql_records.SqlSource`
-anything else             ``csv``      :class:`~.csv_records.CsvSource`
-========================  ===========  =========================================
+=============================  ===========  =========================================
+argument                       format       source
+=============================  ===========  =========================================
+``*.parquet``, ``*.pq``        ``parquet``  :class:`~.parquet_records.ParquetSource`
+a directory (of part files)    ``parquet``  :class:`~.parquet_records.ParquetSource`
+``*.xlsx``, ``*.xlsm``         ``xlsx``     :class:`~.excel_records.ExcelSource`
+``dialect://...``              ``sql``      :class:`~.sql_records.SqlSource`
+anything else                  ``csv``      :class:`~.csv_records.CsvSource`
+=============================  ===========  =========================================
 
 DataFrames are given to the library directly (:class:`~.frame_records.FrameSource`).
 """
@@ -47,24 +48,34 @@ def input_format(argument: str, given: Optional[str] = None) -> str:
         return given
     if is_database_url(argument):
         return "sql"
+    if os.path.isdir(argument):
+        return "parquet"
     return EXTENSIONS.get(os.path.splitext(argument.lower())[1], "csv")
 
 
-#: The package each format's reader needs (the single-file executable leaves them out).
+#: The package each format's reader needs (the single-file executable leaves pyarrow out).
 READERS = {"parquet": "pyarrow", "xlsx": "openpyxl", "sql": "sqlalchemy"}
 
 
 def _check_reader(kind: str) -> None:
-    """Refuse a format whose reader is not installed, in one line that says what to install."""
+    """Refuse a format whose reader is not installed, in one line that says how to get it."""
     import importlib.util
+    import sys
 
     module = READERS.get(kind)
-    if module is not None and importlib.util.find_spec(module) is None:
+    if module is None or importlib.util.find_spec(module) is not None:
+        return
+    if getattr(sys, "frozen", False):  # PyInstaller's executable: pip cannot add to it
         raise UsageError(
-            f"reading {kind} input needs the {module} package, which is not installed here "
-            "(pip install anonlink-client installs it)",
+            f"the single-file anonlink executable does not read {kind} input (it leaves out {module}); "
+            "the Python package does (pip install anonlink-client)",
             "input_format",
         )
+    raise UsageError(
+        f"reading {kind} input needs the {module} package, which is not installed here "
+        "(pip install anonlink-client installs it)",
+        "input_format",
+    )
 
 
 def is_typed(argument: str, given: Optional[str] = None) -> bool:

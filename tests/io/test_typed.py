@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anonlinkclient.io.records import Column
-from anonlinkclient.io.typed import ArrowText, column_texts, text_of, why_refused
+from anonlinkclient.io.arrow_text import ArrowText
+from anonlinkclient.io.typed import column_texts, text_of, why_refused
 
 DATE = Column("dob", date_format="%d/%m/%Y", missing="N/A")
 PLAIN = Column("x")
