@@ -58,7 +58,9 @@ class ParquetSource(TypedSource):
         if os.path.isdir(path):
             paths = part_files(path)
             if not paths:
-                raise InputFileError(self.name, "is a directory without Parquet files (names beginning . or _ aside)")
+                raise InputFileError(
+                    self.name, "is a directory with no Parquet files in it (names beginning with . or _ are skipped)"
+                )
             self._parts = [_part(part, self.name, os.path.relpath(part, path)) for part in paths]
         else:
             self._parts = [_part(path, self.name)]
