@@ -83,33 +83,29 @@ def is_typed(argument: str, given: Optional[str] = None) -> bool:
     return input_format(argument, given) != "csv"
 
 
-def open_source(
+def open_records(
     argument: str,
-    given_format: Optional[str] = None,
+    where: PiiOptions = PiiOptions(),
     header: bool = True,
     width: Optional[int] = None,
-    table: Optional[str] = None,
-    query: Optional[str] = None,
-    sheet: Optional[str] = None,
     count: bool = False,
 ) -> RecordSource:
     """Open the record source an argument names (see the table above).
 
-    :param argument: a file path or a database URL.
-    :param given_format: the format, instead of guessing it from the argument.
+    :param argument: a file path, a directory (a Parquet dataset) or a database URL.
+    :param where: its format (instead of guessing it from the argument), the table or query
+        (databases only), the sheet (Excel only; default: the first).
     :param header: a CSV's first row is a header (typed sources always name their columns).
     :param width: the number of columns every CSV record must have, if known.
-    :param table: / :param query: the table to read, or the query to run (databases only).
-    :param sheet: the workbook's sheet to read (default: the first; Excel only).
     :param count: count a CSV's lines first (for a progress bar).
     :raises UsageError: for options that do not fit the format.
     :raises InputFileError: if the source cannot be opened.
     """
-    kind = input_format(argument, given_format)
+    kind = input_format(argument, where.input_format)
     _check_reader(kind)
-    if kind != "sql" and (table is not None or query is not None):
+    if kind != "sql" and (where.table is not None or where.query is not None):
         raise UsageError(f"{argument} is not a database: a table or query cannot be read from it", "table")
-    if kind != "xlsx" and sheet is not None:
+    if kind != "xlsx" and where.sheet is not None:
         raise UsageError(f"{argument} is not an Excel workbook: it has no sheets", "sheet")
     if kind == "parquet":
         from anonlinkclient.io.parquet_records import ParquetSource
@@ -118,11 +114,11 @@ def open_source(
     if kind == "xlsx":
         from anonlinkclient.io.excel_records import ExcelSource
 
-        return ExcelSource(argument, sheet)
+        return ExcelSource(argument, where.sheet)
     if kind == "sql":
         from anonlinkclient.io.sql_records import SqlSource
 
-        return SqlSource(argument, table, query)
+        return SqlSource(argument, where.table, where.query)
     handle = open_text_input(argument)
     try:
         return CsvSource(handle, argument, header=header, width=width, count=count, owned=True)
