@@ -141,6 +141,18 @@ def test_block_reads_parquet_as_the_csv(people: Path, tmp_path: Path) -> None:
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
+def test_hash_help_tells_the_input_format_from_the_output_format() -> None:
+    """``--format`` has been the output's since 0.3.0; ``--input-format`` is the input's, and the help says so."""
+    result = run_cli("hash", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "--format [json|binary] The output's format: the CLKs as JSON" in text
+    assert "(--input-format is the input's)" in text
+    assert "--input-format [csv|parquet|xlsx|sql] The kind of the PII input, where its name does not say it." in text
+    assert "or a directory of part files, is Parquet" in text
+    assert "(--format, where a command has it, is the output's.)" in text
+
+
 # ---------------------------------------------------------------------------------------------- bad files
 
 
