@@ -7,8 +7,11 @@ workbooks, SQLite and PostgreSQL (openpyxl, SQLAlchemy and psycopg are bundled),
 not Parquet (pyarrow is left out), which it says in one line.
 """
 
+import base64
 import csv
 import datetime
+import json
+import random
 import re
 import sqlite3
 import subprocess
@@ -233,3 +236,25 @@ def test_parquet_is_refused_in_one_line(both: List[Runner], typed_copies: Path) 
         "the Python package does (pip install anonlink-client)\n"
     )
     assert not (typed_copies / "frozen" / "clks.json").exists()
+
+
+def test_find_similarity_on_worker_processes(both: List[Runner], tmp_path: Path) -> None:
+    """The frozen program starts its linkage workers as the installed package does (spawned), with the same result."""
+    rng = random.Random(3)
+    base = [rng.randbytes(128) for _ in range(7200)]  # 2 x 7,200 CLKs: enough comparisons to start workers
+    for party, flips in (("a", 0), ("b", 3)):
+        clks = []
+        for clk in base:
+            changed = bytearray(clk)
+            for _ in range(flips):
+                changed[rng.randrange(128)] ^= 1 << rng.randrange(8)
+            clks.append(base64.b64encode(bytes(changed)).decode())
+        for name in ("frozen", "package"):
+            (tmp_path / name / f"{party}.json").write_text(json.dumps({"clks": clks}))
+    args = ["find-similarity", "0.9", "groups.json", "--clk", "a.json", "--clk", "b.json", "--workers", "2"]
+    result = same([run(*args, "--scores", "scores.bin", "--scores-format", "binary") for run in both])
+    assert result.returncode == 0, result.stderr
+    for output in ("groups.json", "scores.bin"):
+        assert (tmp_path / "frozen" / output).read_bytes() == (tmp_path / "package" / output).read_bytes()
+    verbose = both[0](*args, "-v", "--workers", "2")
+    assert "with 2 worker processes" in verbose.stderr, verbose.stderr
