@@ -11,6 +11,7 @@ to :func:`clkhash.clk.hash_chunk`, with the same validation) with keys from
 """
 
 import itertools
+import os
 import signal
 from collections import deque
 from typing import (
