@@ -39,7 +39,8 @@ class LocalSpark:
 
     def event_log_text(self) -> str:
         """Everything the event log holds so far."""
-        return "".join(path.read_text(errors="replace") for path in sorted(self.event_log.iterdir()))
+        files = sorted(path for path in self.event_log.rglob("*") if path.is_file())
+        return "".join(path.read_text(errors="replace") for path in files)
 
     def log_text(self) -> str:
         """Everything the JVM has printed so far."""
@@ -78,10 +79,11 @@ def start_spark(directory: Path) -> LocalSpark:
         "spark.ui.showConsoleProgress": "false",
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": (directory / "events").as_uri(),
+        "spark.eventLog.compress": "false",  # the tests read it as text
         "spark.local.dir": str(directory / "local"),
         "spark.sql.warehouse.dir": str(directory / "warehouse"),
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.shuffle.partitions": "3",
         "spark.default.parallelism": "2",
         # several part files and Arrow batches even for small data: their order is tested
         "spark.sql.adaptive.coalescePartitions.enabled": "false",

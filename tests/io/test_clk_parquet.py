@@ -105,7 +105,7 @@ def test_part_numbers_beyond_five_digits_are_ordered_as_numbers(tmp_path: Path) 
 
 def test_a_single_parquet_file_is_a_dataset(tmp_path: Path) -> None:
     clks = clks_of(12)
-    path = write_part(tmp_path / "clks.parquet", ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"], clks, META)
+    path = write_part(tmp_path / "clks.parquet", list("abcdefghijkl"), clks, META)
     assert is_clk_dataset(str(path))
     assert list(iter_clks(str(path))) == clks
 
