@@ -78,7 +78,9 @@ class ExcelSource(RecordSource):
 
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
         """Runs of about ``size.rows`` records, parsed here, turned into text where they are read."""
-        positions = [self._header.index(c.name) if c.name in self._header else None for c in self._requested]
+        positions = [
+            self._header.index(c.name) if c.required and c.name in self._header else None for c in self._requested
+        ]
         labels = [column.name for column in self._requested]
         records, excel_row = 0, 1
         chunk: List[Tuple[Any, ...]] = []

@@ -10,7 +10,7 @@ from typing import Any, Iterator, List, Optional, Sequence
 
 from anonlinkclient.errors import UsageError
 from anonlinkclient.io.records import Column, Location, Piece, PieceSize, RecordSource, Row
-from anonlinkclient.io.typed import TypedPiece, check_columns, typed_rows
+from anonlinkclient.io.typed import ArrowText, TypedPiece, check_columns, typed_rows
 
 
 def frame_kind(frame: Any) -> Optional[str]:
@@ -30,6 +30,8 @@ class FrameSource(RecordSource):
     :param name: how messages name it.
     :raises UsageError: for anything else.
     """
+
+    fresh_workers = True  # the workers need none of the reader's libraries
 
     def __init__(self, frame: Any, name: str = "DataFrame") -> None:
         self._kind = frame_kind(frame)
@@ -80,13 +82,17 @@ class FrameSource(RecordSource):
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
         """Slices of ``size.rows`` rows, turned into text where they are read."""
         total = self.count() or 0
-        arrays = {c.name: self._column(c.name) for c in self._requested if c.name in self._originals}
-        columns: List[Any] = [arrays.get(c.name) for c in self._requested]
+        arrays = {c.name: self._column(c.name) for c in self._requested if c.required and c.name in self._originals}
+        columns: List[Any] = [arrays.get(c.name) if c.required else None for c in self._requested]
         labels = [column.name for column in self._requested]
+        text = ArrowText(self._requested, labels)
         for start in range(0, total, size.rows):
             end = min(start + size.rows, total)
             sliced = [None if values is None else values[start:end] for values in columns]
-            yield TypedPiece(sliced, self._requested, labels, end - start)
+            if any(isinstance(values, list) for values in sliced):  # Python objects: turned into text by the worker
+                yield TypedPiece(sliced, self._requested, labels, end - start)
+            else:
+                yield text.piece(sliced, end - start)
 
 
 def _is_null(value: Any) -> bool:

@@ -1,7 +1,7 @@
 """PII records in a Parquet file, streamed a batch at a time (pyarrow), as a record source.
 
 Only the requested columns are read; typed values become text by the rules of
-:mod:`.typed`, in the worker processes. Rows count records from 1. A file that is not
+:mod:`.typed` as each batch is read. Rows count records from 1. A file that is not
 Parquet, is truncated or has corrupt pages is refused in one line naming it (and the
 row where reading stopped).
 """
@@ -11,7 +11,7 @@ from typing import Any, Iterator, List, Optional, Sequence
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.files import first_line, open_input
 from anonlinkclient.io.records import Location, Piece, PieceSize, RecordSource, Row
-from anonlinkclient.io.typed import Column, TypedPiece, check_columns, typed_rows
+from anonlinkclient.io.typed import ArrowText, Column, check_columns, typed_rows
 
 NOT_PARQUET = "not a Parquet file, or a truncated or corrupt one"
 
@@ -24,13 +24,16 @@ class ParquetSource(RecordSource):
     :raises InputFileError: if it cannot be opened or is not Parquet.
     """
 
+    fresh_workers = True  # the workers need none of the reader's libraries
+
     def __init__(self, path: str, name: Optional[str] = None) -> None:
         import pyarrow.parquet as pq
 
         self.name = name or path
         handle = open_input(path, "rb")
         try:
-            self._file = pq.ParquetFile(handle)
+            # pre-buffering keeps what it read: memory would grow with the file
+            self._file = pq.ParquetFile(handle, pre_buffer=False, buffer_size=1 << 20)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError or others for a bad footer
             handle.close()
             raise InputFileError(self.name, f"{NOT_PARQUET} ({_reason(exc)})") from None
@@ -61,9 +64,9 @@ class ParquetSource(RecordSource):
 
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
         """Batches of about ``size.rows`` records, decoded here, turned into text where they are read."""
-        present = [column.name for column in self._requested if column.name in self._file.schema_arrow.names]
-        wanted = list(dict.fromkeys(present))
-        labels = [column.name for column in self._requested]
+        names = self._file.schema_arrow.names
+        wanted = list(dict.fromkeys(c.name for c in self._requested if c.required and c.name in names))
+        text = ArrowText(self._requested, [column.name for column in self._requested])
         done = 0
         batches = self._file.iter_batches(batch_size=size.rows, columns=wanted, use_threads=False)
         while True:
@@ -74,8 +77,8 @@ class ParquetSource(RecordSource):
             except Exception as exc:  # corrupt pages, a truncated file
                 raise InputFileError(self.name, f"{NOT_PARQUET} ({_reason(exc)})", row=done + 1) from None
             by_name = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
-            columns: List[Any] = [by_name.get(column.name) for column in self._requested]
-            yield TypedPiece(columns, self._requested, labels, batch.num_rows)
+            columns: List[Any] = [by_name.get(c.name) if c.required else None for c in self._requested]
+            yield text.piece(columns, batch.num_rows)
             done += batch.num_rows
 
     def close(self) -> None:

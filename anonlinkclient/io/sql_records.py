@@ -82,7 +82,7 @@ class SqlSource(RecordSource):
     def _open(self, table: Optional[str], query: Optional[str]) -> None:
         with self._errors(None):
             connection = self._engine.connect()
-            self._connection = connection.execution_options(stream_results=True, max_row_buffer=1000)
+            self._connection = connection.execution_options(stream_results=True, max_row_buffer=10_000)
             if self._engine.dialect.name == "postgresql":
                 self._connection = self._connection.execution_options(postgresql_readonly=True)
         self._table_columns_: List[str] = []
@@ -154,14 +154,15 @@ class SqlSource(RecordSource):
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
         """Runs of about ``size.rows`` records fetched here, turned into text where they are read."""
         if self._result is None:  # a table: ask for the requested columns only
-            keys = [name for name in dict.fromkeys(c.name for c in self._requested) if name in self._table_columns_]
+            wanted = dict.fromkeys(c.name for c in self._requested if c.required)
+            keys = [name for name in wanted if name in self._table_columns_]
             self._run(self._select_table(self._table or "", keys))
         else:
             keys = list(self._result.keys())
         positions_of: dict = {}
         for at, name in enumerate(keys):
             positions_of.setdefault(name, at)
-        positions: List[Optional[int]] = [positions_of.get(column.name) for column in self._requested]
+        positions: List[Optional[int]] = [positions_of.get(c.name) if c.required else None for c in self._requested]
         labels = [column.name for column in self._requested]
         done = 0
         while True:
@@ -169,7 +170,8 @@ class SqlSource(RecordSource):
                 rows = self._result.fetchmany(size.rows) if self._result is not None else []
             if not rows:
                 return
-            columns = [None if at is None else [row[at] for row in rows] for at in positions]
+            by_position = list(zip(*rows))
+            columns = [None if at is None else list(by_position[at]) for at in positions]
             yield TypedPiece(columns, self._requested, labels, len(rows))
             done += len(rows)
 

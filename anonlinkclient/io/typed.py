@@ -16,9 +16,11 @@ The rules, the same for every typed source:
   refused: it has no text a schema could agree on.
 
 A refused value is reported with its source, row and column, and never shown. Columns
-are read by name (:class:`Column`); a column that need not exist (an ignored feature)
-reads as ``""``. Conversion happens in :class:`TypedPiece.read`, so in the worker
-processes when there are some.
+are read by name (:class:`Column`); a column that need not be read (an ignored feature,
+which hashes nothing) reads as ``""``. Python values (databases, Excel) are turned into
+text in :meth:`TypedPiece.read`, so in the worker processes when there are some; Arrow
+columns (Parquet, DataFrames) are turned into text where they are read, by
+:class:`ArrowText`, mostly inside Arrow, so that the workers need no pyarrow.
 """
 
 import datetime
@@ -109,6 +111,20 @@ def column_texts(values: Any, column: Column) -> Tuple[List[str], Optional[int],
         if str(values.type).startswith("dictionary"):
             values = values.dictionary_decode()
         values = values.to_pylist()
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)}:  # text, perhaps with NULLs: the common case, at list speed
+        return [column.missing if value is None else value for value in values], None, ""
+    if kinds <= {datetime.date, type(None)}:
+        cache = _DATE_TEXTS.setdefault((column.date_format, column.missing), {})
+        if len(cache) > DATE_CACHE_ENTRIES:
+            cache.clear()
+        texts = []
+        for value in values:
+            text = cache.get(value)
+            if text is None:
+                text = cache[value] = text_of(value, column)
+            texts.append(text)
+        return texts, None, ""
     texts = []
     for value in values:
         text = text_of(value, column)
@@ -116,6 +132,10 @@ def column_texts(values: Any, column: Column) -> Tuple[List[str], Optional[int],
             return texts, len(texts), why_refused(value)
         texts.append(text)
     return texts, None, ""
+
+
+#: Texts of dates already formatted in this process, by (date format, missing text).
+_DATE_TEXTS: dict = {}
 
 
 class TypedPiece(Piece):
@@ -150,6 +170,98 @@ class TypedPiece(Piece):
         if failure is not None:
             return rows[: failure.offset], failure
         return rows, None
+
+
+class TextColumnsPiece(Piece):
+    """Records already turned into text, column by column, for a worker to put together.
+
+    :param columns: one list of texts per column (cut short at the failure, if any).
+    :param length: the number of records.
+    :param failure: the first value that has no text, if any.
+    """
+
+    def __init__(self, columns: List[List[str]], length: int, failure: Optional[PieceFailure] = None) -> None:
+        self.columns = columns
+        self.length = length
+        self.failure = failure
+
+    def read(self) -> Tuple[List[Row], Optional[PieceFailure]]:
+        """The records, up to the failure."""
+        rows: List[Row] = list(zip(*self.columns)) if self.columns else [() for _ in range(self.length)]
+        if self.failure is not None:
+            return rows[: self.failure.offset], self.failure
+        return rows, None
+
+
+#: The most distinct dates a column's text cache keeps (a day per entry: about 27 years per 10,000).
+DATE_CACHE_ENTRIES = 1 << 18
+_EPOCH = datetime.date(1970, 1, 1).toordinal()
+
+
+class ArrowText:
+    """Turns Arrow columns into text by the rules above: text, integers and dates inside Arrow or through a cache;
+    other types value by value.
+
+    :param requested: the columns, in order (``required=False``: not read, ``""``).
+    :param labels: how messages name them.
+    """
+
+    def __init__(self, requested: Sequence[Column], labels: Sequence[str]) -> None:
+        self.requested = list(requested)
+        self.labels = list(labels)
+        self._dates: List[dict] = [{} for _ in self.requested]
+
+    def piece(self, arrays: Sequence[Any], length: int) -> TextColumnsPiece:
+        """The piece of ``length`` records whose columns are ``arrays`` (``None``: a column not read)."""
+        texts: List[List[str]] = []
+        failure: Optional[PieceFailure] = None
+        for at, (array, column, label) in enumerate(zip(arrays, self.requested, self.labels)):
+            if array is None:
+                texts.append([""] * length)
+                continue
+            done, bad, reason = self._texts(at, array, column)
+            texts.append(done)
+            if bad is not None and (failure is None or bad < failure.offset):
+                failure = PieceFailure(bad, label, reason)
+        return TextColumnsPiece(texts, length, failure)
+
+    def _texts(self, at: int, array: Any, column: Column) -> Tuple[List[str], Optional[int], str]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kind = array.type
+        if pa.types.is_dictionary(kind):
+            array = array.dictionary_decode()
+            kind = array.type
+        if pa.types.is_null(kind):
+            return [column.missing] * len(array), None, ""
+        if pa.types.is_integer(kind):
+            array = pc.cast(array, pa.string())
+        elif pa.types.is_date32(kind):
+            return self._date_texts(self._dates[at], array, column), None, ""
+        if _string_type(array):
+            texts = array.to_pylist()
+            if array.null_count:
+                texts = [column.missing if text is None else text for text in texts]
+            return texts, None, ""
+        return column_texts(array.to_pylist(), column)
+
+    @staticmethod
+    def _date_texts(cache: dict, array: Any, column: Column) -> List[str]:
+        import pyarrow as pa
+
+        texts = []
+        for day in array.cast(pa.int32()).to_pylist():
+            text = cache.get(day)
+            if text is None:
+                if day is None:
+                    text = column.missing
+                else:
+                    text = _format_date(datetime.date.fromordinal(_EPOCH + day), column.date_format)
+                    if len(cache) < DATE_CACHE_ENTRIES:
+                        cache[day] = text
+            texts.append(text)
+        return texts
 
 
 def typed_rows(source: RecordSource) -> Iterator[Row]:
