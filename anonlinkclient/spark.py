@@ -64,6 +64,8 @@ SOURCE_NAME = "Spark DataFrame"
 CLK_COLUMN = "clk"
 #: Row groups of the Parquet files :func:`write_clk_dataset` writes (``upload`` reads one at a time).
 ROW_GROUP_BYTES = 8 << 20
+#: What an empty DataFrame gets (as ``anonlink hash`` says of empty input; nothing is written).
+NO_RECORDS = "contains no records to hash"
 #: The longest id text a message shows.
 MAX_ID_CHARS = 40
 
@@ -199,6 +201,8 @@ def hash_dataframe(
 
     if not hasattr(frame, "mapInArrow") or not hasattr(frame, "schema"):
         raise UsageError(f"expected a Spark DataFrame, not {type(frame).__name__}", "frame")
+    if not isinstance(schema_path, str):
+        raise UsageError("give the linkage schema as its file (its fingerprint goes into the CLKs' metadata)", "schema")
     if id_column == clk_column:
         raise UsageError(f"the id column and the CLK column are both named {id_column!r}", "clk_column")
     schema = load_linkage_schema(schema_path)
@@ -291,13 +295,17 @@ def _sorted_clks(clks: Any, id_column: str, clk_column: str, size: int) -> Itera
     )
     ordered = clks.orderBy(functions.col(_quoted(id_column))).mapInArrow(PackClks(id_column, clk_column), packed_type)
     last: Any = None
+    empty = True
     for row in ordered.toLocalIterator():
+        empty = False
         if not row["increasing"] or (last is not None and not row["first"] > last):
             raise UsageError(_not_unique(id_column), "id_column")
         last = row["last"]
         data = row["clks"]
         for start in range(0, len(data), size):
             yield bytes(data[start : start + size])
+    if empty:
+        raise InputFileError(SOURCE_NAME, NO_RECORDS)
 
 
 def _not_unique(id_column: str) -> str:
@@ -328,6 +336,7 @@ def write_clk_file(clks: Any, path: str, clk_format: str = "binary") -> int:
     :param clk_format: ``binary`` or ``json``.
     :return: the number of CLKs written.
     :raises ExecutorInputError: for a row that cannot be hashed.
+    :raises InputFileError: for a DataFrame without rows (nothing is written then).
     :raises UsageError: for ids that are not unique, another DataFrame, or an unknown format.
     """
     id_column, clk_column, meta = _described(clks)
@@ -349,6 +358,7 @@ def write_clk_dataset(clks: Any, path: str, mode: str = "errorifexists") -> None
     :param path: the dataset's directory.
     :param mode: Spark's save mode (``errorifexists``, ``overwrite``).
     :raises ExecutorInputError: for a row that cannot be hashed.
+    :raises InputFileError: for a DataFrame without rows (nothing is written then).
     :raises UsageError: for ids that are not unique (nothing is written then), or another DataFrame.
     """
     from pyspark.sql import functions
@@ -357,8 +367,11 @@ def write_clk_dataset(clks: Any, path: str, mode: str = "errorifexists") -> None
     meta["sorted_by"] = id_column
     described = functions.col(_quoted(clk_column)).alias(clk_column, metadata={META_KEY: json.dumps(meta)})
     with _executor_errors(), _persisted(clks) as kept:
-        repeated = kept.groupBy(functions.col(_quoted(id_column))).count().where("count > 1")
-        if repeated.limit(1).count():
+        counts = kept.groupBy(functions.col(_quoted(id_column))).count()
+        ids, most = counts.agg(functions.count("*"), functions.max("count")).first() or (0, None)
+        if not ids:
+            raise InputFileError(SOURCE_NAME, NO_RECORDS)
+        if (most or 0) > 1:
             raise UsageError(_not_unique(id_column), "id_column")
         ordered = kept.orderBy(functions.col(_quoted(id_column))).select(functions.col(_quoted(id_column)), described)
         ordered.write.mode(mode).option("parquet.block.size", ROW_GROUP_BYTES).parquet(path)

@@ -289,7 +289,7 @@ def test_ids_that_appear_twice_are_refused_and_nothing_is_written(spark: Any, tm
     assert sorted(path.name for path in tmp_path.iterdir()) == ["schema.json"]
 
 
-def test_what_is_checked_before_spark_does_anything(spark: Any, tmp_path: Path) -> None:
+def test_what_is_checked_before_anything_is_written(spark: Any, tmp_path: Path) -> None:
     schema = write_schema(tmp_path, PEOPLE_SCHEMA)
     frame = spark.createDataFrame(people(5), PEOPLE_TYPE)
     with pytest.raises(InputFileError) as caught:
@@ -298,6 +298,13 @@ def test_what_is_checked_before_spark_does_anything(spark: Any, tmp_path: Path) 
     with pytest.raises(InputFileError) as caught:
         hash_dataframe(frame, SECRET, schema, "id", columns={"postcode": "zip"})
     assert one_line(caught) == "Spark DataFrame: has no column id (its columns: person_id, name, dob, age, zip)"
+    empty = hash_dataframe(frame.where("person_id < 0"), SECRET, schema, "person_id", columns={"postcode": "zip"})
+    with pytest.raises(InputFileError) as caught:
+        write_clk_file(empty, str(tmp_path / "clks.bin"))
+    assert one_line(caught) == "Spark DataFrame: contains no records to hash"
+    with pytest.raises(InputFileError) as caught:
+        write_clk_dataset(empty, str(tmp_path / "clks"))
+    assert one_line(caught) == "Spark DataFrame: contains no records to hash"
     with pytest.raises(UsageError, match="^expected a Spark DataFrame, not list$"):
         hash_dataframe([], SECRET, schema, "person_id")
     with pytest.raises(UsageError, match="^expected the DataFrame hash_dataframe returns"):
