@@ -42,21 +42,21 @@ import json
 import re
 import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 from clkhash.schema import Schema
 
 from anonlinkclient.encoding.encoder import ClkEncoder
 from anonlinkclient.encoding.hashing import clk_file_meta
-from anonlinkclient.encoding.parallel import CHUNK_ROWS, Keys, derive_keys
-from anonlinkclient.encoding.pii import ColumnMapping, open_pii, schema_columns
+from anonlinkclient.encoding.parallel import Keys, derive_keys
+from anonlinkclient.encoding.pii import ColumnMapping, schema_columns
 from anonlinkclient.encoding.schema import load_linkage_schema
 from anonlinkclient.errors import ExecutorInputError, InputFileError, RecordError, UsageError
 from anonlinkclient.io import clk_file
 from anonlinkclient.io.clk_parquet import META_KEY
 from anonlinkclient.io.output import check_outputs
-from anonlinkclient.io.records import Column, PieceSize
-from anonlinkclient.io.typed import check_columns
+from anonlinkclient.io.records import Column
+from anonlinkclient.io.typed import ArrowText, check_columns
 
 #: How messages name the DataFrame being hashed.
 SOURCE_NAME = "Spark DataFrame"
@@ -82,13 +82,16 @@ class _Hidden:
         return "<hidden>"
 
 
-# The encoder of the last task in this Python worker process, kept for the next task of the same job.
-_encoder_cache: Dict[str, ClkEncoder] = {}
+# What the last task in this Python worker process prepared (the encoder and the text of Arrow columns, with
+# their caches), kept for the next task of the same job.
+_prepared: Dict[str, Tuple[ClkEncoder, ArrowText]] = {}
 
 
 class HashClks:
     """What the executors run: Arrow batches of (id, feature columns) in, batches of (id, CLK) out.
 
+    Each batch's columns become the schema's text by the rules of every typed source
+    (:class:`~anonlinkclient.io.typed.ArrowText`), then the encoder of ``anonlink hash`` hashes them.
     Pickled with its keys; its ``repr`` and name show neither.
 
     :param schema: the linkage schema.
@@ -120,12 +123,14 @@ class HashClks:
     def __repr__(self) -> str:
         return f"HashClks(id_column={self.id_column!r})"
 
-    def _encoder(self) -> ClkEncoder:
-        encoder = _encoder_cache.get(self.token)
-        if encoder is None:
-            _encoder_cache.clear()
-            encoder = _encoder_cache[self.token] = ClkEncoder(self.schema, self.keys.value)
-        return encoder
+    def _prepare(self) -> Tuple[ClkEncoder, ArrowText]:
+        prepared = _prepared.get(self.token)
+        if prepared is None:
+            _prepared.clear()
+            requested = schema_columns(self.schema, self.columns)
+            text = ArrowText(requested, [column.name for column in requested])
+            prepared = _prepared[self.token] = (ClkEncoder(self.schema, self.keys.value), text)
+        return prepared
 
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
         """Hash every batch of a partition (on an executor).
@@ -134,34 +139,32 @@ class HashClks:
         """
         import pyarrow as pa
 
-        encoder = self._encoder()
+        encoder, text = self._prepare()
         for batch in batches:
-            ids = batch.column(batch.schema.get_field_index(self.id_column))
+            names = batch.schema.names
+            ids = batch.column(names.index(self.id_column))
             if ids.null_count:
                 raise InputFileError(SOURCE_NAME, "a row has no id (NULL); every row needs one", column=self.id_column)
-            clks: List[bytes] = []
-            with open_pii(pa.Table.from_batches([batch]), self.schema, columns=self.columns) as source:
-                for piece in source.pieces(PieceSize(rows=CHUNK_ROWS)):
-                    rows, failure = piece.read()
-                    if failure is not None:
-                        raise self._error(ids, len(clks) + failure.offset, failure.column, failure.message)
-                    try:
-                        clks.extend(encoder.encode(rows, self.validate)[0])
-                    except RecordError as exc:
-                        raise self._error(
-                            ids, len(clks) + exc.record_index, exc.column, f"Invalid entry: {exc.reason}"
-                        ) from None
-            yield pa.RecordBatch.from_arrays(
-                [ids, pa.array(clks, pa.binary())], names=[self.id_column, self.clk_column]
-            )
+            arrays = [
+                batch.column(names.index(column.name)) if column.required and column.name in names else None
+                for column in text.requested
+            ]
+            rows, failure = text.piece(arrays, batch.num_rows).read()
+            if failure is not None:
+                raise self._error(ids, failure.offset, failure.column, failure.message)
+            try:
+                clks = encoder.encode(rows, self.validate)[0]
+            except RecordError as exc:
+                column = None if exc.column is None else self.columns.get(exc.column, exc.column)
+                raise self._error(ids, exc.record_index, column, f"Invalid entry: {exc.reason}") from None
+            names = [self.id_column, self.clk_column]
+            yield pa.RecordBatch.from_arrays([ids, pa.array(clks, pa.binary())], names=names)
 
     def _error(self, ids: Any, index: int, column: Optional[str], message: str) -> InputFileError:
-        """The error for the row at ``index`` of a batch, named by its id (a feature named by its column)."""
+        """The error for the row at ``index`` of a batch, named by its id."""
         shown = str(ids[index].as_py())
         if len(shown) > MAX_ID_CHARS:
             shown = shown[: MAX_ID_CHARS - 3] + "..."
-        if column is not None:
-            column = self.columns.get(column, column)
         return InputFileError(f"{SOURCE_NAME}, row with {self.id_column} {shown}", message, column=column)
 
 
