@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from anonlinkclient.encoding.schema import fingerprint_if_valid, schema_fingerprint
-from anonlinkclient.io.clk_file import check_clk_file, iter_clks
+from anonlinkclient.io.clk_file import check_clk_file, iter_clks, read_clk_info
+from anonlinkclient.io.clk_file import write_clk_file as write_clk_file_of
 from anonlinkclient.service.rest_client import RestClient
 from anonlinkclient.service.upload import check_against_project
 from tests.helpers import run_anonlink, run_cli
@@ -42,7 +43,8 @@ def written(local_spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Dict[
     paths = {"dataset": directory / "clks", "binary": directory / "clks.bin", "json": directory / "clks.json"}
     write_clk_dataset(clks, str(paths["dataset"]))
     write_clk_file(clks, str(paths["binary"]))
-    write_clk_file(clks, str(paths["json"]), clk_format="json")
+    meta = read_clk_info(str(paths["binary"])).meta
+    write_clk_file_of(str(paths["json"]), iter_clks(str(paths["binary"])), meta, "json")  # the same CLKs
     other = dict(schema_document(1024), clkConfig=dict(schema_document(1024)["clkConfig"], l=512))
     (directory / "other.json").write_text(json.dumps(other))
     write_clk_dataset(hash_dataframe(frame, SECRET, str(directory / "other.json"), "id"), str(directory / "short"))
