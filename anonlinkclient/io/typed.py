@@ -155,6 +155,10 @@ class TypedPiece(Piece):
 
     def read(self) -> Tuple[List[Row], Optional[PieceFailure]]:
         """The records as text; the first refused value in record order ends them."""
+        return self.as_text().read()
+
+    def as_text(self) -> "TextColumnsPiece":
+        """The same records turned into text here (a worker then only puts the columns together)."""
         texts: List[List[str]] = []
         failure: Optional[PieceFailure] = None
         for values, column, label in zip(self.columns, self.requested, self.labels):
@@ -166,10 +170,7 @@ class TypedPiece(Piece):
             texts.append(done)
             if bad is not None and (failure is None or bad < failure.offset):
                 failure = PieceFailure(bad, label, reason)
-        rows: List[Row] = list(zip(*texts)) if texts else [() for _ in range(self.length)]
-        if failure is not None:
-            return rows[: failure.offset], failure
-        return rows, None
+        return TextColumnsPiece(texts, self.length, failure)
 
 
 class TextColumnsPiece(Piece):
