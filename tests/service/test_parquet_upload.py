@@ -19,7 +19,7 @@ from anonlinkclient.io.clk_file import write_clk_file as write_clk_file_of
 from anonlinkclient.service.rest_client import RestClient
 from anonlinkclient.service.upload import check_against_project
 from tests.helpers import run_anonlink, run_cli
-from tests.io.test_clk_parquet import part
+from tests.io.test_clk_parquet import part, write_part
 from tests.secrets_guard import register_secret
 from tests.service_helpers import new_project, schema_document, write_block_file
 
@@ -134,19 +134,32 @@ def test_a_bad_dataset_is_refused_before_anything_is_sent(
 ) -> None:
     import shutil
 
+    import pyarrow as pa
+
     cut = Path(shutil.copytree(written["dataset"], tmp_path / "cut"))
     damaged = part(cut, 1)
     damaged.write_bytes(damaged.read_bytes()[:-64])
     unfinished = Path(shutil.copytree(written["dataset"], tmp_path / "unfinished"))
     (unfinished / "_SUCCESS").unlink()
+    clks = list(iter_clks(str(written["binary"])))[:6]
+    meta = dict(read_clk_info(str(written["binary"])).meta.to_json())  # type: ignore[union-attr]
+    text = write_part(tmp_path / "text.parquet", range(6), [c.hex() for c in clks], meta, "id", pa.string())
+    uneven = write_part(tmp_path / "uneven.parquet", range(6), clks[:5] + [clks[5][:64]], meta, "id")
+    bare = write_part(tmp_path / "bare.parquet", range(6), clks, None, "id")
+    unsorted = write_part(tmp_path / "unsorted.parquet", [0, 1, 2, 9, 4, 5], clks, meta, "id")
     expected = {
         cut: f"Error: {damaged}: not a Parquet file, or a truncated or corrupt one (",
         unfinished: f"Error: {unfinished}: has no _SUCCESS marker: the Spark job that wrote it did not finish",
+        text: f"Error: {text}: its CLK column clk is not binary (string)",
+        uneven: f"Error: {uneven}, row 6, column clk: holds a CLK of 64 bytes, but the metadata says 1024-bit CLKs",
+        bare: f"Error: {bare}: has no CLK metadata ('anonlink.clk' in a column's Spark metadata)",
+        unsorted: f"Error: {unsorted}, row 5, column id: its rows are not sorted by id",
     }
     credentials = new_project(RestClient(entity_service.url))
     entity_service.requests.clear()
+    routes: List[List[str]] = [[], ["--to_entityservice"]]
     for dataset, message in expected.items():
-        for route in ([], ["--to_entityservice"]):
+        for route in routes:
             done = upload(entity_service, credentials, 0, dataset, *route)
             assert done.exit_code == 3
             assert done.stderr.startswith(message) and done.stderr.count("\n") == 1, done.stderr
