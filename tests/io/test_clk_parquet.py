@@ -295,3 +295,28 @@ def test_ids_of_other_types_in_different_parts(tmp_path: Path) -> None:
     dataset = write_dataset(tmp_path / "clks", [clks_of(2), clks_of(2, seed=1)])
     write_part(part(dataset, 1), ["x", "y"], clks_of(2, seed=1), META)
     assert refused(dataset) == f"{part(dataset, 1)}: its column person_id is string, not int64"
+
+
+def test_describe_and_find_similarity_read_datasets_as_clk_files(tmp_path: Path) -> None:
+    """Every command that reads CLKs reads a dataset as it reads the binary file of the same CLKs."""
+    from tests.helpers import run_cli
+
+    party_a = clks_of(20, seed=3)
+    party_b = [bytes(byte ^ (1 if i % 3 == 0 else 0) for i, byte in enumerate(clk)) for clk in party_a[:10]]
+    party_b += clks_of(10, seed=4)
+    inputs = {}
+    for name, clks in (("a", party_a), ("b", party_b)):
+        inputs[f"{name}-dataset"] = write_dataset(tmp_path / name, [clks[:6], clks[6:]])
+        inputs[f"{name}-binary"] = tmp_path / f"{name}.bin"
+        write_clk_file(str(inputs[f"{name}-binary"]), clks, ClkMeta.from_json(META, "x"), "binary")
+    outputs = []
+    for kind in ("dataset", "binary"):
+        out = tmp_path / f"groups-{kind}.json"
+        done = run_cli("find-similarity", 0.8, out, "--clk", inputs[f"a-{kind}"], "--clk", inputs[f"b-{kind}"])
+        assert done.exit_code == 0, done.stderr
+        outputs.append(out.read_bytes())
+        described = run_cli("describe", inputs[f"a-{kind}"])
+        assert described.exit_code == 0, described.stderr
+        outputs.append(described.stdout.encode())
+    assert outputs[0] == outputs[2] and outputs[1] == outputs[3]
+    assert len(json.loads(outputs[0])["groups"]) == 10
