@@ -182,10 +182,18 @@ class ParquetClks:
     :ivar path: the dataset as the user named it.
     :ivar meta: the metadata, a JSON object (``sorted_by`` and the CLK file fields).
     :ivar count: the number of CLKs the footers record.
-    :raises InputFileError: naming the part file at fault.
+    :raises InputFileError: naming the part file at fault (or the dataset, without pyarrow).
     """
 
     def __init__(self, path: str) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:  # the single-file executable leaves it out
+            raise InputFileError(
+                path,
+                "is a Parquet CLK dataset; reading it needs the pyarrow package, which is not installed here "
+                "(pip install anonlink-client installs it)",
+            )
         self.path = path
         self.files = part_files(path)
         self.clk_size = 0

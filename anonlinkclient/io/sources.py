@@ -50,6 +50,23 @@ def input_format(argument: str, given: Optional[str] = None) -> str:
     return EXTENSIONS.get(os.path.splitext(argument.lower())[1], "csv")
 
 
+#: The package each format's reader needs (the single-file executable leaves them out).
+READERS = {"parquet": "pyarrow", "xlsx": "openpyxl", "sql": "sqlalchemy"}
+
+
+def _check_reader(kind: str) -> None:
+    """Refuse a format whose reader is not installed, in one line that says what to install."""
+    import importlib.util
+
+    module = READERS.get(kind)
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise UsageError(
+            f"reading {kind} input needs the {module} package, which is not installed here "
+            "(pip install anonlink-client installs it)",
+            "input_format",
+        )
+
+
 def is_typed(argument: str, given: Optional[str] = None) -> bool:
     """Whether an input is read with types (by column name) rather than as CSV text."""
     return input_format(argument, given) != "csv"
@@ -78,6 +95,7 @@ def open_source(
     :raises InputFileError: if the source cannot be opened.
     """
     kind = input_format(argument, given_format)
+    _check_reader(kind)
     if kind != "sql" and (table is not None or query is not None):
         raise UsageError(f"{argument} is not a database: a table or query cannot be read from it", "table")
     if kind != "xlsx" and sheet is not None:

@@ -368,3 +368,19 @@ def test_a_server_killed_mid_stream(people: Path, tmp_path: Path) -> None:
         assert PASSWORD not in stderr
     finally:
         server.stop()
+
+
+def test_a_reader_that_is_not_installed_is_named(people: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The single-file executable leaves pyarrow, openpyxl and SQLAlchemy out: one line says what is missing."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    out = tmp_path / "out.json"
+    failed(
+        run_cli("hash", tmp_path / "pii.parquet", "secret", people / "schema.json", out),
+        "reading parquet input needs the pyarrow package, which is not installed here "
+        "(pip install anonlink-client installs it)",
+        out,
+        code=2,
+    )

@@ -320,3 +320,20 @@ def test_describe_and_find_similarity_read_datasets_as_clk_files(tmp_path: Path)
         outputs.append(described.stdout.encode())
     assert outputs[0] == outputs[2] and outputs[1] == outputs[3]
     assert len(json.loads(outputs[0])["groups"]) == 10
+
+
+def test_without_pyarrow_one_line_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The single-file executable leaves pyarrow out."""
+    import importlib.util
+
+    from tests.helpers import run_cli
+
+    dataset = write_dataset(tmp_path / "clks", [clks_of(3)])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    done = run_cli("describe", dataset)
+    assert done.exit_code == 3
+    assert done.stderr == (
+        f"Error: {dataset}: is a Parquet CLK dataset; reading it needs the pyarrow package, which is not installed "
+        "here (pip install anonlink-client installs it)\n"
+    )
