@@ -17,9 +17,11 @@ The package is laid out by job; each subpackage's docstring says what it holds:
 
 * :mod:`anonlinkclient.io` — files and records: atomic output, the record sources (CSV, Parquet, Excel,
   databases, DataFrames), CLK and block files;
-* :mod:`anonlinkclient.encoding` — linkage schemas, secrets, the CLK encoder, ``describe``, fake PII;
+* :mod:`anonlinkclient.encoding` — linkage schemas, secrets, the CLK encoder;
 * :mod:`anonlinkclient.blocking` — blocking schemas and blocklib;
 * :mod:`anonlinkclient.linkage` — local linkage (``find-similarity``);
+* :mod:`anonlinkclient.report` — the threshold and block reports, and ``describe``;
+* :mod:`anonlinkclient.synthetic` — made-up people for trying the tool (``generate``);
 * :mod:`anonlinkclient.service` — the Entity Service: settings, REST client, object store, uploads, results;
 * :mod:`anonlinkclient.cli` — the ``anonlink`` command line tool (thin adapters);
 * :mod:`anonlinkclient.errors` — every exception, drawn as a tree.

@@ -313,7 +313,7 @@ def block_records(
     """Block records with blocklib.
 
     :param records: CSV rows (tuples of strings) or base64 CLKs, as the schema expects.
-    :param schema: a blocking schema as :func:`~anonlinkclient.blocking_schema.load_blocking_schema` returns it.
+    :param schema: a blocking schema as :func:`~anonlinkclient.blocking.schema.load_blocking_schema` returns it.
     :param names: the CSV's column names, if it has a header.
     :param schema_name: the schema's file name, for messages.
     :raises SchemaFileError: if blocklib cannot use the schema on these records.

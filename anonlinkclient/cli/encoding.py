@@ -12,8 +12,9 @@ from anonlinkclient.cli.options import (
     show_progress,
     source_options,
     verbose_option,
+    workers_option,
 )
-from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
+from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
 
 @click.command("hash", short_help="generate hashes from local PII data")
@@ -29,9 +30,7 @@ from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 @click.option(
     "--validate", type=bool, default=True, show_default=True, help="If true, validate the entries against the schema"
 )
-@click.option(
-    "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core; 1 starts no subprocess)."
-)
+@workers_option
 @click.option(
     "--format",
     "clk_format",
@@ -145,7 +144,7 @@ def describe(clk_json: str, raw_clk_size: Optional[int]) -> None:
     how it was made (tool, CLK length, schema fingerprint, secret check value)
     is shown after the summary.
     """
-    from anonlinkclient.encoding.describe import describe_clk_file
+    from anonlinkclient.report.describe import describe_clk_file
 
     report, notes = describe_clk_file(clk_json, raw_clk_size)
     click.echo(report)
@@ -165,13 +164,14 @@ def validate_schema(schema: str) -> None:
     version, formatting or key order), and recorded in the CLK files hashed
     with it.
     """
-    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint
+    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint, warn_about_folds
     from anonlinkclient.errors import InvalidSchema
 
     try:
         document = load_schema_document(schema)
     except InvalidSchema as exc:
         raise InvalidSchema(exc.path, exc.kind, exc.problems, every_problem=True) from None
+    warn_about_folds(document)
     click.echo("schema is valid")
     click.echo(f"schema fingerprint: {schema_fingerprint(document)}")
 
@@ -211,18 +211,19 @@ def convert_schema(schema_json: str, output: str) -> None:
 def compare(schema1: str, schema2: str, diff_format: str, lines: int) -> None:
     """Compare two schemas and show how they differ.
 
-    Valid linkage schemas are converted to the latest version first, so two
-    versions of one encoding show no difference; a schema that does not
-    validate (or is not JSON) is compared as written, with a note on stderr.
     The default format is ndiff (-n): every line, '- ' for lines of SCHEMA1
     only, '+ ' for lines of SCHEMA2 only, '? ' guiding the eye to changes
-    within a line. With -c or -u nothing is printed if the schemas describe
-    the same encoding; -m writes an HTML page (anonlink compare -m a.json
-    b.json > diff.html).
+    within a line. For -n and -m valid linkage schemas are converted to the
+    latest version first, so two versions of one encoding show no
+    difference. -c and -u diff the files' lines as written: their line
+    numbers and the -l lines of context are the files'; nothing is printed if
+    the files are the same. A schema that does not validate (or is not
+    JSON) is compared as written, with a note on stderr. -m writes an HTML
+    page (anonlink compare -m a.json b.json > diff.html).
     """
     from anonlinkclient.encoding.schema import compare_schemas
 
-    difference = compare_schemas(schema1, schema2, diff_format, lines, on_note=log)
+    difference = compare_schemas(schema1, schema2, diff_format, lines)
     if difference:
         click.echo(difference, nl=False)
 
@@ -233,7 +234,7 @@ def _where(path: str) -> str:
 
 def _refuse_clash(outputs: Dict[str, Optional[str]]) -> None:
     """One usage error if two of the outputs (keyed by how the command line names them) are the same file."""
-    from anonlinkclient.encoding.fake_pii import output_clash
+    from anonlinkclient.synthetic.fake_pii import output_clash
 
     clash = output_clash(outputs)
     if clash is not None:
@@ -317,8 +318,8 @@ def generate(
 
     Every file is written completely or not at all.
     """
-    from anonlinkclient.encoding.fake_pii import write_demo_data
     from anonlinkclient.io.output import check_outputs
+    from anonlinkclient.synthetic.fake_pii import write_demo_data
 
     if len(size_output) > 2:
         raise click.UsageError("expected [SIZE] OUTPUT")
@@ -382,7 +383,7 @@ def generate_default_schema(output: str, blocking_psig: Optional[str], blocking_
         anonlink generate-default-schema schema.json --blocking-psig psig.json
         anonlink block alice.csv psig.json alice-blocks.json
     """
-    from anonlinkclient.encoding.fake_pii import write_default_schemas
+    from anonlinkclient.synthetic.fake_pii import write_default_schemas
 
     _refuse_clash({"OUTPUT": output, "--blocking-psig": blocking_psig, "--blocking-lambda-fold": blocking_lambda_fold})
     write_default_schemas(output, blocking_psig, blocking_lambda_fold)

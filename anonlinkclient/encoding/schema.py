@@ -4,22 +4,34 @@ Validation is clkhash's: a schema is checked against the JSON Schema of its
 version that clkhash ships (``clkhash/schemas/vN.json``), then parsed by
 :func:`clkhash.schema.from_json_dict`. On top of that, a schema that clkhash
 parses but could not hash (whatever the data) is refused too, with the feature
-named: see :func:`anonlinkclient.encoding.encoder.schema_problem`. Errors are
+named: see :func:`anonlinkclient.encoding.schema_checks.schema_problem`. Errors are
 reported one per line, each with the place in the schema it concerns.
 """
 
 import copy
 import difflib
+import io
 import json
+import logging
 import pkgutil
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import jsonschema
 from clkhash import schema as clkhash_schema
 from clkhash.field_formats import spec_from_json_dict
 
-from anonlinkclient.encoding.encoder import schema_problem
+from anonlinkclient.encoding.hardening_schema import (
+    HardenedSchema,
+    folds,
+    folds_problem,
+    hardening_problems,
+    keep_as_written,
+    read_hardening,
+    xor_folds_warning,
+)
+from anonlinkclient.encoding.schema_checks import schema_problem
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
+from anonlinkclient.io.clk_file import ClkMeta
 from anonlinkclient.io.files import (
     MAX_DOCUMENT_BYTES,
     first_line,
@@ -28,6 +40,8 @@ from anonlinkclient.io.files import (
     open_input,
     read_json_document,
 )
+
+logger = logging.getLogger(__name__)
 
 LATEST_VERSION = max(clkhash_schema.MASTER_SCHEMA_FILE_NAMES)
 
@@ -66,7 +80,10 @@ def schema_errors(document: Any) -> List[str]:
         return [f"features[{error.field_spec_index}]: {error}" for error in exc.errors] or [exc.msg]
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         return [_parse_failure(document, exc)]
-    return _hashing_problems(document, schema)
+    problems = hardening_problems(document)  # clkConfig.hardening and xorFolds
+    if folds_problem(document) is None:
+        schema.xor_folds = folds(document)[0]
+    return problems + _hashing_problems(document, schema)
 
 
 def _parse_failure(document: Dict[str, Any], exc: Exception) -> str:
@@ -118,46 +135,74 @@ def load_schema_document(path: str) -> Dict[str, Any]:
     return valid
 
 
-def load_linkage_schema(path: str) -> clkhash_schema.Schema:
+def load_linkage_schema(path: str) -> HardenedSchema:
     """Load and validate the linkage schema at ``path`` (any version) as a clkhash Schema.
+
+    Its ``xor_folds`` are the folds the schema asks for, as ``xorFolds`` (which clkhash
+    ignores) or as clkhash's ``xor_folds``, and it carries the schema's hardening (see
+    :mod:`~.hardening_schema`).
 
     :raises SchemaFileError: with the first problem found, on one line.
     """
-    return clkhash_schema.from_json_dict(load_schema_document(path), validate=False)
+    return linkage_schema(load_schema_document(path))
+
+
+def warn_about_folds(document: Dict[str, Any]) -> None:
+    """Say, in one warning line, that clkhash-based tools ignore the schema's ``xorFolds`` (if it has any)."""
+    warning = xor_folds_warning(document)
+    if warning is not None:
+        logger.warning(warning)
+
+
+def linkage_schema(document: Dict[str, Any]) -> HardenedSchema:
+    """The clkhash Schema of a valid linkage schema document, with its folds (``xorFolds`` too) and hardening."""
+    schema = clkhash_schema.from_json_dict(copy.deepcopy(document), validate=False)
+    return HardenedSchema(schema, read_hardening(document))
+
+
+def convert_to_v3(document: Dict[str, Any]) -> Dict[str, Any]:
+    """clkhash's conversion of a valid schema to version 3, with ``hardening`` and ``xorFolds`` as written."""
+    converted: Dict[str, Any] = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+    return keep_as_written(document, converted)
 
 
 def convert_schema(path: str) -> Dict[str, Any]:
-    """Return the schema at ``path`` converted to the latest version (v3), validated."""
-    converted: Dict[str, Any] = clkhash_schema.convert_to_latest_version(copy.deepcopy(load_schema_document(path)))
-    return converted
+    """Return the schema at ``path`` converted to the latest version (v3), validated (hardening kept as written)."""
+    return convert_to_v3(load_schema_document(path))
 
 
 DIFF_FORMATS = ("context", "unified", "ndiff", "html")
+#: The formats that diff the files' lines as written, so that their line numbers and context are the files'.
+AS_WRITTEN_FORMATS = ("context", "unified")
 
 
-def comparable_lines(path: str) -> Tuple[List[str], Optional[str]]:
-    """The lines :func:`compare_schemas` compares for one schema file, and why they are as written.
+def comparable_lines(path: str, as_written: bool = False) -> Tuple[List[str], Optional[str]]:
+    """The lines :func:`compare_schemas` compares for one schema file, and why they are not converted.
 
     A valid linkage schema is converted to the latest version; a JSON document that
     is not one is compared as written (not converted); a file that is not JSON is
-    compared line by line. JSON is shown as sorted, indented JSON either way.
+    compared line by line. JSON is shown as sorted, indented JSON either way, unless
+    ``as_written``: then the lines are the file's own, whatever it holds.
 
-    :return: the lines, and ``None`` if converted, else a note saying why not.
+    :param as_written: the file's lines as written (as text, with universal newlines).
+    :return: the lines, and ``None`` if the schema is valid (and converted unless
+        ``as_written``), else a note saying why it is not converted.
     :raises SchemaFileError: if the file cannot be read.
     """
     with open_input(path, "rb", SchemaFileError) as handle:
         data = handle.read(MAX_DOCUMENT_BYTES + 1)
     if len(data) > MAX_DOCUMENT_BYTES:
         raise SchemaFileError(path, f"larger than {format_size(MAX_DOCUMENT_BYTES)}; expected a JSON schema")
+    written = _file_lines(data) if as_written else None
     try:
         document = loads_json(data)  # within the JSON limits
     except (UnicodeDecodeError, ValueError) as exc:  # not JSON, or beyond the limits
-        text = data.decode("utf-8", errors="replace")
-        return _lines(text), f"{path}: not JSON ({first_line(exc)}); compared line by line"
+        not_json = f"{path}: not JSON ({first_line(exc)}); compared line by line"
+        return (written if written is not None else _lines(data.decode("utf-8", errors="replace"))), not_json
     problems = schema_errors(document)
     if not problems:
         try:
-            document = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+            document = convert_to_v3(document)
         except (clkhash_schema.SchemaError, ValueError, KeyError, TypeError) as exc:
             problems = [f"cannot be converted ({first_line(exc)})"]
     note = None
@@ -167,7 +212,8 @@ def comparable_lines(path: str) -> Tuple[List[str], Optional[str]]:
             f"{path}: the linkage schema is not valid ({problems[0]}{more}); "
             f"compared as written, not converted to version {LATEST_VERSION}"
         )
-    return _lines(json.dumps(document, indent=2, sort_keys=True)), note
+    rendered = written if written is not None else _lines(json.dumps(document, indent=2, sort_keys=True))
+    return rendered, note
 
 
 def _lines(text: str) -> List[str]:
@@ -175,30 +221,36 @@ def _lines(text: str) -> List[str]:
     return [line + "\n" for line in text.splitlines()]
 
 
-def compare_schemas(
-    path_a: str,
-    path_b: str,
-    diff_format: str = "ndiff",
-    lines: int = 3,
-    on_note: Optional[Callable[[str], None]] = None,
-) -> str:
-    """Show how two schema files differ, as 0.1.5's ``compare`` did, converting what can be converted.
+def _file_lines(data: bytes) -> List[str]:
+    """A file's lines as a text file reads them (``\\r\\n`` and ``\\r`` end a line as ``\\n`` does), the
+    last one ending with a newline too (so that no diff line runs into the next)."""
+    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace").readlines()
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
 
-    Valid linkage schemas are converted to the latest version first, so that two
-    versions of one encoding compare equal; anything else (a schema that does not
-    validate, or not even JSON) is compared as written (see :func:`comparable_lines`),
-    and ``on_note`` is told so.
+
+def compare_schemas(path_a: str, path_b: str, diff_format: str = "ndiff", lines: int = 3) -> str:
+    """Show how two schema files differ, as 0.1.5's ``compare`` did.
+
+    The context (``context``) and unified (``unified``) diffs compare the files'
+    lines as written, so that their line numbers and context lines are the files'.
+    The others convert what can be converted: valid linkage schemas are converted
+    to the latest version first, so that two versions of one encoding compare
+    equal; anything else (a schema that does not validate, or not even JSON) is
+    compared as written (see :func:`comparable_lines`). Either way, each file that
+    is not a valid schema is logged (a warning, one line).
 
     :param diff_format: ``ndiff`` (default, as in 0.1.5), ``context``, ``unified`` or
         ``html`` (a side-by-side HTML page).
     :param lines: lines of context around each change (context, unified and html).
-    :param on_note: called with one line for each file compared as written.
-    :return: the difference; for context and unified diffs, empty if the schemas are equivalent.
+    :return: the difference; for context and unified diffs, empty if the files are the same.
     """
-    (a, note_a), (b, note_b) = comparable_lines(path_a), comparable_lines(path_b)
+    as_written = diff_format in AS_WRITTEN_FORMATS
+    (a, note_a), (b, note_b) = comparable_lines(path_a, as_written), comparable_lines(path_b, as_written)
     for note in (note_a, note_b):
-        if note is not None and on_note is not None:
-            on_note(f"Note: {note}")
+        if note is not None:
+            logger.warning(f"Note: {note}")
     if diff_format == "unified":
         return "".join(difflib.unified_diff(a, b, path_a, path_b, n=lines))
     if diff_format == "ndiff":
@@ -219,11 +271,14 @@ FINGERPRINT_PREFIX = "sha256:"
 def canonical_schema(document: Dict[str, Any]) -> bytes:
     """The canonical form of a valid linkage schema (any version): converted to v3, as compact JSON.
 
+    It includes ``clkConfig.hardening`` (salts too) and ``xorFolds`` as written, so the
+    fingerprint tells schemas that harden or fold differently apart.
+
     Keys are sorted, there is no whitespace, strings are UTF-8 (not ``\\u`` escapes)
     and numbers with no fractional part are written as integers (``1.0`` as ``1``),
     so that formatting, key order and v1/v2/v3 spelling do not change it.
     """
-    converted = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+    converted = convert_to_v3(document)
     return json.dumps(_canonical_numbers(converted), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8"
     )
@@ -259,10 +314,23 @@ def schema_file_fingerprint(path: str) -> str:
     return schema_fingerprint(load_schema_document(path))
 
 
-def schema_clk_bits(document: Dict[str, Any]) -> int:
-    """The length in bits of the CLKs a valid linkage schema (any version) makes (``clkConfig.l``)."""
-    bits: int = document["clkConfig"]["l"]
-    return bits
+def schema_meta(document: Dict[str, Any]) -> ClkMeta:
+    """What a CLK file hashed with a valid linkage schema records about the schema: the CLK length
+    (after hardening), the fingerprint, and the XOR folds and hardening steps applied (if any)."""
+    hardening = read_hardening(document)
+    return ClkMeta(
+        clk_bits=hardening.clk_bits,
+        schema_fingerprint=schema_fingerprint(document),
+        xor_folds=hardening.xor_folds or None,
+        hardening=tuple(hardening.summary()) or None,
+    )
+
+
+def schema_meta_if_valid(document: Any) -> Optional[ClkMeta]:
+    """:func:`schema_meta` of ``document`` if it is a valid linkage schema (such as a project's), else ``None``."""
+    if schema_errors(document):
+        return None
+    return schema_meta(document)
 
 
 def fingerprint_if_valid(document: Any) -> str | None:

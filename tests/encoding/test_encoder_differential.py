@@ -7,6 +7,7 @@ validation error), ours must report a record, the first one that crashes clkhash
 """
 
 import base64
+import copy
 import string
 from datetime import date
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -22,7 +23,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import anonlinkclient.encoding.encoder as encoder_module
+from anonlinkclient.encoding.caches import ValueCache
+from anonlinkclient.encoding.dates import FastDate
 from anonlinkclient.encoding.encoder import ClkEncoder, schema_problem
+from anonlinkclient.encoding.schema import linkage_schema, schema_errors
 from anonlinkclient.errors import RecordError, UnhashableSchema
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -213,7 +217,7 @@ def v3_schema(draw: Any) -> Dict[str, Any]:
     if folds:
         clk_config["xor_folds"] = folds
     if draw(st.integers(0, 5)) == 0:
-        clk_config["xorFolds"] = draw(st.integers(0, 2))  # clkhash reads xor_folds; xorFolds has no effect
+        clk_config["xorFolds"] = draw(st.integers(0, 2))  # clkhash reads xor_folds and ignores xorFolds
     features = []
     for i in range(draw(st.integers(1, 5))):
         if draw(st.integers(0, 6)) == 0:
@@ -509,6 +513,33 @@ def test_v1_schemas(schema_dict: Dict[str, Any], data: Any, validate: bool, cach
     check_schema(schema_dict, data, validate, cache_bytes, 0)
 
 
+@settings(max_examples=100, **SETTINGS)
+@given(v3_schema(), st.data(), st.booleans(), st.integers(1, 3))
+def test_xor_folds_as_the_reference_says_is_clkhash_given_xor_folds(
+    schema_dict: Dict[str, Any], data: Any, validate: bool, folds: int
+) -> None:
+    """Our loader folds for ``xorFolds`` (which clkhash ignores) exactly as clkhash folds for the
+    ``xor_folds`` it reads: the oracle stays clkhash's own code, given the folds it would ignore."""
+    config = schema_dict["clkConfig"]
+    config.pop("xor_folds", None)
+    config.pop("xorFolds", None)
+    ours_dict = copy.deepcopy(schema_dict)
+    ours_dict["clkConfig"]["xorFolds"] = folds
+    theirs_dict = copy.deepcopy(schema_dict)
+    theirs_dict["clkConfig"]["xor_folds"] = folds
+    if schema_errors(ours_dict):
+        note_event("schema refused")
+        return
+    ours, theirs = linkage_schema(ours_dict), from_json_dict(theirs_dict)
+    assert (ours.xor_folds, ours.l) == (folds, theirs.l)
+    keys = derive(theirs, "secret")
+    encoder = build(ours, keys, encoder_module.DEFAULT_CACHE_BYTES)
+    if encoder is None:
+        note_event("schema refused")
+        return
+    assert_same(encoder, keys, theirs, data.draw(rows_for(theirs_dict, theirs)), validate, 0)
+
+
 # --------------------------------------------------------------------------- many rows, caches cycling
 
 NAMES = ["anna", "bob", "Chen Wei", "Zoë", "O'Neil", "x", "", "Smith-Jones", "李", "müller"]
@@ -549,8 +580,8 @@ def test_many_chunks_with_small_caches(data: Any, hash_type: str, strategy: Dict
     }
     schema = from_json_dict(schema_dict)
     keys = derive(schema, "s")
-    old = (encoder_module._ValueCache.WINDOW, encoder_module._ValueCache.PAUSE_ROWS)
-    encoder_module._ValueCache.WINDOW, encoder_module._ValueCache.PAUSE_ROWS = 40, 90
+    old = (ValueCache.WINDOW, ValueCache.PAUSE_ROWS)
+    ValueCache.WINDOW, ValueCache.PAUSE_ROWS = 40, 90
     try:
         encoder = ClkEncoder(schema, keys, cache_bytes=data.draw(st.sampled_from([3000, 30_000, 10**6])))
         name = st.one_of(st.sampled_from(NAMES), st.text(string.ascii_letters + " ", max_size=10))
@@ -563,7 +594,7 @@ def test_many_chunks_with_small_caches(data: Any, hash_type: str, strategy: Dict
             assert isinstance(expected, tuple) and not isinstance(expected, (Failure, Crash))
             first += len(rows)
     finally:
-        encoder_module._ValueCache.WINDOW, encoder_module._ValueCache.PAUSE_ROWS = old
+        ValueCache.WINDOW, ValueCache.PAUSE_ROWS = old
 
 
 # --------------------------------------------------------------------------- schemas clkhash cannot hash
@@ -727,7 +758,7 @@ def test_fast_dates_agree_with_strptime(date_format: str, parts: List[Tuple[int,
     """Where the bulk parser gives a date, strptime gives the same one; elsewhere it defers."""
     from datetime import datetime
 
-    parser = encoder_module._FastDate.compile(date_format)
+    parser = FastDate.compile(date_format)
     assert parser is not None
     values = [
         date_format.replace("%Y", f"{y:04d}").replace("%m", f"{m:02d}").replace("%d", f"{d:02d}") for y, m, d in parts
@@ -755,4 +786,4 @@ def test_fast_dates_only_for_plain_formats() -> None:
         "%Y/%m/%d %",
         "%Y/%m/%d/%d",
     ]:
-        assert encoder_module._FastDate.compile(date_format) is None, date_format
+        assert FastDate.compile(date_format) is None, date_format

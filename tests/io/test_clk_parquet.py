@@ -18,7 +18,7 @@ from anonlinkclient.io.clk_file import ClkMeta, check_clk_file, iter_clks, read_
 from anonlinkclient.io.clk_parquet import META_KEY, SPARK_SCHEMA_KEY, is_clk_dataset
 from anonlinkclient.io.clk_stream import EncodedClks
 from anonlinkclient.io.clknblocks import combine_clks_blocks
-from tests.service_helpers import write_block_file
+from tests.helpers import write_block_file
 
 FINGERPRINT = "sha256:" + "0123456789abcdef" * 4
 META = {"tool": "anonlink-client", "tool_version": "0.4.0", "clk_bits": 64, "schema_fingerprint": FINGERPRINT}

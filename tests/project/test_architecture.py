@@ -162,6 +162,38 @@ def test_the_circle_finder_finds_circles() -> None:
     assert import_circles({"x": {"y"}, "y": {"x"}, "z": {"y"}}) == [["x", "y"]]
 
 
+#: Folders of tests/ that are no part of the package, and why.
+TEST_FOLDERS_OF_NO_PART = {
+    "entity_service": "the test Entity Service the service tests run against (no tests of its own)",
+    "project": "checks of the whole project: layout, docs, packaging, frozen executable, tutorials",
+    "data": "input files the tests read",
+}
+#: The files tests/ itself may hold: the shared helpers and the plugins every test runs under
+#: (secrets_guard.py checks every run's output; postgres.py starts the session's PostgreSQL server;
+#: spark_session.py the session's one local Spark).
+TEST_ROOT_FILES = {"__init__.py", "conftest.py", "helpers.py", "secrets_guard.py", "postgres.py", "spark_session.py"}
+
+
+def test_the_tests_mirror_the_package() -> None:
+    """Every test module sits in the folder of the part of the package it tests (tests/io/ for io/ ...)."""
+    parts = {part_of(module) for module, _path in package_modules()} - {"__init__", "__main__"}
+    folders = {path.parent.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("__init__.py")}
+    tests = ROOT / "tests"
+    misplaced = []
+    for path in sorted(tests.rglob("test_*.py")):
+        folder = path.parent.relative_to(tests).as_posix()
+        top = folder.split("/")[0]
+        if top in TEST_FOLDERS_OF_NO_PART and top != "data":
+            continue
+        if folder == "." or top not in parts or ("/" in folder and folder not in folders):
+            misplaced.append(path.relative_to(ROOT).as_posix())
+    assert misplaced == [], "test modules outside the package's layout"
+    stray = sorted(path.name for path in tests.iterdir() if path.is_file() and path.suffix == ".py")
+    assert set(stray) <= TEST_ROOT_FILES, "modules at the top of tests/: put them beside the tests that use them"
+    for folder in (path for path in tests.iterdir() if path.is_dir() and not path.name.startswith((".", "__"))):
+        assert folder.name in parts or folder.name in TEST_FOLDERS_OF_NO_PART, f"tests/{folder.name}: no such part"
+
+
 def test_every_exception_class_lives_in_errors_py_and_in_its_drawn_tree() -> None:
     for info in pkgutil.walk_packages(anonlinkclient.__path__, "anonlinkclient."):
         module = importlib.import_module(info.name)

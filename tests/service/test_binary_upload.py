@@ -26,8 +26,8 @@ from anonlinkclient.service.upload import (
     UNKNOWN_OUTCOME,
     check_against_project,
 )
-from tests.helpers import run_anonlink, run_cli
-from tests.service_helpers import new_project, noisy, schema_document, write_block_file
+from tests.helpers import noisy, run_anonlink, run_cli, schema_document, write_block_file
+from tests.service.helpers import new_project
 
 PROJECT_SCHEMA = schema_document(1024)
 META = ClkMeta("anonlink-client", "0.2.0", 1024, schema_fingerprint(PROJECT_SCHEMA), "0667")
@@ -252,8 +252,8 @@ def bad_files(tmp_path: Path) -> List[Any]:
         (
             huge,
             [],
-            "its CLKs are 1032 bytes, but the Entity Service takes binary uploads of at most 1024 bytes per CLK "
-            "(Hash-Size); upload them as JSON",
+            "its CLKs are 1032 bytes (8256 bits), but the Entity Service takes CLKs of at most 1024 bytes "
+            "(8192 bits) by default; hash with a schema whose CLKs are shorter (a smaller l, or fewer balance steps)",
         ),
     ]
 

@@ -18,10 +18,10 @@ from anonlinkclient.io.clk_file import check_clk_file, iter_clks, read_clk_info
 from anonlinkclient.io.clk_file import write_clk_file as write_clk_file_of
 from anonlinkclient.service.rest_client import RestClient
 from anonlinkclient.service.upload import check_against_project
-from tests.helpers import run_anonlink, run_cli
+from tests.helpers import run_anonlink, run_cli, schema_document, write_block_file
 from tests.io.test_clk_parquet import part, write_part
 from tests.secrets_guard import register_secret
-from tests.service_helpers import new_project, schema_document, write_block_file
+from tests.service.helpers import new_project
 
 SECRET = "upload-spark-secret"
 NAMES = ["Ann", "Bob", "Chris", "Dana", "Eve", "Fox", "Gil", "Hal", "Ida", "Jo"]

@@ -20,8 +20,8 @@ from anonlinkclient.service.rest_client import (
     normalise_server_url,
 )
 from anonlinkclient.service.settings import Retry, ServiceSettings
-from tests.helpers import ROOT
-from tests.service_helpers import new_linked_project, new_project, random_clks, schema_document, write_clk_file
+from tests.helpers import ROOT, random_clks, schema_document, write_clk_file
+from tests.service.helpers import new_linked_project, new_project
 
 FAST_RETRY = ClientWaitingConfiguration(
     wait_exponential_multiplier_ms=1, wait_exponential_max_ms=20, stop_max_delay_ms=300

@@ -12,8 +12,7 @@ from anonlinkclient.service.objectstore import PartRetry
 from anonlinkclient.service.rest_client import ClientWaitingConfiguration, RestClient
 from anonlinkclient.service.settings import Retry
 from anonlinkclient.service.upload import REFRESH_MESSAGE, UploadOptions, upload_encodings
-from tests.helpers import ROOT
-from tests.service_helpers import random_clks, write_clk_file
+from tests.helpers import ROOT, random_clks, write_clk_file
 
 
 def test_the_waits_double_up_to_the_longest():

@@ -20,15 +20,8 @@ from anonlinkclient.service.upload import (
     upload_encodings,
 )
 from tests.entity_service.server import EntityService
-from tests.helpers import run_anonlink, run_cli
-from tests.service_helpers import (
-    new_project,
-    noisy,
-    random_clks,
-    secrets_of,
-    write_block_file,
-    write_clk_file,
-)
+from tests.helpers import noisy, random_clks, run_anonlink, run_cli, write_block_file, write_clk_file
+from tests.service.helpers import new_project, secrets_of
 
 ObjectStoreError_EXIT = 7
 
