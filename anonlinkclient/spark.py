@@ -21,11 +21,12 @@ finds its record again, through any shuffle) and the CLK as ``binary``; the CLK
 column's metadata records what a CLK file records (CLK length, schema fingerprint,
 secret check value), so the writers need neither the schema nor the secret.
 
-**The secret** stays on the driver: the per-feature keys are derived there and travel
-to the executors only inside the serialised task (PySpark's pickled function, which
-Spark's plan, UI, event log and logs do not show; the function is named
-``HashClks``). Turn on ``spark.network.crypto.enabled`` (with ``spark.authenticate``)
-on a cluster so that tasks travel encrypted.
+**The secret** stays on the driver: the per-feature keys, and a hardened schema's step
+keys, are derived there as ``anonlink hash`` derives them, and travel to the executors
+only inside the serialised task (PySpark's pickled function, which Spark's plan, UI,
+event log and logs do not show; the function is named ``HashClks``). Turn on
+``spark.network.crypto.enabled`` (with ``spark.authenticate``) on a cluster so that tasks
+travel encrypted.
 
 **Order**: a Spark DataFrame has none of its own, so both writers put the CLKs in the
 order of the id column (ascending; Spark's order), and refuse ids that are NULL or
@@ -42,13 +43,13 @@ import json
 import re
 import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 from clkhash.schema import Schema
 
 from anonlinkclient.encoding.encoder import ClkEncoder
 from anonlinkclient.encoding.hashing import clk_file_meta
-from anonlinkclient.encoding.parallel import Keys, derive_keys
+from anonlinkclient.encoding.parallel import Keys, derive_keys, derive_step_keys
 from anonlinkclient.encoding.pii import ColumnMapping, schema_columns
 from anonlinkclient.encoding.schema import load_linkage_schema
 from anonlinkclient.errors import ExecutorInputError, InputFileError, RecordError, UsageError
@@ -96,6 +97,8 @@ class HashClks:
 
     :param schema: the linkage schema.
     :param keys: the per-feature keys (derived from the secret on the driver).
+    :param step_keys: the keys of the schema's hardening steps (derived there too, by
+        :func:`~anonlinkclient.encoding.parallel.derive_step_keys`; none for an unhardened schema).
     :param columns: feature -> column, for columns not named as the features.
     :param id_column: / :param clk_column: the output's columns.
     :param validate: check every value against the schema's format first.
@@ -107,13 +110,14 @@ class HashClks:
         self,
         schema: Schema,
         keys: Keys,
+        step_keys: Sequence[bytes],
         columns: ColumnMapping,
         id_column: str,
         clk_column: str,
         validate: bool,
     ) -> None:
         self.schema = schema
-        self.keys = _Hidden(keys)
+        self.keys = _Hidden((keys, tuple(step_keys)))
         self.columns = dict(columns)
         self.id_column = id_column
         self.clk_column = clk_column
@@ -129,7 +133,8 @@ class HashClks:
             _prepared.clear()
             requested = schema_columns(self.schema, self.columns)
             text = ArrowText(requested, [column.name for column in requested])
-            prepared = _prepared[self.token] = (ClkEncoder(self.schema, self.keys.value), text)
+            keys, step_keys = self.keys.value
+            prepared = _prepared[self.token] = (ClkEncoder(self.schema, keys, step_keys=step_keys), text)
         return prepared
 
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
@@ -209,14 +214,15 @@ def hash_dataframe(
     if id_column == clk_column:
         raise UsageError(f"the id column and the CLK column are both named {id_column!r}", "clk_column")
     schema = load_linkage_schema(schema_path)
-    keys = derive_keys(secret, schema)
-    ClkEncoder(schema, keys)  # a schema it cannot hash is refused here, not on an executor
+    # The keys anonlink hash derives (hardening steps' too), here on the driver; the executors get them, not the secret.
+    keys, step_keys = derive_keys(secret, schema), derive_step_keys(secret, schema)
+    ClkEncoder(schema, keys, step_keys=step_keys)  # a schema it cannot hash is refused here, not on an executor
     meta = clk_file_meta(schema_path, schema, secret)
     requested = schema_columns(schema, columns)
     check_columns(SOURCE_NAME, list(frame.columns), [Column(id_column)] + requested)
     present = [column.name for column in requested if column.name in frame.columns]
     wanted = list(dict.fromkeys([id_column] + present))
-    hashing = HashClks(schema, keys, columns or {}, id_column, clk_column, validate)
+    hashing = HashClks(schema, keys, step_keys, columns or {}, id_column, clk_column, validate)
     result_type = StructType([frame.schema[id_column], StructField(clk_column, BinaryType(), False)])
     hashed = frame.select(*[functions.col(_quoted(name)) for name in wanted]).mapInArrow(hashing, result_type)
     described = functions.col(_quoted(clk_column)).alias(clk_column, metadata={META_KEY: json.dumps(meta.to_json())})

@@ -45,6 +45,18 @@ PEOPLE_SCHEMA = {
     ],
 }
 PEOPLE_TYPE = "person_id long, name string, dob date, age int, zip string"
+#: PEOPLE_SCHEMA hardened: names salted with the date of birth, the bits permuted, then balanced (twice the bits).
+HARDENED_SCHEMA = dict(
+    PEOPLE_SCHEMA,
+    clkConfig=dict(
+        PEOPLE_SCHEMA["clkConfig"],
+        hardening=[
+            {"type": "salt", "saltFeature": "dob", "features": ["name"]},
+            {"type": "permute"},
+            {"type": "balance"},
+        ],
+    ),
+)
 NAMES = ["Zoë", "O'Brien, Seán", 'Ann "Nan" Lee', "李小龙", "line\nbreak", "", None, "Émile"]
 
 
@@ -99,6 +111,22 @@ def test_clk_files_are_the_bytes_anonlink_hash_writes_of_the_same_rows(spark: An
     done = run_cli("hash", exported, SECRET, schema, tmp_path / "parquet.json", "--columns", "postcode=zip")
     assert done.exit_code == 0, done.stderr
     assert (tmp_path / "parquet.json").read_bytes() == (tmp_path / "cli.json").read_bytes()
+
+
+def test_a_hardened_schema_hashes_as_anonlink_hash_hashes_it(spark: Any, tmp_path: Path) -> None:
+    """Salt, permute and balance: the executors use the hardening steps' keys that anonlink hash derives."""
+    register_secret(SECRET)
+    schema = write_schema(tmp_path, HARDENED_SCHEMA)
+    rows = people(200, seed=11)
+    clks = hash_dataframe(spark.createDataFrame(rows, PEOPLE_TYPE), SECRET, schema, "person_id", {"postcode": "zip"})
+    assert write_clk_file(clks, str(tmp_path / "spark.bin")) == 200
+
+    pii = careful_csv(tmp_path / "people.csv", rows)
+    done = run_cli("hash", pii, SECRET, schema, tmp_path / "cli.bin", "--format", "binary")
+    assert done.exit_code == 0, done.stderr
+    assert (tmp_path / "spark.bin").read_bytes() == (tmp_path / "cli.bin").read_bytes()
+    meta = read_clk_info(str(tmp_path / "spark.bin")).meta
+    assert meta is not None and meta.clk_bits == 1024 and meta.hardening is not None and len(meta.hardening) == 3
 
 
 TYPED_SCHEMA = {

@@ -1,11 +1,13 @@
 """The secret and the keys derived from it appear nowhere Spark shows or records: plans, UI, event log, logs.
 
-The DataFrame is hashed, explained in every mode, written both ways, and made to fail on a
-bad row, with the driver's log at DEBUG; then the secret and every key (as text, hex,
-base64 and Python's escaped bytes) are looked for in the plans ``explain`` prints, the UI's
-REST API (SQL with plans, jobs, stages, environment, executors), the event log and the
-JVM's output (driver and executor logs, the Python workers' stderr). Each search is shown
-to see the hashing job (it finds ``HashClks``), so that finding nothing means something.
+The DataFrame is hashed with a hardened schema (so that the hardening steps' keys travel
+too), explained in every mode, written both ways, and made to fail on a bad row, with the
+driver's log at DEBUG; then the secret, every feature's key and every hardening step's key
+(as text, hex, base64 and Python's escaped bytes) are looked for in the plans ``explain``
+prints, the UI's REST API (SQL with plans, jobs, stages, environment, executors), the event
+log and the JVM's output (driver and executor logs, the Python workers' stderr). Each search
+is shown to see the hashing job (it finds ``HashClks``), so that finding nothing means
+something.
 """
 
 import base64
@@ -14,13 +16,13 @@ from typing import Any, Dict, List
 
 import pytest
 import requests
-from clkhash.schema import from_json_dict
 
-from anonlinkclient.encoding.parallel import derive_keys
+from anonlinkclient.encoding.parallel import derive_keys, derive_step_keys
+from anonlinkclient.encoding.schema import linkage_schema
 from anonlinkclient.errors import ExecutorInputError
 from anonlinkclient.spark import hash_dataframe, write_clk_dataset, write_clk_file
 from tests.secrets_guard import register_secret
-from tests.spark.test_hashing import PEOPLE_SCHEMA, PEOPLE_TYPE, people, with_value, write_schema
+from tests.spark.test_hashing import HARDENED_SCHEMA, PEOPLE_TYPE, people, with_value, write_schema
 from tests.spark_session import LocalSpark
 
 SECRET = "Spark-Secret-q9W2x7"
@@ -39,14 +41,20 @@ def forms(value: bytes) -> List[str]:
 
 
 def forbidden() -> Dict[str, str]:
-    """Every form of the secret and of its keys, each named."""
-    keys = derive_keys(SECRET, from_json_dict(PEOPLE_SCHEMA))
+    """Every form of the secret and of its keys (the features' and the hardening steps'), each named."""
+    schema = linkage_schema(HARDENED_SCHEMA)
+    keys = derive_keys(SECRET, schema)
+    step_keys = derive_step_keys(SECRET, schema)
+    assert len(step_keys) == 3
     found = {"the secret": SECRET}
     found.update({f"the secret as {i}": text for i, text in enumerate(forms(SECRET.encode()))})
     for feature, feature_keys in enumerate(keys):
         for number, key in enumerate(feature_keys):
             for i, text in enumerate(forms(bytes(key))):
                 found[f"key {number} of feature {feature} (form {i})"] = text
+    for step, key in enumerate(step_keys):
+        for i, text in enumerate(forms(key)):
+            found[f"the key of hardening step {step} (form {i})"] = text
     return found
 
 
@@ -63,7 +71,7 @@ def test_the_secret_and_its_keys_appear_nowhere_spark_shows(
 ) -> None:
     register_secret(SECRET)
     session = local_spark.session
-    schema = write_schema(tmp_path, PEOPLE_SCHEMA)
+    schema = write_schema(tmp_path, HARDENED_SCHEMA)
     rows = people(120, seed=4)
     frame = session.createDataFrame(rows, PEOPLE_TYPE)
     capsys.readouterr()
