@@ -40,15 +40,20 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def tree_rss_kib(root: int) -> int:
-    """Summed resident set size (KiB) of ``root`` and all its descendants."""
+def tree_pids(root: int) -> List[int]:
+    """``root`` and all its descendants, parents before their children."""
     tree = _children()
-    total, stack = 0, [root]
+    found, stack = [], [root]
     while stack:
         pid = stack.pop()
-        total += _rss_kib(pid)
+        found.append(pid)
         stack.extend(tree.get(pid, []))
-    return total
+    return found
+
+
+def tree_rss_kib(root: int) -> int:
+    """Summed resident set size (KiB) of ``root`` and all its descendants."""
+    return sum(_rss_kib(pid) for pid in tree_pids(root))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -68,6 +73,9 @@ class Measured(NamedTuple):
     peak_mib: float
     cpu_seconds: float  # the whole process tree
     parent_cpu_seconds: float  # the command's own process (last sample, up to 20 ms early)
+    #: CPU seconds of each process of the tree, the command's own first, then its descendants in the order
+    #: they were first seen (last samples, up to 20 ms early; a process that lived under 20 ms may be missed)
+    process_cpu_seconds: Tuple[float, ...] = ()
 
 
 def measure_all(command: Sequence[str], **popen_args: object) -> Measured:
@@ -75,17 +83,20 @@ def measure_all(command: Sequence[str], **popen_args: object) -> Measured:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(list(command), **popen_args)  # type: ignore[call-overload]
-    peak, parent_cpu = 0, 0.0
+    peak = 0
+    cpu: Dict[int, float] = {}
     while process.poll() is None:
-        peak = max(peak, tree_rss_kib(process.pid))
-        parent_cpu = max(parent_cpu, _cpu_seconds(process.pid))
+        pids = tree_pids(process.pid)
+        peak = max(peak, sum(_rss_kib(pid) for pid in pids))
+        for pid in pids:
+            cpu[pid] = max(cpu.get(pid, 0.0), _cpu_seconds(pid))
         time.sleep(0.02)
     seconds = time.perf_counter() - start
     if process.returncode != 0:
         raise RuntimeError(f"{command[0]} failed with exit code {process.returncode}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Measured(seconds, peak / 1024, cpu, parent_cpu)
+    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(seconds, peak / 1024, total, cpu.get(process.pid, 0.0), tuple(cpu.values()))
 
 
 def measure(command: Sequence[str], **popen_args: object) -> Tuple[float, float]:

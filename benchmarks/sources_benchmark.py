@@ -9,7 +9,8 @@ tests start theirs). Each is hashed by ``anonlink hash`` with the default worker
 the default schema. Printed, all measured in this one run on this machine:
 
 * rows/s of the CSV, Parquet and PostgreSQL at ROWS (the median of three interleaved runs)
-  and the ratios to the CSV, with the CPU time of the whole process tree;
+  and the ratios to the CSV, with the CPU time of the whole process tree and of each of
+  its processes (the command's own first, then its workers), and the machine's load;
 * peak memory (summed RSS of the whole process tree, see measure.py) of Parquet and
   PostgreSQL at ROWS and at BIG_ROWS: memory must not grow with the rows;
 * whether the CLKs of the three are identical.
@@ -25,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import List
 
-from measure import measure_all
+from measure import Measured, measure_all
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,6 +76,19 @@ def load_table(server, name: str, rows: List[List[str]], header: List[str], repe
         connection.execute(f"ANALYZE {name}")
 
 
+def load() -> str:
+    """The machine's load averages (1, 5 and 15 minutes)."""
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
+def runs_of(measured: List[Measured]) -> str:
+    """Wall seconds and CPU seconds per process (the command's own, then its workers') of each run."""
+    return "; ".join(
+        f"{m.seconds:.1f} s, CPU " + "+".join(f"{cpu:.1f}" for cpu in m.process_cpu_seconds if cpu >= 0.05)
+        for m in measured
+    )
+
+
 def main(rows: int, big_rows: int) -> None:
     print(f"cores: {os.cpu_count()} (a shared machine: other work ran at the same time)")
     os.environ["PGPASSWORD"] = PASSWORD
@@ -95,7 +109,7 @@ def main(rows: int, big_rows: int) -> None:
             load_table(server, "big", records, header, repeat)
             url = server.url
 
-            def run(source: List[str], out: str) -> "object":
+            def run(source: List[str], out: str) -> Measured:
                 return measure_all(ANONLINK + ["hash", *source[:1], "secret", schema, out, *source[1:]], **QUIET)
 
             outputs = {k: os.path.join(tmp, f"{k}.json") for k in ("csv", "parquet", "postgresql")}
@@ -110,17 +124,18 @@ def main(rows: int, big_rows: int) -> None:
                 for kind, source in arguments.items():
                     runs[kind].append(run(source, outputs[kind]))
             found = {kind: sorted(times, key=lambda m: m.seconds)[len(times) // 2] for kind, times in runs.items()}
-            print(f"\n{rows} rows, default workers (median of {REPEATS} interleaved runs):")
-            base = rows / found["csv"].seconds  # type: ignore[attr-defined]
-            base_cpu = found["csv"].cpu_seconds  # type: ignore[attr-defined]
+            print(f"\n{rows} rows, default workers (median of {REPEATS} interleaved runs; load {load()}):")
+            base = rows / found["csv"].seconds
+            base_cpu = found["csv"].cpu_seconds
             for kind, measured in found.items():
-                rate = rows / measured.seconds  # type: ignore[attr-defined]
-                cpu = measured.cpu_seconds  # type: ignore[attr-defined]
+                rate = rows / measured.seconds
+                cpu = measured.cpu_seconds
                 print(
                     f"  {kind:<11} {rate:>9.0f} rows/s  {rate / base:.2f}x the CSV  "
                     f"CPU {cpu:.1f} s ({base_cpu / cpu:.2f}x the CSV's efficiency; the database server's not counted)  "
-                    f"peak {measured.peak_mib:>4.0f} MiB (summed RSS)"  # type: ignore[attr-defined]
+                    f"peak {measured.peak_mib:>4.0f} MiB (summed RSS)"
                 )
+                print(f"  {'':<11} every run: {runs_of(runs[kind])}")
             same = filecmp.cmp(outputs["csv"], outputs["parquet"], shallow=False) and filecmp.cmp(
                 outputs["csv"], outputs["postgresql"], shallow=False
             )
@@ -134,8 +149,9 @@ def main(rows: int, big_rows: int) -> None:
                 big = run(source, os.path.join(tmp, "big.json"))
                 small = found[kind]
                 print(
-                    f"  {kind:<11} {total / big.seconds:>9.0f} rows/s  peak {big.peak_mib:>4.0f} MiB "  # type: ignore[attr-defined]
-                    f"(summed RSS; {small.peak_mib:.0f} MiB at {rows} rows)"  # type: ignore[attr-defined]
+                    f"  {kind:<11} {total / big.seconds:>9.0f} rows/s  peak {big.peak_mib:>4.0f} MiB "
+                    f"(summed RSS; {small.peak_mib:.0f} MiB at {rows} rows)  "
+                    f"CPU {'+'.join(f'{cpu:.1f}' for cpu in big.process_cpu_seconds if cpu >= 0.05)} s; load {load()}"
                 )
                 os.remove(os.path.join(tmp, "big.json"))
     finally:

@@ -41,7 +41,7 @@ from anonlinkclient.io.files import Source, first_line, open_input, source_name
 from anonlinkclient.io.output import atomic_output, check_outputs
 from anonlinkclient.io.progress import NoBar, bar
 from anonlinkclient.io.records import RecordSource
-from anonlinkclient.io.sources import PiiOptions, is_typed, open_source
+from anonlinkclient.io.sources import PiiOptions, is_typed, open_records
 from anonlinkclient.io.sql_records import display_url, is_database_url
 
 CLK_FILE_FORM = 'a CLK file made by "anonlink hash" (JSON {"clks": [...]} or binary)'
@@ -206,7 +206,7 @@ def read_input(
     if isinstance(source, str) and is_typed(source, where.input_format):
         if expects_clks(schema):
             raise _wrong_kind(source if not is_database_url(source) else display_url(source), schema, False)
-        with open_source(source, where.input_format, table=where.table, query=where.query, sheet=where.sheet) as pii:
+        with open_records(source, where) as pii:
             names, rows = read_records(pii, counter)
         return pii.name, names, rows, 0
     name = source_name(source)

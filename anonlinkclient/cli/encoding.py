@@ -37,7 +37,8 @@ from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLA
     type=click.Choice(["json", "binary"]),
     default="json",
     show_default=True,
-    help="Write the CLKs as JSON, or in the Entity Service's binary format after a short header.",
+    help="The output's format: the CLKs as JSON, or in the Entity Service's binary format after a short header "
+    "(--input-format is the input's).",
 )
 @source_options
 @click.option(
@@ -77,12 +78,14 @@ def hash_command(
 
         anonlink hash pii.csv horse_stable pii-schema.json clks.json
 
-    PII_CSV may also be a Parquet file (.parquet), an Excel workbook (.xlsx,
-    the first sheet or --sheet) or a database URL with --table or --query
-    (postgresql://user@host/db, sqlite:///people.db; the password comes from
-    PGPASSWORD, ~/.pgpass or ANONLINK_DB_PASSWORD, never the URL). Their
-    columns are found by the features' names (--columns maps others), and
-    typed values become the text the schema expects.
+    PII_CSV may also be a Parquet file (.parquet) or a directory of Parquet
+    part files, an Excel workbook (.xlsx, the first sheet or --sheet) or a
+    database URL with --table or --query (postgresql://user@host/db,
+    sqlite:///people.db; the password comes from PGPASSWORD, ~/.pgpass or
+    ANONLINK_DB_PASSWORD, never the URL); --input-format names the kind where
+    the name does not say it. Their columns are found by the features' names
+    (--columns maps others), and typed values become the text the schema
+    expects.
 
     To keep the secret out of your shell history and the process list, give
     SECRET as env:NAME (read the environment variable NAME) or file:PATH (read

@@ -294,8 +294,9 @@ def source_options(command: F) -> F:
         click.option(
             "--input-format",
             type=click.Choice(["csv", "parquet", "xlsx", "sql"]),
-            help="The kind of input, instead of what its extension (.parquet, .xlsx) or URL scheme "
-            "(postgresql://, sqlite:///) says; anything else is read as CSV.",
+            help="The kind of the PII input, where its name does not say it. By default a .parquet or .pq file, "
+            "or a directory of part files, is Parquet; .xlsx or .xlsm, Excel; a URL (postgresql://, sqlite:///), "
+            "a database; anything else, CSV. (--format, where a command has it, is the output's.)",
         ),
         click.option("--table", metavar="NAME", help="With a database URL: the table to read (schema.table allowed)."),
         click.option("--query", metavar="SQL", help="With a database URL: the SELECT whose rows to read."),

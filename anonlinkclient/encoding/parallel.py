@@ -11,6 +11,7 @@ to :func:`clkhash.clk.hash_chunk`, with the same validation) with keys from
 """
 
 import itertools
+import os
 import signal
 from collections import deque
 from typing import (
@@ -202,9 +203,13 @@ def encode_source(
     encoder = ClkEncoder(schema, keys, step_keys=step_keys)  # refuses keys it cannot use here, not in a worker
     workers = workers or default_workers()
     pieces = _until_error(source.pieces(PieceSize(CHUNK_ROWS, PIECE_CHARACTERS, workers > 1)))
-    first_two = list(itertools.islice(pieces, 2))
+    # Workers started before the source reads anything are forks of a small process (a reader's memory, such
+    # as Arrow's compute functions, is not copied into each): so where the source knows it is large, at once.
+    known = source.count()
+    early = workers > 1 and known is not None and known > CHUNK_ROWS
+    first_two = [] if early else list(itertools.islice(pieces, 2))
     done = _Done(source)
-    if workers == 1 or len(first_two) < 2:  # small: not worth starting processes
+    if workers == 1 or (len(first_two) < 2 and not early):  # small: not worth starting processes
         for piece in itertools.chain(first_two, pieces):
             if isinstance(piece, _Stop):
                 raise piece.error
@@ -221,6 +226,7 @@ def encode_source(
         initargs=(keys, step_keys, schema, validate, cache_bytes),
     )
     try:
+        pool.submit(os.getpid).result()  # the first task starts the workers (all of them, when they are forks)
         in_flight: deque[Future[PieceResult]] = deque()
         for piece in itertools.chain(first_two, pieces):
             if isinstance(piece, _Stop):

@@ -21,7 +21,7 @@ from clkhash.validate_data import FormatError, validate_header
 from anonlinkclient.errors import InputFileError, UsageError
 from anonlinkclient.io.frame_records import FrameSource
 from anonlinkclient.io.records import Column, RecordSource
-from anonlinkclient.io.sources import is_typed, open_source
+from anonlinkclient.io.sources import PiiOptions, is_typed, open_records
 
 HeaderMode = Union[bool, str]  # True: check it, "ignore": skip it, False: no header
 ColumnMapping = Dict[str, str]  # feature identifier -> the source's column
@@ -128,10 +128,11 @@ def open_pii(
         raise ValueError(f"header must be True, False or 'ignore', not {header!r}")
     if not isinstance(argument, str):
         return select_features(FrameSource(argument), schema, columns)
-    if is_typed(argument, input_format) or columns:
-        source = open_source(argument, input_format, bool(header), None, table, query, sheet, count=progress)
+    by_name = bool(columns) or is_typed(argument, input_format)
+    width = None if by_name else len(schema.fields)
+    source = open_records(argument, PiiOptions(input_format, table, query, sheet), bool(header), width, progress)
+    if by_name:
         return select_features(source, schema, columns)
-    source = open_source(argument, input_format, bool(header), len(schema.fields), table, query, sheet, progress)
     if header is True:
         try:
             check_header(source, schema)

@@ -9,19 +9,19 @@ one line; so is a workbook whose parts would unpack to more than :data:`MAX_UNPA
 
 import bisect
 import zipfile
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.files import format_size, open_input
-from anonlinkclient.io.records import Column, Location, Piece, PieceSize, RecordSource, Row
-from anonlinkclient.io.typed import TypedPiece, check_columns, typed_rows
+from anonlinkclient.io.records import Location, Piece, PieceSize
+from anonlinkclient.io.typed import TypedPiece, TypedSource
 
 NOT_XLSX = "not an Excel .xlsx workbook"
 #: The most the XML parts of a workbook may unpack to (a guard against ZIP bombs).
 MAX_UNPACKED_BYTES = 8 << 30
 
 
-class ExcelSource(RecordSource):
+class ExcelSource(TypedSource):
     """The records of one sheet of an ``.xlsx`` workbook.
 
     :param path: the workbook.
@@ -52,19 +52,9 @@ class ExcelSource(RecordSource):
         self._header = ["" if value is None else str(value).strip() for value in header]
         while self._header and self._header[-1] == "":
             self._header.pop()
-        self.columns = list(self._header)
-        self._requested = [Column(name) for name in self._header]
+        self.found(self._header)
         # Empty rows are not records: where the numbering jumps, (record index, Excel row).
         self._jumps: List[Tuple[int, int]] = [(0, 2)]
-
-    def select(self, requested: Sequence[Column]) -> None:
-        """Read these columns (found by their names in the header row) with these text rules.
-
-        :raises InputFileError: naming the required columns the sheet lacks.
-        """
-        check_columns(self.name, self._header, requested)
-        self._requested = list(requested)
-        self.columns = [column.name for column in requested]
 
     def location(self, index: int) -> Location:
         """The Excel row of record ``index`` (empty rows are skipped, not counted as records)."""
@@ -72,16 +62,11 @@ class ExcelSource(RecordSource):
         first_index, row = self._jumps[at]
         return Location(self.name, row + index - first_index)
 
-    def rows(self) -> Iterator[Row]:
-        """Every record as text (see :mod:`.typed`)."""
-        return typed_rows(self)
-
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
         """Runs of about ``size.rows`` records, parsed here, turned into text where they are read."""
         positions = [
-            self._header.index(c.name) if c.required and c.name in self._header else None for c in self._requested
+            self._header.index(c.name) if c.required and c.name in self._header else None for c in self.requested
         ]
-        labels = [column.name for column in self._requested]
         records, excel_row = 0, 1
         chunk: List[Tuple[Any, ...]] = []
         for values in self._read():
@@ -93,10 +78,10 @@ class ExcelSource(RecordSource):
             chunk.append(values)
             records += 1
             if len(chunk) >= size.rows:
-                yield self._piece(chunk, positions, labels)
+                yield self._piece(chunk, positions)
                 chunk = []
         if chunk:
-            yield self._piece(chunk, positions, labels)
+            yield self._piece(chunk, positions)
 
     def _read(self) -> Iterator[Tuple[Any, ...]]:
         try:
@@ -104,12 +89,12 @@ class ExcelSource(RecordSource):
         except Exception as exc:  # a corrupt sheet part, found while streaming it
             raise InputFileError(self.name, f"{NOT_XLSX} (a damaged sheet: {type(exc).__name__})") from None
 
-    def _piece(self, chunk: List[Tuple[Any, ...]], positions: List[Optional[int]], labels: List[str]) -> TypedPiece:
+    def _piece(self, chunk: List[Tuple[Any, ...]], positions: List[Optional[int]]) -> TypedPiece:
         columns = [
             None if position is None else [row[position] if position < len(row) else None for row in chunk]
             for position in positions
         ]
-        return TypedPiece(columns, self._requested, labels, len(chunk))
+        return TypedPiece(columns, self.requested, self.labels, len(chunk))
 
     def close(self) -> None:
         """Close the workbook."""

@@ -6,11 +6,12 @@ by value. Typed values become text by the rules of :mod:`.typed`. Rows are named
 their 0-based position (``row index 4``), as ``iloc`` and polars count them.
 """
 
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional
 
 from anonlinkclient.errors import UsageError
-from anonlinkclient.io.records import Column, Location, Piece, PieceSize, RecordSource, Row
-from anonlinkclient.io.typed import ArrowText, TypedPiece, check_columns, typed_rows
+from anonlinkclient.io.arrow_text import BATCH_PIECES, ArrowText
+from anonlinkclient.io.records import Location, Piece, PieceSize
+from anonlinkclient.io.typed import TypedSource
 
 
 def frame_kind(frame: Any) -> Optional[str]:
@@ -23,7 +24,7 @@ def frame_kind(frame: Any) -> Optional[str]:
     return None
 
 
-class FrameSource(RecordSource):
+class FrameSource(TypedSource):
     """The rows of a DataFrame.
 
     :param frame: a pandas or polars DataFrame, or a pyarrow Table.
@@ -31,7 +32,8 @@ class FrameSource(RecordSource):
     :raises UsageError: for anything else.
     """
 
-    fresh_workers = True  # the workers need none of the reader's libraries
+    # Forks would carry the program's memory, the DataFrame and all: the workers start fresh.
+    fresh_workers = True
 
     def __init__(self, frame: Any, name: str = "DataFrame") -> None:
         self._kind = frame_kind(frame)
@@ -40,18 +42,8 @@ class FrameSource(RecordSource):
         self._frame = frame
         self.name = name
         names = frame.column_names if self._kind == "arrow" else frame.columns
-        self.columns = [str(column) for column in names]
         self._originals = {str(column): column for column in names}
-        self._requested = [Column(column) for column in self.columns]
-
-    def select(self, requested: Sequence[Column]) -> None:
-        """Read these columns, with these text rules.
-
-        :raises InputFileError: naming the required columns the DataFrame lacks.
-        """
-        check_columns(self.name, self.columns or [], requested)
-        self._requested = list(requested)
-        self.columns = [column.name for column in requested]
+        self.found(list(self._originals))
 
     def count(self) -> Optional[int]:
         """The number of rows."""
@@ -60,10 +52,6 @@ class FrameSource(RecordSource):
     def location(self, index: int) -> Location:
         """Record ``index`` is the row at 0-based position ``index``."""
         return Location(self.name, index, "row index")
-
-    def rows(self) -> Iterator[Row]:
-        """Every record as text (see :mod:`.typed`)."""
-        return typed_rows(self)
 
     def _column(self, name: str) -> Any:
         import pyarrow as pa
@@ -80,19 +68,17 @@ class FrameSource(RecordSource):
             return [None if _is_null(value) else value for value in series.tolist()]
 
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
-        """Slices of ``size.rows`` rows, turned into text where they are read."""
+        """Slices of ``size.rows`` rows, turned into text here."""
         total = self.count() or 0
-        arrays = {c.name: self._column(c.name) for c in self._requested if c.required and c.name in self._originals}
-        columns: List[Any] = [arrays.get(c.name) if c.required else None for c in self._requested]
-        labels = [column.name for column in self._requested]
-        text = ArrowText(self._requested, labels)
-        for start in range(0, total, size.rows):
-            end = min(start + size.rows, total)
-            sliced = [None if values is None else values[start:end] for values in columns]
-            if any(isinstance(values, list) for values in sliced):  # Python objects: turned into text by the worker
-                yield TypedPiece(sliced, self._requested, labels, end - start)
-            else:
-                yield text.piece(sliced, end - start)
+        arrays = {c.name: self._column(c.name) for c in self.requested if c.required and c.name in self._originals}
+        columns: List[Any] = [arrays.get(c.name) if c.required else None for c in self.requested]
+        text = ArrowText(self.requested, self.labels)
+        batch = size.rows * BATCH_PIECES
+        for start in range(0, total, batch):
+            end = min(start + batch, total)
+            yield from text.pieces(
+                [None if values is None else values[start:end] for values in columns], end - start, size.rows
+            )
 
 
 def _is_null(value: Any) -> bool:

@@ -1,89 +1,183 @@
-"""PII records in a Parquet file, streamed a batch at a time (pyarrow), as a record source.
+"""PII records in a Parquet file or dataset, streamed a batch at a time (pyarrow), as a record source.
+
+A dataset is a directory of Parquet part files, as Spark, Dask or pandas write them. Its
+part files are read one after the other, in the order of their paths below the
+directory with numbers compared as numbers (``part.2`` before ``part.10``, as Dask numbers
+them; Spark's ``part-00002`` sorts the same either way). Files and directories whose
+names begin with ``.`` or ``_`` are not data and are skipped (Spark's ``_SUCCESS`` and
+``.crc`` files, Dask's ``_metadata``). A directory named ``key=value`` (Hive partitioning:
+Spark's ``partitionBy``, pandas' ``partition_cols``) gives the records below it a column
+``key`` holding the text ``value`` (percent-decoded; Hive's ``__HIVE_DEFAULT_PARTITION__``
+is NULL). Every part must have the same columns, of the same types.
 
 Only the requested columns are read; typed values become text by the rules of
-:mod:`.typed` as each batch is read. Rows count records from 1. A file that is not
-Parquet, is truncated or has corrupt pages is refused in one line naming it (and the
-row where reading stopped).
+:mod:`.typed`, inside Arrow (:mod:`.arrow_text`), as each batch is read. Rows count the
+records of each file from 1, and messages name the part file. A file that is not
+Parquet, is truncated or has corrupt pages is refused in one line naming it (and the row
+where reading stopped); so are an empty directory and parts whose columns differ.
 """
 
-from typing import Any, Iterator, List, Optional, Sequence
+import bisect
+import contextlib
+import os
+import re
+import urllib.parse
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from anonlinkclient.errors import InputFileError
+from anonlinkclient.io.arrow_text import BATCH_PIECES, ArrowText
 from anonlinkclient.io.files import first_line, open_input
-from anonlinkclient.io.records import Location, Piece, PieceSize, RecordSource, Row
-from anonlinkclient.io.typed import ArrowText, Column, check_columns, typed_rows
+from anonlinkclient.io.records import Location, Piece, PieceSize
+from anonlinkclient.io.typed import TypedSource
 
 NOT_PARQUET = "not a Parquet file, or a truncated or corrupt one"
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
-class ParquetSource(RecordSource):
-    """The records of a Parquet file.
+class Part(NamedTuple):
+    """One Parquet file of a source: its path (and how messages name it), rows, columns' types, partition keys."""
 
-    :param path: the file.
+    path: str
+    shown: str
+    rows: int
+    types: Dict[str, str]
+    keys: Dict[str, Optional[str]]
+
+
+class ParquetSource(TypedSource):
+    """The records of a Parquet file, or of a directory of Parquet part files (see the module docstring).
+
+    :param path: the file or directory.
     :param name: how messages name it (default: the path).
-    :raises InputFileError: if it cannot be opened or is not Parquet.
+    :raises InputFileError: if a file cannot be opened or is not Parquet, the directory holds
+        no part files, or the parts' columns differ.
     """
 
-    fresh_workers = True  # the workers need none of the reader's libraries
-
     def __init__(self, path: str, name: Optional[str] = None) -> None:
-        import pyarrow.parquet as pq
-
         self.name = name or path
-        handle = open_input(path, "rb")
-        try:
-            # pre-buffering keeps what it read: memory would grow with the file
-            self._file = pq.ParquetFile(handle, pre_buffer=False, buffer_size=1 << 20)
-        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError or others for a bad footer
-            handle.close()
-            raise InputFileError(self.name, f"{NOT_PARQUET} ({_reason(exc)})") from None
-        self._handle = handle
-        self.columns = list(self._file.schema_arrow.names)
-        self._requested: List[Column] = [Column(name) for name in self.columns]
-
-    def select(self, requested: Sequence[Column]) -> None:
-        """Read these columns, in this order, with these text rules.
-
-        :raises InputFileError: naming the required columns the file lacks.
-        """
-        check_columns(self.name, self.columns or [], requested)
-        self._requested = list(requested)
-        self.columns = [column.name for column in requested]
+        if os.path.isdir(path):
+            paths = part_files(path)
+            if not paths:
+                raise InputFileError(
+                    self.name, "is a directory with no Parquet files in it (names beginning with . or _ are skipped)"
+                )
+            self._parts = [_part(part, self.name, os.path.relpath(part, path)) for part in paths]
+        else:
+            self._parts = [_part(path, self.name)]
+        first = self._parts[0]
+        for part in self._parts[1:]:
+            _check_same_columns(first, part)
+        self._starts = [0]
+        for part in self._parts:
+            self._starts.append(self._starts[-1] + part.rows)
+        self.found(list(_columns(first)))
 
     def count(self) -> Optional[int]:
-        """The number of rows the file's footer records."""
-        return int(self._file.metadata.num_rows)
+        """The number of rows the files' footers record."""
+        return self._starts[-1]
 
     def location(self, index: int) -> Location:
-        """Record ``index`` is row ``index + 1``."""
-        return Location(self.name, index + 1)
-
-    def rows(self) -> Iterator[Row]:
-        """Every record as text (see :mod:`.typed`)."""
-        return typed_rows(self)
+        """Record ``index`` is a row of a part file, counting from 1."""
+        at = bisect.bisect_right(self._starts, index) - 1
+        at = min(at, len(self._parts) - 1)
+        return Location(self._parts[at].shown, index - self._starts[at] + 1)
 
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
-        """Batches of about ``size.rows`` records, decoded here, turned into text where they are read."""
-        names = self._file.schema_arrow.names
-        wanted = list(dict.fromkeys(c.name for c in self._requested if c.required and c.name in names))
-        text = ArrowText(self._requested, [column.name for column in self._requested])
-        done = 0
-        batches = self._file.iter_batches(batch_size=size.rows, columns=wanted, use_threads=False)
+        """Batches of about ``size.rows`` records, decoded and turned into text here (the workers need no pyarrow)."""
+        text = ArrowText(self.requested, self.labels)
+        wanted = list(dict.fromkeys(c.name for c in self.requested if c.required))
+        for part in self._parts:
+            for length, by_name in _batches(part, [n for n in wanted if n in part.types], size.rows * BATCH_PIECES):
+                for key, value in part.keys.items():
+                    by_name.setdefault(key, _constant(value, length))
+                arrays = [by_name.get(c.name) if c.required else None for c in self.requested]
+                yield from text.pieces(arrays, length, size.rows)
+
+
+def part_files(directory: str) -> List[str]:
+    """The Parquet part files below a directory, in the order they are read (see the module docstring)."""
+    found: List[str] = []
+    for folder, subfolders, files in os.walk(directory):
+        subfolders[:] = [name for name in subfolders if not name.startswith((".", "_"))]
+        found.extend(os.path.join(folder, name) for name in files if not name.startswith((".", "_")))
+    return sorted(found, key=lambda path: _natural(os.path.relpath(path, directory)))
+
+
+def _natural(path: str) -> List[Any]:
+    """A sort key that compares the numbers in a path as numbers, and its folders one by one."""
+    return [[int(run) if run.isdigit() else run for run in re.split(r"(\d+)", part)] for part in path.split(os.sep)]
+
+
+def _part(path: str, name: str, relative: Optional[str] = None) -> Part:
+    """A part file's rows and columns (its footer, read and closed), and its partition keys."""
+    shown = path if relative is not None else name
+    with _parquet_file(path, shown) as parquet:
+        rows = int(parquet.metadata.num_rows)
+        types = {field.name: str(field.type) for field in parquet.schema_arrow}
+    keys: Dict[str, Optional[str]] = {}
+    for folder in os.path.dirname(relative or "").split(os.sep):
+        key, equals, value = folder.partition("=")
+        if equals and key:
+            value = urllib.parse.unquote(value)
+            keys[key] = None if value == HIVE_NULL else value
+    return Part(path, shown, rows, types, keys)
+
+
+@contextlib.contextmanager
+def _parquet_file(path: str, shown: str) -> Iterator[Any]:
+    """A Parquet file open for reading (``shown``: how messages name it)."""
+    import pyarrow.parquet as pq
+
+    with open_input(path, "rb", error=lambda _path, reason: InputFileError(shown, reason)) as handle:
+        try:
+            # pre-buffering keeps what it read: memory would grow with the file
+            parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=1 << 20)
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError or others for a bad footer
+            raise InputFileError(shown, f"{NOT_PARQUET} ({_reason(exc)})") from None
+        yield parquet
+
+
+def _columns(part: Part) -> Dict[str, str]:
+    """A part's columns and their types (a partition key's: ``a partition key``)."""
+    return {**dict.fromkeys(part.keys, "a partition key"), **part.types}
+
+
+def _check_same_columns(first: Part, part: Part) -> None:
+    """Refuse a part whose columns, or their types, differ from the first part's."""
+    ours, theirs = _columns(first), _columns(part)
+    if ours == theirs:
+        return
+    column = next(column for column in [*ours, *theirs] if ours.get(column) != theirs.get(column))
+    if column not in theirs:
+        reason = f"it lacks the column {column}"
+    elif column not in ours:
+        reason = f"it has a column {column} that the first lacks"
+    else:
+        reason = f"its column {column} is {theirs[column]}, the first's {ours[column]}"
+    raise InputFileError(part.shown, f"its columns differ from the first part's ({first.shown}): {reason}")
+
+
+def _batches(part: Part, columns: List[str], rows: int) -> Iterator[Tuple[int, Dict[str, Any]]]:
+    """A part file's batches of ``rows`` records, as (length, column name -> Arrow array)."""
+    done = 0
+    with _parquet_file(part.path, part.shown) as parquet:
+        batches = parquet.iter_batches(batch_size=rows, columns=columns, use_threads=False)
         while True:
             try:
                 batch = next(batches)
             except StopIteration:
                 return
             except Exception as exc:  # corrupt pages, a truncated file
-                raise InputFileError(self.name, f"{NOT_PARQUET} ({_reason(exc)})", row=done + 1) from None
-            by_name = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
-            columns: List[Any] = [by_name.get(c.name) if c.required else None for c in self._requested]
-            yield text.piece(columns, batch.num_rows)
+                raise InputFileError(part.shown, f"{NOT_PARQUET} ({_reason(exc)})", row=done + 1) from None
+            yield batch.num_rows, {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
             done += batch.num_rows
 
-    def close(self) -> None:
-        """Close the file."""
-        self._handle.close()
+
+def _constant(value: Optional[str], length: int) -> Any:
+    """A partition key's column: ``value`` (NULL for ``None``) ``length`` times."""
+    import pyarrow as pa
+
+    return pa.nulls(length, pa.string()) if value is None else pa.array([value] * length, pa.string())
 
 
 def _reason(exc: BaseException) -> str:

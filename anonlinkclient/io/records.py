@@ -126,9 +126,9 @@ class RecordSource(abc.ABC):
     columns: Optional[List[str]] = None
     #: feature -> the column that holds it, where they differ (so that messages name the column)
     renamed: Mapping[str, str] = MappingProxyType({})
-    #: Worker processes should start fresh rather than as forks of this process: a source whose reader
-    #: loads a large library the workers do not need (pyarrow) sets it, so that the workers do not carry
-    #: that memory too (starting them costs about a second).
+    #: Worker processes should start fresh rather than as forks of this process: a source that holds much
+    #: memory here (a DataFrame) sets it, so that the workers do not carry that memory too (starting them
+    #: costs about a second of CPU each).
     fresh_workers: bool = False
 
     @abc.abstractmethod

@@ -1,13 +1,14 @@
 """Which record source reads an input: chosen from the argument (its extension or URL scheme), or named.
 
-========================  ===========  =========================================
-argument                  format       source
-========================  ===========  =========================================
-``*.parquet``, ``*.pq``   ``parquet``  :class:`~.parquet_records.ParquetSource`
-``*.xlsx``, ``*.xlsm``    ``xlsx``     :class:`~.excel_records.ExcelSource`
-``dialect://...``         ``sql``      :class:`~.sql_records.SqlSource`
-anything else             ``csv``      :class:`~.csv_records.CsvSource`
-========================  ===========  =========================================
+=============================  ===========  =========================================
+argument                       format       source
+=============================  ===========  =========================================
+``*.parquet``, ``*.pq``        ``parquet``  :class:`~.parquet_records.ParquetSource`
+a directory (of part files)    ``parquet``  :class:`~.parquet_records.ParquetSource`
+``*.xlsx``, ``*.xlsm``         ``xlsx``     :class:`~.excel_records.ExcelSource`
+``dialect://...``              ``sql``      :class:`~.sql_records.SqlSource`
+anything else                  ``csv``      :class:`~.csv_records.CsvSource`
+=============================  ===========  =========================================
 
 DataFrames are given to the library directly (:class:`~.frame_records.FrameSource`).
 """
@@ -47,24 +48,34 @@ def input_format(argument: str, given: Optional[str] = None) -> str:
         return given
     if is_database_url(argument):
         return "sql"
+    if os.path.isdir(argument):
+        return "parquet"
     return EXTENSIONS.get(os.path.splitext(argument.lower())[1], "csv")
 
 
-#: The package each format's reader needs (the single-file executable leaves them out).
+#: The package each format's reader needs (the single-file executable leaves pyarrow out).
 READERS = {"parquet": "pyarrow", "xlsx": "openpyxl", "sql": "sqlalchemy"}
 
 
 def _check_reader(kind: str) -> None:
-    """Refuse a format whose reader is not installed, in one line that says what to install."""
+    """Refuse a format whose reader is not installed, in one line that says how to get it."""
     import importlib.util
+    import sys
 
     module = READERS.get(kind)
-    if module is not None and importlib.util.find_spec(module) is None:
+    if module is None or importlib.util.find_spec(module) is not None:
+        return
+    if getattr(sys, "frozen", False):  # PyInstaller's executable: pip cannot add to it
         raise UsageError(
-            f"reading {kind} input needs the {module} package, which is not installed here "
-            "(pip install anonlink-client installs it)",
+            f"the single-file anonlink executable does not read {kind} input (it leaves out {module}); "
+            "the Python package does (pip install anonlink-client)",
             "input_format",
         )
+    raise UsageError(
+        f"reading {kind} input needs the {module} package, which is not installed here "
+        "(pip install anonlink-client installs it)",
+        "input_format",
+    )
 
 
 def is_typed(argument: str, given: Optional[str] = None) -> bool:
@@ -72,33 +83,29 @@ def is_typed(argument: str, given: Optional[str] = None) -> bool:
     return input_format(argument, given) != "csv"
 
 
-def open_source(
+def open_records(
     argument: str,
-    given_format: Optional[str] = None,
+    where: PiiOptions = PiiOptions(),
     header: bool = True,
     width: Optional[int] = None,
-    table: Optional[str] = None,
-    query: Optional[str] = None,
-    sheet: Optional[str] = None,
     count: bool = False,
 ) -> RecordSource:
     """Open the record source an argument names (see the table above).
 
-    :param argument: a file path or a database URL.
-    :param given_format: the format, instead of guessing it from the argument.
+    :param argument: a file path, a directory (a Parquet dataset) or a database URL.
+    :param where: its format (instead of guessing it from the argument), the table or query
+        (databases only), the sheet (Excel only; default: the first).
     :param header: a CSV's first row is a header (typed sources always name their columns).
     :param width: the number of columns every CSV record must have, if known.
-    :param table: / :param query: the table to read, or the query to run (databases only).
-    :param sheet: the workbook's sheet to read (default: the first; Excel only).
     :param count: count a CSV's lines first (for a progress bar).
     :raises UsageError: for options that do not fit the format.
     :raises InputFileError: if the source cannot be opened.
     """
-    kind = input_format(argument, given_format)
+    kind = input_format(argument, where.input_format)
     _check_reader(kind)
-    if kind != "sql" and (table is not None or query is not None):
+    if kind != "sql" and (where.table is not None or where.query is not None):
         raise UsageError(f"{argument} is not a database: a table or query cannot be read from it", "table")
-    if kind != "xlsx" and sheet is not None:
+    if kind != "xlsx" and where.sheet is not None:
         raise UsageError(f"{argument} is not an Excel workbook: it has no sheets", "sheet")
     if kind == "parquet":
         from anonlinkclient.io.parquet_records import ParquetSource
@@ -107,11 +114,11 @@ def open_source(
     if kind == "xlsx":
         from anonlinkclient.io.excel_records import ExcelSource
 
-        return ExcelSource(argument, sheet)
+        return ExcelSource(argument, where.sheet)
     if kind == "sql":
         from anonlinkclient.io.sql_records import SqlSource
 
-        return SqlSource(argument, table, query)
+        return SqlSource(argument, where.table, where.query)
     handle = open_text_input(argument)
     try:
         return CsvSource(handle, argument, header=header, width=width, count=count, owned=True)

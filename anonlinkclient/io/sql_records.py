@@ -15,11 +15,11 @@ the records of the table or query from 1.
 import os
 import re
 import sqlite3
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional
 
 from anonlinkclient.errors import InputFileError, UsageError
-from anonlinkclient.io.records import Column, Location, Piece, PieceSize, RecordSource, Row
-from anonlinkclient.io.typed import TypedPiece, check_columns, typed_rows
+from anonlinkclient.io.records import Piece, PieceSize
+from anonlinkclient.io.typed import TypedPiece, TypedSource
 
 #: The environment variable that holds the database password when the URL has none.
 PASSWORD_VARIABLE = "ANONLINK_DB_PASSWORD"
@@ -51,7 +51,7 @@ def display_url(url: str) -> str:
     return rendered
 
 
-class SqlSource(RecordSource):
+class SqlSource(TypedSource):
     """The records of a database table or query.
 
     :param url: an SQLAlchemy URL, e.g. ``postgresql://alice@db.example.org/registry`` or ``sqlite:///people.db``.
@@ -77,7 +77,6 @@ class SqlSource(RecordSource):
         except BaseException:
             self.close()
             raise
-        self._requested = [Column(name) for name in self.columns or []]
 
     def _open(self, table: Optional[str], query: Optional[str]) -> None:
         with self._errors(None):
@@ -87,10 +86,11 @@ class SqlSource(RecordSource):
                 self._connection = self._connection.execution_options(postgresql_readonly=True)
         self._table_columns_: List[str] = []
         if table is not None:
-            self.columns = self._table_columns_ = self._table_columns(table)
+            self._table_columns_ = self._table_columns(table)
+            self.found(self._table_columns_)
         else:
             self._run(query or "")
-            self.columns = list(self._result.keys())
+            self.found(list(self._result.keys()))
 
     def _connect_engine(self, url: str) -> Any:
         import sqlalchemy
@@ -134,27 +134,13 @@ class SqlSource(RecordSource):
             if not self._result.returns_rows:
                 raise InputFileError(self.name, "the query returns no rows (is it a SELECT?)")
 
-    def select(self, requested: Sequence[Column]) -> None:
-        """Read these columns, with these text rules (a table is asked for these columns only).
-
-        :raises InputFileError: naming the required columns the table or query lacks.
-        """
-        check_columns(self.name, self.columns or [], requested)
-        self._requested = list(requested)
-        self.columns = [column.name for column in requested]
-
-    def location(self, index: int) -> Location:
-        """Record ``index`` is row ``index + 1`` of the table or query."""
-        return Location(self.name, index + 1)
-
-    def rows(self) -> Iterator[Row]:
-        """Every record as text (see :mod:`.typed`)."""
-        return typed_rows(self)
-
     def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
-        """Runs of about ``size.rows`` records fetched here, turned into text where they are read."""
-        if self._result is None:  # a table: ask for the requested columns only
-            wanted = dict.fromkeys(c.name for c in self._requested if c.required)
+        """Runs of about ``size.rows`` records fetched here, turned into text where they are read.
+
+        A table is asked for the requested columns only; rows count its records from 1.
+        """
+        if self._result is None:
+            wanted = dict.fromkeys(c.name for c in self.requested if c.required)
             keys = [name for name in wanted if name in self._table_columns_]
             self._run(self._select_table(self._table or "", keys))
         else:
@@ -162,8 +148,7 @@ class SqlSource(RecordSource):
         positions_of: dict = {}
         for at, name in enumerate(keys):
             positions_of.setdefault(name, at)
-        positions: List[Optional[int]] = [positions_of.get(c.name) if c.required else None for c in self._requested]
-        labels = [column.name for column in self._requested]
+        positions: List[Optional[int]] = [positions_of.get(c.name) if c.required else None for c in self.requested]
         done = 0
         while True:
             with self._errors(done):
@@ -173,7 +158,7 @@ class SqlSource(RecordSource):
             by_position = list(zip(*rows))
             columns = [None if at is None else list(by_position[at]) for at in positions]
             # turned into text here: texts travel to the workers faster than dates and decimals
-            yield TypedPiece(columns, self._requested, labels, len(rows)).as_text()
+            yield TypedPiece(columns, self.requested, self.labels, len(rows)).as_text()
             done += len(rows)
 
     def _select_table(self, table: str, names: List[str]) -> Any:

@@ -18,25 +18,27 @@ The rules, the same for every typed source:
 A refused value is reported with its source, row and column, and never shown. Columns
 are read by name (:class:`Column`); a column that need not be read (an ignored feature,
 which hashes nothing) reads as ``""``. Python values (databases, Excel) are turned into
-text in :meth:`TypedPiece.read`, so in the worker processes when there are some; Arrow
-columns (Parquet, DataFrames) are turned into text where they are read, by
-:class:`ArrowText`, mostly inside Arrow, so that the workers need no pyarrow.
+text by :class:`TypedPiece` (in the worker processes, or where they are read); Arrow
+columns (Parquet, DataFrames) are turned into text where they are read, inside Arrow, by
+:class:`~.arrow_text.ArrowText`, so that the workers need no pyarrow.
 """
 
+import abc
 import datetime
 import decimal
 import math
 import uuid
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 from anonlinkclient.errors import InputFileError
-from anonlinkclient.io.records import Column, Piece, PieceFailure, RecordSource, Row
+from anonlinkclient.io.records import Column, Location, Piece, PieceFailure, PieceSize, RecordSource, Row
 
 
-def _format_date(value: datetime.date, date_format: Optional[str]) -> str:
+def format_date(value: datetime.date, date_format: Optional[str]) -> str:
+    """A date or timestamp as text: in ``date_format`` (the year always four digits), or ISO 8601 without one."""
     if date_format is None:
         return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
-    if "%Y" in date_format:  # four digits, as strptime reads them (the C library may write 999 for 0999)
+    if "%Y" in date_format and value.year < 1000:  # four digits, as strptime reads them (C may write 999 for 0999)
         parts = date_format.split("%%")
         date_format = "%%".join(part.replace("%Y", f"{value.year:04d}") for part in parts)
     return value.strftime(date_format)
@@ -67,7 +69,7 @@ def text_of(value: Any, column: Column) -> Optional[str]:
     if isinstance(value, str):
         return str(value)
     if isinstance(value, (datetime.date, datetime.datetime)):
-        return _format_date(value, column.date_format)
+        return format_date(value, column.date_format)
     if isinstance(value, (float, decimal.Decimal)):
         return _whole(value)
     if isinstance(value, uuid.UUID):
@@ -90,27 +92,11 @@ def why_refused(value: Any) -> str:
     return f"holds a {type(value).__name__} value, which has no text the schema could read"
 
 
-def _string_type(array: Any) -> bool:
-    import pyarrow as pa
-
-    kind = array.type
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or str(kind) == "string_view")
-
-
-def column_texts(values: Any, column: Column) -> Tuple[List[str], Optional[int], str]:
+def column_texts(values: List[Any], column: Column) -> Tuple[List[str], Optional[int], str]:
     """The texts of one column of a piece: ``(texts up to the first refused value, its index, why)``.
 
-    :param values: a list of Python values, or an Arrow array.
+    :param values: the column's values, as Python objects.
     """
-    if not isinstance(values, list):
-        if _string_type(values):
-            texts = values.to_pylist()
-            if values.null_count:
-                texts = [column.missing if text is None else text for text in texts]
-            return texts, None, ""
-        if str(values.type).startswith("dictionary"):
-            values = values.dictionary_decode()
-        values = values.to_pylist()
     kinds = set(map(type, values))
     if kinds <= {str, type(None)}:  # text, perhaps with NULLs: the common case, at list speed
         return [column.missing if value is None else value for value in values], None, ""
@@ -139,9 +125,9 @@ _DATE_TEXTS: dict = {}
 
 
 class TypedPiece(Piece):
-    """Typed records, column by column (lists of Python values or Arrow arrays), for a worker to turn into text.
+    """Typed records, column by column (lists of Python values), for a worker to turn into text.
 
-    :param columns: one value list or array per requested column (``None``: the source lacks
+    :param columns: one value list per requested column (``None``: the source lacks
         it, read as ``""``), all of ``length`` values.
     :param requested: what was asked of each column.
     :param labels: how messages name each column.
@@ -173,107 +159,90 @@ class TypedPiece(Piece):
         return TextColumnsPiece(texts, self.length, failure)
 
 
+#: Joins a column's texts for the trip to a worker process, which splits them again: a string travels (is
+#: pickled and unpickled) faster than a list of strings, and splitting it costs the worker no more than the list.
+SEPARATOR = "\x00"
+#: A column's texts: a list, or one string of them joined by SEPARATOR, which none of them holds.
+ColumnText = Union[str, List[str]]
+
+
 class TextColumnsPiece(Piece):
     """Records already turned into text, column by column, for a worker to put together.
 
-    :param columns: one list of texts per column (cut short at the failure, if any).
+    :param columns: one :data:`ColumnText` per column (cut short at the failure, if any).
     :param length: the number of records.
     :param failure: the first value that has no text, if any.
     """
 
-    def __init__(self, columns: List[List[str]], length: int, failure: Optional[PieceFailure] = None) -> None:
-        self.columns = columns
+    def __init__(self, columns: Sequence[ColumnText], length: int, failure: Optional[PieceFailure] = None) -> None:
+        self._columns = list(columns)
         self.length = length
         self.failure = failure
 
+    @property
+    def columns(self) -> List[List[str]]:
+        """The texts of each column, as lists."""
+        return [column.split(SEPARATOR) if isinstance(column, str) else column for column in self._columns]
+
     def read(self) -> Tuple[List[Row], Optional[PieceFailure]]:
         """The records, up to the failure."""
-        rows: List[Row] = list(zip(*self.columns)) if self.columns else [() for _ in range(self.length)]
+        columns = self.columns
+        rows: List[Row] = list(zip(*columns)) if columns else [() for _ in range(self.length)]
         if self.failure is not None:
             return rows[: self.failure.offset], self.failure
         return rows, None
 
 
-#: The most distinct dates a column's text cache keeps (a day per entry: about 27 years per 10,000).
+#: The most distinct dates a column's text cache keeps (a day per entry: about 718 years).
 DATE_CACHE_ENTRIES = 1 << 18
-_EPOCH = datetime.date(1970, 1, 1).toordinal()
 
 
-class ArrowText:
-    """Turns Arrow columns into text by the rules above: text, integers and dates inside Arrow or through a cache;
-    other types value by value.
+class TypedSource(RecordSource):
+    """A source of typed values, read by column name, whose pieces turn them into text by the rules above.
 
-    :param requested: the columns, in order (``required=False``: not read, ``""``).
-    :param labels: how messages name them.
+    A subclass sets :attr:`name` and :attr:`columns` (:meth:`found`), and implements
+    :meth:`pieces` (for the requested columns, :attr:`requested`) and, unless its rows
+    count records from 1, :meth:`location`.
     """
 
-    def __init__(self, requested: Sequence[Column], labels: Sequence[str]) -> None:
+    requested: List[Column]
+
+    def found(self, names: Sequence[str]) -> None:
+        """The source has these columns (until :meth:`select` chooses some)."""
+        self.columns = list(names)
+        self.requested = [Column(name) for name in names]
+
+    @property
+    def labels(self) -> List[str]:
+        """How messages name the requested columns."""
+        return [column.name for column in self.requested]
+
+    def select(self, requested: Sequence[Column]) -> None:
+        """Read these columns, in this order, with these text rules.
+
+        :raises InputFileError: naming the required columns the source lacks.
+        """
+        check_columns(self.name, self.columns or [], requested)
         self.requested = list(requested)
-        self.labels = list(labels)
-        self._dates: List[dict] = [{} for _ in self.requested]
+        self.columns = [column.name for column in requested]
 
-    def piece(self, arrays: Sequence[Any], length: int) -> TextColumnsPiece:
-        """The piece of ``length`` records whose columns are ``arrays`` (``None``: a column not read)."""
-        texts: List[List[str]] = []
-        failure: Optional[PieceFailure] = None
-        for at, (array, column, label) in enumerate(zip(arrays, self.requested, self.labels)):
-            if array is None:
-                texts.append([""] * length)
-                continue
-            done, bad, reason = self._texts(at, array, column)
-            texts.append(done)
-            if bad is not None and (failure is None or bad < failure.offset):
-                failure = PieceFailure(bad, label, reason)
-        return TextColumnsPiece(texts, length, failure)
+    def location(self, index: int) -> Location:
+        """Record ``index`` is row ``index + 1``."""
+        return Location(self.name, index + 1)
 
-    def _texts(self, at: int, array: Any, column: Column) -> Tuple[List[str], Optional[int], str]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    @abc.abstractmethod
+    def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
+        """The records in pieces of about ``size.rows``, in order (see :meth:`RecordSource.pieces`)."""
 
-        kind = array.type
-        if pa.types.is_dictionary(kind):
-            array = array.dictionary_decode()
-            kind = array.type
-        if pa.types.is_null(kind):
-            return [column.missing] * len(array), None, ""
-        if pa.types.is_integer(kind):
-            array = pc.cast(array, pa.string())
-        elif pa.types.is_date32(kind):
-            return self._date_texts(self._dates[at], array, column), None, ""
-        if _string_type(array):
-            texts = array.to_pylist()
-            if array.null_count:
-                texts = [column.missing if text is None else text for text in texts]
-            return texts, None, ""
-        return column_texts(array.to_pylist(), column)
-
-    @staticmethod
-    def _date_texts(cache: dict, array: Any, column: Column) -> List[str]:
-        import pyarrow as pa
-
-        texts = []
-        for day in array.cast(pa.int32()).to_pylist():
-            text = cache.get(day)
-            if text is None:
-                if day is None:
-                    text = column.missing
-                else:
-                    text = _format_date(datetime.date.fromordinal(_EPOCH + day), column.date_format)
-                    if len(cache) < DATE_CACHE_ENTRIES:
-                        cache[day] = text
-            texts.append(text)
-        return texts
-
-
-def typed_rows(source: RecordSource) -> Iterator[Row]:
-    """Rows of a typed source read here, from its pieces (for :meth:`RecordSource.rows`)."""
-    done = 0
-    for piece in source.pieces():
-        rows, failure = piece.read()
-        yield from rows
-        if failure is not None:
-            raise source.error(done + failure.offset, failure.message, failure.column)
-        done += len(rows)
+    def rows(self) -> Iterator[Row]:
+        """Every record as text, read here from the pieces."""
+        done = 0
+        for piece in self.pieces():
+            rows, failure = piece.read()
+            yield from rows
+            if failure is not None:
+                raise self.error(done + failure.offset, failure.message, failure.column)
+            done += len(rows)
 
 
 def missing_columns(name: str, available: Sequence[str], requested: Sequence[Column]) -> InputFileError:

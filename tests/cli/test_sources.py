@@ -141,6 +141,18 @@ def test_block_reads_parquet_as_the_csv(people: Path, tmp_path: Path) -> None:
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
+def test_hash_help_tells_the_input_format_from_the_output_format() -> None:
+    """``--format`` has been the output's since 0.3.0; ``--input-format`` is the input's, and the help says so."""
+    result = run_cli("hash", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "--format [json|binary] The output's format: the CLKs as JSON" in text
+    assert "(--input-format is the input's)" in text
+    assert "--input-format [csv|parquet|xlsx|sql] The kind of the PII input, where its name does not say it." in text
+    assert "or a directory of part files, is Parquet" in text
+    assert "(--format, where a command has it, is the output's.)" in text
+
+
 # ---------------------------------------------------------------------------------------------- bad files
 
 
@@ -217,6 +229,122 @@ def test_a_real_subprocess_prints_no_traceback(people: Path, tmp_path: Path) -> 
     assert done.returncode == 3 and not out.exists()
     assert done.stderr.startswith(f"Error: {tmp_path / 'people.parquet'}: not a Parquet file")
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def undecodable(names: List[bytes]) -> Any:
+    """A string column holding these bytes as they are (Arrow does not check UTF-8 here, nor Parquet on reading)."""
+    import pyarrow as pa
+
+    return pa.Array.from_buffers(pa.string(), len(names), pa.array(names, pa.binary()).buffers())
+
+
+def test_parquet_values_python_cannot_hold_get_one_line(people: Path, tmp_path: Path) -> None:
+    """Text that is not UTF-8 and dates past the year 9999: the row and column are named."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema, out = people / "schema.json", tmp_path / "out.json"
+    table = typed_table(people)
+    names = [name.encode() for name in table.column(HEADER[1]).to_pylist()]
+    names[6] = PII_VALUE.encode() + b"\xff"
+    pq.write_table(table.set_column(1, HEADER[1], undecodable(names)), tmp_path / "latin.parquet")
+    failed(
+        run_cli("hash", tmp_path / "latin.parquet", "secret", schema, out),
+        f"{tmp_path / 'latin.parquet'}, row 7, column NAME freetext: not valid UTF-8 text",
+        out,
+    )
+    days = table.column(HEADER[2]).cast(pa.int32()).to_pylist()
+    days[2500] = 3_000_000  # in the year 10183
+    far = table.set_column(2, HEADER[2], pa.array(days, pa.int32()).cast(pa.date32()))
+    pq.write_table(far, tmp_path / "far.parquet")
+    failed(
+        run_cli("hash", tmp_path / "far.parquet", "secret", schema, out),
+        f"{tmp_path / 'far.parquet'}, row 2501, column DOB YYYY/MM/DD: "
+        "holds a date or time outside the years 1 to 9999",
+        out,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- Parquet datasets
+
+
+def test_parquet_datasets_hash_as_the_csv(people: Path, tmp_path: Path) -> None:
+    """Directories of part files as Spark, Dask and pandas write them, read in the order of their part numbers."""
+    import pyarrow.parquet as pq
+
+    table, expected = typed_table(people), clks(people / "csv.json")
+    spark = tmp_path / "people.parquet"  # Spark names its output directory like a file
+    spark.mkdir()
+    for number, start in enumerate(range(0, 3000, 700)):
+        name = f"part-{number:05d}-5a7e0c1d-c000.snappy.parquet"
+        pq.write_table(table.slice(start, 700), spark / name)
+        (spark / f".{name}.crc").write_bytes(b"checksum")
+    (spark / "_SUCCESS").write_bytes(b"")
+    dask = tmp_path / "dask"
+    dask.mkdir()
+    for number, start in enumerate(range(0, 3000, 250)):  # part.10 and part.11 come after part.9
+        pq.write_table(table.slice(start, 250), dask / f"part.{number}.parquet")
+    pq.write_metadata(table.schema, dask / "_metadata")
+    for folder in (spark, dask):
+        out = tmp_path / f"{folder.name}.json"
+        result = run_cli("hash", folder, "secret", people / "schema.json", out)
+        assert (result.exit_code, result.stderr) == (0, f"CLK data written to {out}\n")
+        assert clks(out) == expected
+    # pandas' partition_cols: a directory per gender ("GENDER M or F=F", then "=M"), the gender in its name only
+    table.to_pandas().to_parquet(tmp_path / "by_gender", partition_cols=[HEADER[3]])
+    out = tmp_path / "by_gender.json"
+    assert run_anonlink("hash", tmp_path / "by_gender", "secret", people / "schema.json", out).returncode == 0
+    genders = [row[3] for row in rows(people)]
+    assert clks(out) == [clk for gender in "FM" for clk, held in zip(expected, genders) if held == gender]
+
+
+def test_bad_parquet_datasets_get_one_line_naming_the_file(people: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema, out = people / "schema.json", tmp_path / "out.json"
+    table = typed_table(people)
+    folder = tmp_path / "dataset"
+    (folder / "_temporary").mkdir(parents=True)
+    (folder / ".hidden.parquet").write_bytes(b"skipped")
+    failed(
+        run_cli("hash", folder, "secret", schema, out),
+        f"{folder}: is a directory with no Parquet files in it (names beginning with . or _ are skipped)",
+        out,
+    )
+    for number in range(3):
+        pq.write_table(table.slice(number * 1000, 1000), folder / f"part.{number}.parquet")
+    (folder / "notes.txt").write_text("exported for the linkage project\n")
+    failed(
+        run_cli("hash", folder, "secret", schema, out),
+        f"{folder / 'notes.txt'}: not a Parquet file, or a truncated or corrupt one "
+        "(Parquet magic bytes not found in footer. Either the file is corrupted or this is not a parquet file.)",
+        out,
+    )
+    (folder / "notes.txt").unlink()
+    last = table.slice(2000, 1000)
+    pq.write_table(last.set_column(2, HEADER[2], last.column(2).cast(pa.string())), folder / "part.2.parquet")
+    failed(
+        run_cli("hash", folder, "secret", schema, out),
+        f"{folder / 'part.2.parquet'}: its columns differ from the first part's ({folder / 'part.0.parquet'}): "
+        "its column DOB YYYY/MM/DD is string, the first's date32[day]",
+        out,
+    )
+    pq.write_table(last.drop_columns([HEADER[0]]), folder / "part.2.parquet")
+    failed(
+        run_cli("hash", folder, "secret", schema, out),
+        f"{folder / 'part.2.parquet'}: its columns differ from the first part's ({folder / 'part.0.parquet'}): "
+        "it lacks the column INDEX",
+        out,
+    )
+    names = [name.encode() for name in last.column(HEADER[1]).to_pylist()]
+    names[41] = PII_VALUE.encode() + b"\xff"
+    pq.write_table(last.set_column(1, HEADER[1], undecodable(names)), folder / "part.2.parquet")
+    failed(
+        run_cli("hash", folder, "secret", schema, out),
+        f"{folder / 'part.2.parquet'}, row 42, column NAME freetext: not valid UTF-8 text",
+        out,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- databases

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anonlinkclient.io.records import Column
-from anonlinkclient.io.typed import ArrowText, column_texts, text_of, why_refused
+from anonlinkclient.io.arrow_text import ArrowText
+from anonlinkclient.io.records import Column, PieceFailure
+from anonlinkclient.io.typed import column_texts, text_of, why_refused
 
 DATE = Column("dob", date_format="%d/%m/%Y", missing="N/A")
 PLAIN = Column("x")
@@ -81,3 +82,39 @@ def test_arrow_columns_of_other_types_are_taken_value_by_value() -> None:
     rows, failure = piece.read()
     assert rows == [("1",), ("",)]
     assert failure is not None and (failure.offset, failure.column) == (2, "weight")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=4)), st.one_of(st.none(), st.integers(-9, 10**6)),
+                       st.one_of(st.none(), st.dates())), max_size=30),
+    st.integers(1, 8),
+)  # fmt: skip
+def test_arrow_columns_cut_into_pieces_give_the_same_rows(values: Any, rows: int) -> None:
+    """Pieces of any size hold the records of the whole, in order (texts holding the separator "\\x00" too)."""
+    import pyarrow as pa
+
+    arrays = [pa.array([row[at] for row in values], kind) for at, kind in enumerate([pa.string(), pa.int64()])]
+    arrays.append(pa.array([row[2] for row in values], pa.date32()))
+    requested = [PLAIN, PLAIN, DATE]
+    whole, failure = ArrowText(requested, ["a", "b", "c"]).piece(arrays, len(values)).read()
+    pieces = list(ArrowText(requested, ["a", "b", "c"]).pieces(arrays, len(values), rows))
+    sizes = [min(rows, len(values) - start) for start in range(0, len(values), rows)]
+    assert [len(piece.read()[0]) for piece in pieces] == (sizes or [0])
+    assert [row for piece in pieces for row in piece.read()[0]] == whole
+    assert failure is None and all(piece.read()[1] is None for piece in pieces)
+    assert whole == [tuple(column_texts([value], column)[0][0] for value, column in zip(row, requested))
+                     for row in values]  # fmt: skip
+
+
+def test_a_refused_value_ends_the_pieces_at_its_piece() -> None:
+    import pyarrow as pa
+
+    weights = pa.array([1.0, 2.0, 3.0, 4.0, 4.5, 6.0, 7.0])
+    pieces = list(ArrowText([PLAIN], ["weight"]).pieces([weights], 7, 2))
+    fraction = "holds a number with a fractional part, which the schema's text cannot hold exactly"
+    assert [piece.read() for piece in pieces] == [
+        ([("1",), ("2",)], None),
+        ([("3",), ("4",)], None),
+        ([], PieceFailure(0, "weight", fraction)),
+    ]
