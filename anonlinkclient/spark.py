@@ -54,10 +54,11 @@ from anonlinkclient.encoding.pii import ColumnMapping, schema_columns
 from anonlinkclient.encoding.schema import load_linkage_schema
 from anonlinkclient.errors import ExecutorInputError, InputFileError, RecordError, UsageError
 from anonlinkclient.io import clk_file
+from anonlinkclient.io.arrow_text import ArrowText
 from anonlinkclient.io.clk_parquet import META_KEY
 from anonlinkclient.io.output import check_outputs
 from anonlinkclient.io.records import Column
-from anonlinkclient.io.typed import ArrowText, check_columns
+from anonlinkclient.io.typed import check_columns
 
 #: How messages name the DataFrame being hashed.
 SOURCE_NAME = "Spark DataFrame"
@@ -92,7 +93,7 @@ class HashClks:
     """What the executors run: Arrow batches of (id, feature columns) in, batches of (id, CLK) out.
 
     Each batch's columns become the schema's text by the rules of every typed source
-    (:class:`~anonlinkclient.io.typed.ArrowText`), then the encoder of ``anonlink hash`` hashes them.
+    (:class:`~anonlinkclient.io.arrow_text.ArrowText`), then the encoder of ``anonlink hash`` hashes them.
     Pickled with its keys; its ``repr`` and name show neither.
 
     :param schema: the linkage schema.

@@ -12,8 +12,9 @@ and so on, Spark's ``_SUCCESS`` marker beside them), or a single Parquet file. E
   ``tool_version``, ``clk_bits``, ``schema_fingerprint``, ``secret_check``) and
   ``sorted_by``. Every file of a dataset holds the same metadata.
 
-**The CLKs' order** is the dataset's row order: the part files in the order of their part
-numbers (the digits after ``part-``; files of other names by name), each file's rows in
+**The CLKs' order** is the dataset's row order: the part files in the order of their names
+with numbers compared as numbers (Spark's ``part-00002`` before ``part-00010``, as a PII
+dataset's parts are read: :func:`~anonlinkclient.io.files.path_order`), each file's rows in
 order. :mod:`anonlinkclient.spark` writes the rows sorted by the id column, so the i-th CLK
 is the record with the i-th smallest id; the reader checks that the ids increase strictly
 along that order (no id twice, no part file out of place).
@@ -29,11 +30,10 @@ from 1), before anything is done with the CLKs.
 import contextlib
 import json
 import os
-import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from anonlinkclient.errors import InputFileError
-from anonlinkclient.io.files import first_line
+from anonlinkclient.io.files import first_line, path_order
 from anonlinkclient.io.parquet_records import NOT_PARQUET
 
 #: The first (and last) bytes of every Parquet file.
@@ -50,8 +50,6 @@ BATCH_ROWS = 4096
 MAX_META_CHARS = 1 << 16
 #: The most bytes of Spark's schema text read from a file's footer.
 MAX_SPARK_SCHEMA_BYTES = 1 << 20
-
-_PART_NUMBER = re.compile(r"^part-(\d+)")
 
 
 def is_clk_dataset(path: str) -> bool:
@@ -73,7 +71,8 @@ def is_clk_dataset(path: str) -> bool:
 
 
 def part_files(path: str) -> List[str]:
-    """The files of a dataset in its order: ``[path]`` for a file; a directory's part files by part number.
+    """The files of a dataset in its order: ``[path]`` for a file; a directory's part files by
+    :func:`~anonlinkclient.io.files.path_order` (their numbers compared as numbers).
 
     :raises InputFileError: for a directory without ``_SUCCESS``, with a subdirectory, or without part files.
     """
@@ -97,12 +96,7 @@ def part_files(path: str) -> List[str]:
             )
     if not parts:
         raise InputFileError(path, "contains no CLKs (no part files)")
-
-    def order(name: str) -> Tuple[int, int, str]:
-        match = _PART_NUMBER.match(name)
-        return (0, int(match.group(1)), name) if match else (1, 0, name)
-
-    return [os.path.join(path, name) for name in sorted(parts, key=order)]
+    return [os.path.join(path, name) for name in sorted(parts, key=path_order)]
 
 
 def _reason(exc: BaseException) -> str:
