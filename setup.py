@@ -30,6 +30,8 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     # PostgreSQL through SQLAlchemy: psycopg 3 with its binary wheels (libpq included, nothing to compile)
     "postgresql": ["psycopg[binary]>=3.1"],
+    # anonlinkclient.spark: PySpark 4 (Java 17 or 21; works with NumPy 1 and the pyarrow above)
+    "spark": ["pyspark>=4.0,<5"],
     "tutorials": [
         "jupyter-core>=5",
         "ipykernel>=6",
@@ -64,6 +66,7 @@ EXTRAS_REQUIRE = {
         "recordlinkage>=0.16",
         "psycopg[binary]>=3.1",  # the tests start a real PostgreSQL server
         "polars>=1.0",  # hash_dataframe is tested with polars as well as pandas
+        "pyspark>=4.0,<5",  # anonlinkclient.spark is tested in local mode
     ],
 }
 

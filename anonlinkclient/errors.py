@@ -10,6 +10,7 @@ column or server), built when the error is raised and never rewritten after; its
      ├── InputFileError (ValueError)     exit 3   a data file (CSV, CLK file, block file, scores) cannot be used
      │    ├── WrongInputKind (TypeError) exit 3   a CLK file where a CSV is needed, or the reverse
      │    ├── OutputFileError            exit 3   an output file cannot be written
+     │    ├── ExecutorInputError         exit 3   a record hashed on a Spark executor cannot be used
      │    └── EncodingsDiffer            exit 3   parties' CLK files record different schemas or secrets
      ├── SchemaFileError (ValueError)    exit 4   a linkage or blocking schema is unusable
      │    └── InvalidSchema              exit 4   it is JSON, but not a valid schema (every problem kept)
@@ -123,6 +124,20 @@ class WrongInputKind(InputFileError, TypeError):
 
 class OutputFileError(InputFileError):
     """An output file could not be created or written."""
+
+
+class ExecutorInputError(InputFileError):
+    """A record hashed on a Spark executor cannot be used; the message is the line the executor's
+    :class:`InputFileError` said (Spark hands the driver its text, not the exception).
+
+    :param line: that line, e.g. ``Spark DataFrame, row with person_id 17, column dob: Invalid entry: ...``.
+    """
+
+    def __init__(self, line: str) -> None:
+        super().__init__("", line)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class EncodingsDiffer(InputFileError):

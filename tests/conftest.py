@@ -9,7 +9,13 @@ progress bars.
 
 import pytest
 
-pytest_plugins = ["tests.entity_service.fixtures", "tests.secrets_guard", "tests.postgres", "pytester"]
+pytest_plugins = [
+    "tests.entity_service.fixtures",
+    "tests.secrets_guard",
+    "tests.postgres",
+    "tests.spark_session",
+    "pytester",
+]
 
 
 @pytest.fixture

@@ -152,6 +152,10 @@ def upload(
 ) -> None:
     """Upload CLK data (and blocks) to the Anonlink Entity Service.
 
+    CLK_JSON is a CLK file made by "anonlink hash" (JSON or binary), or a
+    Parquet CLK dataset written by anonlinkclient.spark (its directory of part
+    files, or one Parquet file), whose CLKs go in the order of its ids.
+
     The files are checked first (a whole CLK file, JSON or binary, of CLKs of
     one size; a block file made for as many records); nothing is sent if they
     do not fit. Where the service shows the project's linkage schema to the

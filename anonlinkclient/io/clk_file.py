@@ -28,7 +28,9 @@ Integers are unsigned and big-endian::
     28      M      metadata: the JSON object of "meta" above, UTF-8
     28+M    N*S    the CLKs, S raw bytes each (most significant bit first), in row order
 
-A file starting with the magic is binary; any other file is read as JSON. A
+A file starting with the magic is binary; a **Parquet CLK dataset** (a directory of
+part files or a Parquet file, as :mod:`anonlinkclient.spark` writes them; see
+:mod:`.clk_parquet`) is read as one too; any other file is read as JSON. A
 **headerless** binary file (the service's format alone, S bytes per CLK and
 nothing else) cannot be told from other bytes, so it is read only when its CLK
 size is given (``raw_size``); its length must then be a multiple of it.
@@ -36,8 +38,8 @@ size is given (``raw_size``); its length must then be a multiple of it.
 Every CLK is checked as it is read (base64, one size, the size the metadata
 says, the count the metadata says), so a truncated or damaged file is an
 :class:`~anonlinkclient.errors.InputFileError` naming the file and the problem.
-:class:`EncodedClks` turns any CLK file into what an upload sends (binary or
-``{"clks": [...]}``), streaming, with its length known in advance.
+:class:`~anonlinkclient.io.clk_stream.EncodedClks` turns any CLK file into what an
+upload sends (binary or ``{"clks": [...]}``), streaming, with its length known in advance.
 """
 
 import base64
@@ -54,6 +56,7 @@ from typing import IO, Any, Callable, ClassVar, Dict, Iterable, Iterator, List, 
 import ijson
 
 from anonlinkclient.errors import InputFileError, UsageError
+from anonlinkclient.io.clk_parquet import ParquetClks, is_clk_dataset
 from anonlinkclient.io.files import Source, guarded, json_stream_errors, loads_json, open_source, source_name
 from anonlinkclient.io.json_array import write_list_document, write_sequence
 from anonlinkclient.io.output import atomic_output
@@ -238,10 +241,11 @@ class ClkFileInfo:
     """What a CLK file says about itself before its CLKs.
 
     :ivar path: the file's name, for messages.
-    :ivar format: ``json``, ``binary`` or ``raw`` (headerless binary).
+    :ivar format: ``json``, ``binary``, ``raw`` (headerless binary) or ``parquet`` (a Parquet CLK dataset).
     :ivar meta: its metadata, or ``None`` if it records none.
     :ivar clk_size: bytes per CLK where the file says so (binary header, the raw size given, or the metadata).
-    :ivar count: the number of CLKs where the file says so before them (binary header, raw length).
+    :ivar count: the number of CLKs where the file says so before them (binary header, raw length,
+        Parquet footers).
     """
 
     path: str
@@ -553,13 +557,40 @@ class ClkFile:
 def open_clk_file(source: Source, raw_size: Optional[int] = None) -> Iterator[ClkFile]:
     """Open a CLK file of any format for one pass: ``.info``, then iterate its CLKs.
 
-    :param source: a path, or a file opened for reading (read from where it is): a JSON CLK file may be
-        opened in text mode, a binary one must be opened in binary mode.
+    :param source: a path (a Parquet CLK dataset may be a directory), or a file opened for reading (read
+        from where it is): a JSON CLK file may be opened in text mode, a binary one must be opened in binary mode.
     :param raw_size: the file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: if the file is missing or its header or metadata are unusable.
     """
+    if raw_size is None and isinstance(source, str) and is_clk_dataset(source):
+        yield ParquetClkFile(ParquetClks(source))
+        return
     with open_source(source, binary=raw_size is not None) as (handle, path):
         yield ClkFile(handle, path, raw_size)
+
+
+class ParquetClkFile(ClkFile):
+    """A Parquet CLK dataset (:mod:`.clk_parquet`) read as a CLK file: :attr:`info`, then its CLKs, each checked.
+
+    :raises InputFileError: if its metadata is unusable or does not say the CLKs' length.
+    """
+
+    def __init__(self, dataset: ParquetClks) -> None:
+        self.path = dataset.path
+        self.dataset = dataset
+        meta = ClkMeta.from_json(dataset.meta, dataset.files[0])
+        if meta.clk_bits is None:
+            raise InputFileError(dataset.files[0], "its CLK metadata does not say the CLKs' length (clk_bits)")
+        dataset.clk_size = clk_bytes(meta.clk_bits)
+        self.info = ClkFileInfo(dataset.path, "parquet", meta, dataset.clk_size, dataset.count)
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Each CLK as bytes, in the dataset's order."""
+        return iter(self.dataset)
+
+    def blocks(self) -> Iterator[bytes]:
+        """The CLKs concatenated, a batch at a time."""
+        return self.dataset.blocks()
 
 
 def read_clk_info(source: Source, raw_size: Optional[int] = None) -> ClkFileInfo:
@@ -735,129 +766,3 @@ def write_clk_file(path: str, clks: Iterable[bytes], meta: Optional[ClkMeta] = N
         count = write_binary_clks(binary, clks, meta or ClkMeta())
         binary.flush()
         return count
-
-
-# ---------------------------------------------------------------------------
-# Upload bodies
-# ---------------------------------------------------------------------------
-
-#: What an upload can send: the service's binary format, or ``{"clks": [...]}``.
-WIRE_FORMATS = ("binary", "json")
-_JSON_START = b'{"clks": ['
-_JSON_END = b"]}"
-
-
-def encoded_length(wire_format: str, count: int, size: int) -> int:
-    """Bytes of ``count`` CLKs of ``size`` bytes encoded as ``wire_format`` (see :class:`EncodedClks`)."""
-    if wire_format == "binary":
-        return count * size
-    quoted = 4 * ((size + 2) // 3) + 2
-    return len(_JSON_START) + count * quoted + 2 * max(count - 1, 0) + len(_JSON_END)
-
-
-class EncodedClks:
-    """The CLKs of a CLK file as an upload sends them, a readable stream whose length is known.
-
-    ``binary``: the CLKs' bytes one after another (the body of ``POST
-    /binaryclks``, an object-store ``encodings`` object); ``json``: the bytes
-    ``json.dumps({"clks": [...]})`` gives (nothing but ``clks``). The file is read
-    as the stream is read, a block at a time; :meth:`seek` to 0 starts again from
-    the file's start, so that a retry can send the whole body again.
-
-    :param count: / :param size: the number of CLKs and bytes per CLK, as
-        :func:`check_clk_file` found them (they make the length).
-    :param raw_size: the file is headerless binary with CLKs of this many bytes.
-    :raises InputFileError: while reading, if the file no longer holds that many CLKs of that size.
-    """
-
-    def __init__(self, source: str, wire_format: str, count: int, size: int, raw_size: Optional[int] = None) -> None:
-        if wire_format not in WIRE_FORMATS:
-            raise UsageError(f"unknown upload format {wire_format!r} (expected binary or json)", "wire_format")
-        self.source = source
-        self.wire_format = wire_format
-        self.raw_size = raw_size
-        #: The number of bytes (requests reads it as the body's ``Content-Length``).
-        self.len = encoded_length(wire_format, count, size)
-        self.name = source
-        self._restart()
-
-    def _restart(self) -> None:
-        self._pieces = self._generate()
-        self._piece = b""
-        self._offset = 0
-        self._position = 0
-
-    def _generate(self) -> Iterator[bytes]:
-        produced = 0
-        for piece in self._encode():
-            produced += len(piece)
-            if produced > self.len:
-                break
-            yield piece
-        if produced != self.len:
-            raise InputFileError(self.source, "changed while it was being uploaded")
-
-    def _encode(self) -> Iterator[bytes]:
-        with open_clk_file(self.source, self.raw_size) as clk_file:
-            if self.wire_format == "binary":
-                yield from clk_file.blocks()
-                return
-            yield _JSON_START
-            separator = b""
-            batch: List[bytes] = []
-            for clk in clk_file:
-                batch.append(b'"' + base64.b64encode(clk) + b'"')
-                if len(batch) == BATCH_CLKS:
-                    yield separator + b", ".join(batch)
-                    separator, batch = b", ", []
-            if batch:
-                yield separator + b", ".join(batch)
-            yield _JSON_END
-
-    def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (all the rest if ``size`` is negative); ``b""`` at the end."""
-        parts: List[bytes] = []
-        wanted = self.len if size is None or size < 0 else size
-        got = 0
-        while got < wanted:
-            if self._offset >= len(self._piece):
-                self._piece = next(self._pieces, b"")
-                self._offset = 0
-                if not self._piece:
-                    break
-            part = self._piece[self._offset : self._offset + wanted - got]
-            self._offset += len(part)
-            got += len(part)
-            parts.append(part)
-        data = b"".join(parts)
-        self._position += len(data)
-        return data
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            data = self.read(1 << 16)
-            if not data:
-                return
-            yield data
-
-    def tell(self) -> int:
-        """How many bytes have been read."""
-        return self._position
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        """Go back to the start (``seek(0)``); other positions are not supported."""
-        if whence == os.SEEK_SET and offset == 0:
-            self._pieces.close()  # type: ignore[attr-defined]
-            self._restart()
-            return 0
-        if whence == os.SEEK_CUR and offset == 0:
-            return self._position
-        raise OSError("an encoded CLK stream can only seek to its start")
-
-    def seekable(self) -> bool:
-        """It can go back to its start."""
-        return True
-
-    def close(self) -> None:
-        """Close the file being read."""
-        self._pieces.close()  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ import contextlib
 import decimal
 import io
 import json
+import os
 import re
 from typing import IO, Any, Callable, Iterator, List, Optional, Tuple, Union, cast
 
@@ -72,6 +73,12 @@ def json_stream_errors(path: str, hint: str) -> Iterator[None]:
         raise InputFileError(path, f"not valid JSON (a number out of range); {hint}") from None
     except UnicodeDecodeError:
         raise InputFileError(path, f"not valid UTF-8 text; {hint}") from None
+
+
+def path_order(path: str) -> List[Any]:
+    """A sort key for the part files of a dataset: the numbers in a path compared as numbers
+    (``part.2`` before ``part.10``; Spark's ``part-00002`` sorts the same either way), its folders one by one."""
+    return [[int(run) if run.isdigit() else run for run in re.split(r"(\d+)", part)] for part in path.split(os.sep)]
 
 
 def first_line(exc: BaseException) -> str:

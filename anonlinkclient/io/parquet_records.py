@@ -20,13 +20,12 @@ where reading stopped); so are an empty directory and parts whose columns differ
 import bisect
 import contextlib
 import os
-import re
 import urllib.parse
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.arrow_text import BATCH_PIECES, ArrowText
-from anonlinkclient.io.files import first_line, open_input
+from anonlinkclient.io.files import first_line, open_input, path_order
 from anonlinkclient.io.records import Location, Piece, PieceSize
 from anonlinkclient.io.typed import TypedSource
 
@@ -100,12 +99,7 @@ def part_files(directory: str) -> List[str]:
     for folder, subfolders, files in os.walk(directory):
         subfolders[:] = [name for name in subfolders if not name.startswith((".", "_"))]
         found.extend(os.path.join(folder, name) for name in files if not name.startswith((".", "_")))
-    return sorted(found, key=lambda path: _natural(os.path.relpath(path, directory)))
-
-
-def _natural(path: str) -> List[Any]:
-    """A sort key that compares the numbers in a path as numbers, and its folders one by one."""
-    return [[int(run) if run.isdigit() else run for run in re.split(r"(\d+)", part)] for part in path.split(os.sep)]
+    return sorted(found, key=lambda path: path_order(os.path.relpath(path, directory)))
 
 
 def _part(path: str, name: str, relative: Optional[str] = None) -> Part:

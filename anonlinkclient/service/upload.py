@@ -66,15 +66,14 @@ from anonlinkclient.errors import (
 )
 from anonlinkclient.io.block_file import blocks_by_record
 from anonlinkclient.io.clk_file import (
-    WIRE_FORMATS,
     ClkFileSummary,
     ClkMeta,
-    EncodedClks,
     check_clk_file,
     clk_bytes,
     no_metadata_note,
     read_clk_info,
 )
+from anonlinkclient.io.clk_stream import WIRE_FORMATS, EncodedClks
 from anonlinkclient.io.clknblocks import combine_clks_blocks
 from anonlinkclient.io.progress import ReadProgress, bar
 from anonlinkclient.service.objectstore import (

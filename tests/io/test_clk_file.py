@@ -23,7 +23,6 @@ from anonlinkclient.io.clk_file import (
     MAGIC,
     READ_BYTES,
     ClkMeta,
-    EncodedClks,
     check_clk_file,
     iter_clks,
     no_metadata_note,
@@ -32,6 +31,7 @@ from anonlinkclient.io.clk_file import (
     write_clk_file,
     write_clks,
 )
+from anonlinkclient.io.clk_stream import EncodedClks
 from anonlinkclient.io.clknblocks import combine_clks_blocks
 from tests.helpers import write_block_file
 

@@ -169,8 +169,9 @@ TEST_FOLDERS_OF_NO_PART = {
     "data": "input files the tests read",
 }
 #: The files tests/ itself may hold: the shared helpers and the plugins every test runs under
-#: (secrets_guard.py checks every run's output; postgres.py starts the session's PostgreSQL server).
-TEST_ROOT_FILES = {"__init__.py", "conftest.py", "helpers.py", "secrets_guard.py", "postgres.py"}
+#: (secrets_guard.py checks every run's output; postgres.py starts the session's PostgreSQL server;
+#: spark_session.py the session's one local Spark).
+TEST_ROOT_FILES = {"__init__.py", "conftest.py", "helpers.py", "secrets_guard.py", "postgres.py", "spark_session.py"}
 
 
 def test_the_tests_mirror_the_package() -> None:
