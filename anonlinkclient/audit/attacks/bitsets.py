@@ -1,0 +1,103 @@
+"""CLK bit positions as bitsets over the records, so that an attack counts with whole words.
+
+:class:`BitColumns` turns the records' CLKs (rows of bits) around: column ``p`` is one
+bitset with bit ``r`` set when record ``r`` has bit ``p`` set. Counting the records
+that have a set of positions all set is then an AND of a few bitsets and a popcount,
+64 records per machine word, with no Python loop over records or bits.
+A subset of the records is a *mask*: a bitset over the same records.
+"""
+
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from anonlinkclient.io.packed import popcount, popcounts
+
+#: Records turned around at a time (a multiple of 64).
+_BLOCK = 1 << 14
+#: Columns counted at a time (bounds the temporary memory of a count).
+_COLUMN_BLOCK = 128
+
+
+class BitColumns:
+    """The bit positions of CLKs as bitsets over the records.
+
+    :param rows: ``(records, bytes)`` ``uint8`` CLKs, most significant bit first.
+    :param bits: the number of bits of each CLK.
+    """
+
+    def __init__(self, rows: np.ndarray, bits: int) -> None:
+        count = int(rows.shape[0])
+        self.count = count
+        self.bits = bits
+        self.words = (count + 63) // 64
+        columns = np.zeros((bits, self.words * 8), dtype=np.uint8)
+        for start in range(0, count, _BLOCK):
+            part = np.unpackbits(rows[start : start + _BLOCK], axis=1, count=bits)
+            packed = np.packbits(part.T, axis=1, bitorder="little")
+            columns[:, start // 8 : start // 8 + packed.shape[1]] = packed
+        self.columns = columns.view("<u8")
+        self.all = np.zeros(self.words, dtype="<u8")
+        if count:
+            self.all[:] = np.uint64(0xFFFFFFFFFFFFFFFF)
+            if count % 64:
+                self.all[-1] = np.uint64((1 << (count % 64)) - 1)
+
+    def counts(self, mask: Optional[np.ndarray] = None, positions: Optional[np.ndarray] = None) -> np.ndarray:
+        """How many records (of ``mask``) have each bit position (of ``positions``) set."""
+        chosen = np.arange(self.bits) if positions is None else np.asarray(positions, dtype=np.int64)
+        out = np.zeros(len(chosen), dtype=np.int64)
+        for start in range(0, len(chosen), _COLUMN_BLOCK):
+            block = self.columns[chosen[start : start + _COLUMN_BLOCK]]
+            if mask is not None:
+                block = block & mask
+            out[start : start + _COLUMN_BLOCK] = popcounts(block).sum(axis=1, dtype=np.int64)
+        return out
+
+    def all_set(self, positions: Union[Sequence[int], np.ndarray], mask: Optional[np.ndarray] = None) -> np.ndarray:
+        """The records (of ``mask``) that have every one of ``positions`` set."""
+        out = self.all.copy() if mask is None else mask.copy()
+        for position in positions:
+            out &= self.columns[position]
+        return out
+
+    def size(self, mask: Optional[np.ndarray]) -> int:
+        """The number of records in ``mask`` (all of them for ``None``)."""
+        return self.count if mask is None else popcount(mask)
+
+    def members(self, mask: Optional[np.ndarray]) -> np.ndarray:
+        """The indices of the records in ``mask``."""
+        if mask is None:
+            return np.arange(self.count, dtype=np.int64)
+        bits = np.unpackbits(mask.view(np.uint8), bitorder="little", count=self.count)
+        return np.flatnonzero(bits).astype(np.int64)
+
+    def signatures(self, position_sets: Sequence[np.ndarray]) -> np.ndarray:
+        """For each record, which of the position sets it has all set: ``(records, bytes)`` ``uint8``.
+
+        Set ``g`` is bit ``7 - g % 8`` of byte ``g // 8`` (most significant bit first).
+        """
+        sets = len(position_sets)
+        width = max(1, (sets + 7) // 8)
+        out = np.zeros((self.count, width), dtype=np.uint8)
+        if sets == 0:
+            return out
+        full = np.empty((sets, self.words), dtype="<u8")
+        for index, positions in enumerate(position_sets):
+            full[index] = self.all_set(positions)
+        step = _BLOCK // 64
+        for word in range(0, self.words, step):
+            block = np.ascontiguousarray(full[:, word : word + step]).view(np.uint8)
+            first = word * 64
+            count = min(self.count - first, block.shape[1] * 8)
+            bits = np.unpackbits(block, axis=1, bitorder="little", count=count)
+            out[first : first + count] = np.packbits(bits, axis=0).T
+        return out
+
+
+def distinct_rows(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D ``uint8`` array: (index of a first occurrence, inverse, counts)."""
+    contiguous = np.ascontiguousarray(rows)
+    keys = contiguous.view(np.dtype((np.void, contiguous.shape[1]))).ravel()
+    _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    return first.astype(np.int64), inverse.astype(np.int64).ravel(), counts.astype(np.int64)

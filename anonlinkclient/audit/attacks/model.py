@@ -1,0 +1,157 @@
+"""What an attack is given and what it answers.
+
+An attack gets exactly what someone without the secret can hold: the CLKs
+(:class:`Encodings`), a list of values with their frequencies, each cut into tokens
+with the linkage schema's public tokeniser (:class:`Reference`), and what the schema
+says in public (:class:`Public`). It answers with :class:`AttackResult`: the bit
+positions it believes some tokens set (:class:`Guess`), and, for every record, which
+values of the list it could be.
+"""
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from anonlinkclient.audit.attacks.bitsets import BitColumns
+from anonlinkclient.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Encodings:
+    """CLKs as an attacker holds them: one row of bytes per record (most significant bit first).
+
+    :ivar rows: ``(records, bytes)`` ``uint8``; bit ``p`` of a CLK is bit ``7 - p % 8`` of byte ``p // 8``.
+    :ivar bits: the number of bits of each CLK.
+    """
+
+    rows: np.ndarray
+    bits: int
+
+    def __post_init__(self) -> None:
+        if self.rows.ndim != 2 or self.rows.dtype != np.uint8 or self.rows.shape[1] * 8 < self.bits:
+            raise UsageError("CLK rows must be a 2-D uint8 array holding every bit")
+
+    @classmethod
+    def from_clks(cls, clks: Sequence[bytes], bits: int) -> "Encodings":
+        """The encodings of CLKs given as bytes (all of the same length)."""
+        size = (bits + 7) // 8
+        if any(len(clk) != size for clk in clks):
+            raise UsageError(f"every CLK must have {size} bytes")
+        rows = np.frombuffer(b"".join(clks), dtype=np.uint8).reshape(len(clks), size)
+        return cls(rows, bits)
+
+    @property
+    def count(self) -> int:
+        """The number of records."""
+        return int(self.rows.shape[0])
+
+    def columns(self) -> BitColumns:
+        """Every bit position as a bitset over the records."""
+        return BitColumns(self.rows, self.bits)
+
+    def unpacked(self, rows: Optional[np.ndarray] = None) -> np.ndarray:
+        """``(records, bits)`` booleans of the given rows (all by default)."""
+        data = self.rows if rows is None else self.rows[rows]
+        return np.unpackbits(data, axis=1, count=self.bits).astype(bool)
+
+    def select(self, positions: np.ndarray) -> "Encodings":
+        """The CLKs cut down to the given bit positions, in that order."""
+        kept = np.asarray(positions, dtype=np.int64)
+        out = np.empty((self.count, (len(kept) + 7) // 8), dtype=np.uint8)
+        step = 1 << 14
+        for start in range(0, self.count, step):
+            bits = np.unpackbits(self.rows[start : start + step], axis=1, count=self.bits)
+            out[start : start + step] = np.packbits(bits[:, kept], axis=1)
+        return Encodings(out, len(kept))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The attacker's list: distinct items (values, or tuples of values) with their frequencies.
+
+    Each item is a set of token ids (``0 .. token_count - 1``), stored row by row:
+    the tokens of item ``i`` are ``tokens[starts[i]:starts[i + 1]]``, each once.
+
+    :ivar counts: ``(items,)`` how often each item occurs (``int64``, positive).
+    """
+
+    counts: np.ndarray
+    starts: np.ndarray
+    tokens: np.ndarray
+    token_count: int
+
+    @classmethod
+    def from_token_lists(
+        cls, token_lists: Sequence[Sequence[int]], counts: Sequence[int], token_count: int
+    ) -> "Reference":
+        """A reference list from each item's tokens (repeats dropped) and its count."""
+        sets = [sorted(set(tokens)) for tokens in token_lists]
+        lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+        starts = np.zeros(len(sets) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        flat = np.fromiter((t for s in sets for t in s), dtype=np.int32, count=int(starts[-1]))
+        return cls(np.asarray(counts, dtype=np.int64), starts, flat, token_count)
+
+    @property
+    def items(self) -> int:
+        """The number of distinct items."""
+        return int(len(self.counts))
+
+    def pairs(self, items: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """``(item, token)`` pairs of the given items (all by default); item as its index in ``items``."""
+        if items is None:
+            lengths = np.diff(self.starts)
+            return np.repeat(np.arange(self.items, dtype=np.int64), lengths), self.tokens.astype(np.int64)
+        starts = self.starts[items]
+        lengths = self.starts[items + 1] - starts
+        local = np.repeat(np.arange(len(items), dtype=np.int64), lengths)
+        offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return local, self.tokens[np.repeat(starts, lengths) + offsets].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Public:
+    """What the linkage schema says in public, as the attacks use it.
+
+    :ivar bits_per_token: ``(token_count,)``: how many bits each token is inserted with
+        (the feature's ``bitsPerToken``; for ``bitsPerFeature``, what a value of typical
+        length gives each token).
+    :ivar exact_reference: the list holds exactly the encoded population (the worst
+        case); otherwise its frequencies are only estimates, and the attacks allow for
+        sampling error.
+    """
+
+    bits_per_token: np.ndarray
+    exact_reference: bool = False
+
+
+@dataclass(frozen=True)
+class Guess:
+    """Bit positions an attack assigned to a group of tokens it cannot tell apart.
+
+    :ivar tokens: the token ids (usually one; several that always occur together).
+    :ivar positions: the bit positions, sorted.
+    :ivar support: records whose CLK has all of them set where the guess was made.
+    """
+
+    tokens: Tuple[int, ...]
+    positions: np.ndarray
+    support: int
+
+
+@dataclass
+class AttackResult:
+    """What an attack concluded.
+
+    Record ``r`` could hold any item ``i`` with ``item_keys[i] == record_keys[r]``;
+    a key of ``-1`` matches nothing.
+
+    :ivar notes: one line per step, saying what the attack did.
+    """
+
+    attack: str
+    guesses: List[Guess]
+    record_keys: np.ndarray
+    item_keys: np.ndarray
+    notes: List[str] = field(default_factory=list)

@@ -1,0 +1,296 @@
+"""The audit: hash (or read) the CLKs, attack them as an attacker would, score with the truth.
+
+:func:`audit_files` is what ``anonlink audit`` runs; :func:`audit_population` does the
+work on records and CLKs already in memory. Two scenarios:
+
+- **worst case**: the attacker's list is the custodian's own records (the attacker
+  knows the population exactly, values and frequencies);
+- **reference**: the attacker's list is another file (a public list such as a voter
+  roll, or a disjoint sample), holding some of the schema's columns.
+
+In each, both attacks (:mod:`.attacks`) run on the CLKs with only what an attacker
+has; :mod:`.scoring` then compares what they concluded with the truth.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from clkhash.schema import Schema
+
+from anonlinkclient.audit.attacks.frequency import frequency_attack
+from anonlinkclient.audit.attacks.model import AttackResult, Encodings, Guess, Public
+from anonlinkclient.audit.attacks.patterns import pattern_mining_attack
+from anonlinkclient.audit.census import Census, census
+from anonlinkclient.audit.data import (
+    Items,
+    Population,
+    applicable,
+    public_parameters,
+    read_population,
+    read_reference,
+    reference_items,
+    tokenise,
+)
+from anonlinkclient.audit.scoring import Figures, Truth, score, translate
+from anonlinkclient.encoding.hashing import hash_csv
+from anonlinkclient.encoding.parallel import Keys, derive_keys, encode_records
+from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
+from anonlinkclient.encoding.secrets import secret_check_value
+from anonlinkclient.errors import InputFileError, RecordError, UsageError
+from anonlinkclient.io.clk_file import open_clk_file
+from anonlinkclient.io.csv_records import open_text_input
+
+logger = logging.getLogger(__name__)
+
+WORST_CASE = "worst-case"
+REFERENCE = "reference"
+#: The fewest records an audit can say anything about.
+MIN_RECORDS = 2
+#: Records of a CLK file hashed again to check that it was made from the data with this secret and schema.
+CHECKED_CLKS = 200
+
+ATTACKS = (frequency_attack, pattern_mining_attack)
+
+
+@dataclass
+class AuditResult:
+    """Everything an audit found (the report and ``--json`` show it).
+
+    :ivar figures: one entry per attack, scenario and feature.
+    :ivar not_audited: ``(feature, why)`` for the hashed features the attacks do not apply to.
+    :ivar notes: ``(attack, scenario, line)``: what each attack did.
+    """
+
+    schema_name: str
+    records: int
+    figures: List[Figures]
+    census: Census
+    not_audited: List[Tuple[str, str]]
+    notes: List[Tuple[str, str, str]] = field(default_factory=list)
+    scenarios: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_json(self) -> Dict[str, Any]:
+        """The figures as ``--json`` writes them."""
+        return {
+            "records": self.records,
+            "schema": self.schema_name,
+            "attacks": [figure.as_json() for figure in self.figures],
+            "not_audited": [{"feature": feature, "why": why} for feature, why in self.not_audited],
+            "census": self.census.as_json(),
+        }
+
+
+def audit_population(
+    schema: Schema,
+    keys: Keys,
+    population: Population,
+    encodings: Encodings,
+    reference: Optional[Population] = None,
+    schema_name: str = "the schema",
+) -> AuditResult:
+    """Attack the CLKs of ``population`` in both scenarios and score the attacks.
+
+    :param keys: the keys the CLKs were hashed with (only the scoring and census use them).
+    :param encodings: the CLK of each record of ``population``, in order.
+    :param reference: the attacker's list for the reference scenario, if any.
+    """
+    started = time.perf_counter()
+    if population.count != encodings.count:
+        raise UsageError(f"{population.count} records but {encodings.count} CLKs")
+    if population.count < MIN_RECORDS:
+        raise InputFileError(population.name, f"has {population.count} records; an audit needs at least {MIN_RECORDS}")
+    tokens = tokenise(schema, [population] + ([reference] if reference is not None else []))
+    truth = Truth(schema, keys, tokens)
+    attacked = [f for f in sorted(population.columns) if applicable(schema.fields[f]) is None]
+    not_audited = [
+        (schema.fields[f].identifier, why) for f in sorted(population.columns) if (why := applicable(schema.fields[f]))
+    ]
+    figures: List[Figures] = []
+    notes: List[Tuple[str, str, str]] = []
+    scenarios = []
+    worst_guesses: List[Guess] = []
+    public = public_parameters(schema, tokens, exact=True)
+    plans: List[Tuple[str, Population, bool]] = [(WORST_CASE, population, True)]
+    if reference is not None:
+        plans.append((REFERENCE, reference, False))
+    for scenario, source, exact in plans:
+        features = [f for f in attacked if f in source.columns]
+        if not features:
+            continue
+        scenarios.append(scenario)
+        items = reference_items(source, features, tokens)
+        values = {f: translate(items, column, source, population, f) for column, f in enumerate(features)}
+        public = public_parameters(schema, tokens, exact=exact)
+        for attack in ATTACKS:
+            result = _attack(attack, encodings, items, public, scenario)
+            notes += [(result.attack, scenario, line) for line in result.notes]
+            figures += score(result, scenario, items, values, population, truth)
+            if scenario == WORST_CASE and result.attack == "pattern-mining":
+                worst_guesses = result.guesses
+    the_census = census(schema, population, encodings, truth, tokens, worst_guesses, public.bits_per_token)
+    return AuditResult(
+        schema_name,
+        population.count,
+        figures,
+        the_census,
+        not_audited,
+        notes,
+        scenarios,
+        time.perf_counter() - started,
+    )
+
+
+def _attack(attack: Any, encodings: Encodings, items: Items, public: Public, scenario: str) -> AttackResult:
+    started = time.perf_counter()
+    result: AttackResult = attack(encodings, items.reference, public)
+    logger.info(
+        f"{result.attack} attack ({scenario}): {time.perf_counter() - started:.1f} s; " + "; ".join(result.notes)
+    )
+    return result
+
+
+def hash_population(
+    pii_path: str, secret: Union[str, bytes], schema: Schema, header: bool = True, workers: Optional[int] = None
+) -> Encodings:
+    """The CLKs of a PII CSV, hashed as ``hash`` hashes them.
+
+    :raises InputFileError: naming row and column of a value that does not fit the
+        schema, without showing the value (the audit prints no plaintext).
+    """
+    with open_text_input(pii_path) as handle:
+        try:
+            rows = _gather(hash_csv(handle, pii_path, secret, schema, header, True, workers), (schema.l + 7) // 8)
+        except InputFileError as exc:
+            if exc.message.startswith("Invalid entry"):
+                raise InputFileError(
+                    pii_path, "Invalid entry: the value does not fit the schema (not shown)", exc.row, exc.column
+                ) from None
+            raise
+    return Encodings(rows, schema.l)
+
+
+def _gather(clks: Iterable[bytes], size: int) -> np.ndarray:
+    """CLKs as one ``(records, bytes)`` array, joined a few thousand at a time."""
+    blocks = []
+    batch: List[bytes] = []
+    for clk in clks:
+        batch.append(clk)
+        if len(batch) == 8192:
+            blocks.append(np.frombuffer(b"".join(batch), dtype=np.uint8))
+            batch = []
+    blocks.append(np.frombuffer(b"".join(batch), dtype=np.uint8))
+    return np.concatenate(blocks).reshape(-1, size)
+
+
+def read_clks(
+    clk_path: str,
+    pii_path: str,
+    population: Population,
+    secret: Union[str, bytes],
+    schema_path: str,
+    schema: Schema,
+    header: bool = True,
+) -> Encodings:
+    """The CLKs of a CLK file, checked against the data they are said to come from.
+
+    The file must hold one CLK per record, of the schema's length; the schema
+    fingerprint and secret check value it records (if any) must be the schema's and the
+    secret's; and the first records, hashed again, must give its first CLKs.
+
+    :raises InputFileError: naming what does not fit.
+    """
+    size = (schema.l + 7) // 8
+    with open_clk_file(clk_path) as clk_file:
+        meta = clk_file.info.meta
+        if meta is not None:
+            if meta.clk_bits is not None and meta.clk_bits != schema.l:
+                raise InputFileError(
+                    clk_path, f"holds {meta.clk_bits}-bit CLKs, but the schema makes {schema.l}-bit CLKs"
+                )
+            fingerprint = schema_file_fingerprint(schema_path)
+            if meta.schema_fingerprint is not None and meta.schema_fingerprint != fingerprint:
+                raise InputFileError(
+                    clk_path, "was hashed with another linkage schema (its schema fingerprint differs)"
+                )
+            if meta.secret_check is not None and meta.secret_check != secret_check_value(secret):
+                raise InputFileError(clk_path, "was hashed with another secret (its secret check value differs)")
+        clks: List[bytes] = []
+        for clk in clk_file:
+            if len(clk) != size:
+                raise InputFileError(
+                    clk_path,
+                    f"its CLKs have {len(clk)} bytes, but the schema makes {size}-byte CLKs",
+                    row=len(clks),
+                    row_label="CLK",
+                )
+            clks.append(clk)
+            if len(clks) > population.count:
+                break
+    if len(clks) != population.count:
+        more = "more" if len(clks) > population.count else str(len(clks))
+        raise InputFileError(clk_path, f"holds {more} CLKs, but {pii_path} has {population.count} records")
+    _check_first(clks, pii_path, population, secret, schema, clk_path)
+    return Encodings.from_clks(clks, schema.l)
+
+
+def _check_first(
+    clks: Sequence[bytes],
+    pii_path: str,
+    population: Population,
+    secret: Union[str, bytes],
+    schema: Schema,
+    clk_path: str,
+) -> None:
+    """Hash the first records again and compare them with the file's first CLKs."""
+    count = min(CHECKED_CLKS, population.count)
+    rows = [
+        [
+            population.columns[f].values[population.columns[f].codes[r]] if f in population.columns else ""
+            for f in range(len(schema.fields))
+        ]
+        for r in range(count)
+    ]
+    try:
+        again = list(encode_records(rows, secret, schema, validate=False, workers=1))
+    except RecordError:
+        again = []
+    differ = next((i for i, (a, b) in enumerate(zip(again, clks)) if a != b), None)
+    if len(again) != count or differ is not None:
+        raise InputFileError(
+            clk_path,
+            f"does not hold the CLKs of {pii_path} with this secret and schema "
+            f"(CLK {differ or 0} differs when hashed again)",
+        )
+
+
+def audit_files(
+    pii_path: str,
+    secret: Union[str, bytes],
+    schema_path: str,
+    reference_path: Optional[str] = None,
+    clk_path: Optional[str] = None,
+    header: bool = True,
+    workers: Optional[int] = None,
+) -> AuditResult:
+    """Audit the CLKs of a PII CSV (hashed now, or read from ``clk_path``) hashed with a schema and secret.
+
+    :param reference_path: the attacker's list for the reference scenario (a CSV
+        whose header names some of the schema's features, and optionally ``count``).
+    :raises InputFileError: for unusable data, CLK or reference files.
+    :raises SchemaFileError: for an unusable schema.
+    """
+    schema = load_linkage_schema(schema_path)
+    keys = derive_keys(secret, schema)
+    population = read_population(pii_path, schema, header)
+    if population.count < MIN_RECORDS:
+        raise InputFileError(pii_path, f"has {population.count} records; an audit needs at least {MIN_RECORDS}")
+    reference = read_reference(reference_path, schema) if reference_path is not None else None
+    if clk_path is None:
+        encodings = hash_population(pii_path, secret, schema, header, workers)
+    else:
+        encodings = read_clks(clk_path, pii_path, population, secret, schema_path, schema, header)
+    return audit_population(schema, keys, population, encodings, reference, schema_path)

@@ -1,0 +1,199 @@
+"""Scoring the attacks with the custodian's truth: the one part of the audit that sees the keys.
+
+:class:`Truth` knows where each token really lands in the CLK: it hashes the token
+with the real keys through clkhash's own hashing function (the oracle our encoder is
+bit-identical to), and follows the CLK's XOR folding. :func:`score` compares an
+attack's guesses with that, and its candidate values with every record's true value,
+feature by feature:
+
+- **q-grams identified**: tokens of the feature the attack assigned positions to;
+- **position precision**: of the positions it assigned, the share the tokens really
+  set; **position recall**: of the positions the tokens always set, the share it found;
+- **re-identification** of each record's value: *correct* (one candidate, the true
+  value), *one-to-many* (2 to :data:`MAX_CANDIDATES` candidates, the true value among
+  them), *wrong* (1 to :data:`MAX_CANDIDATES` candidates, none of them true), *no
+  guess* (no candidate, more than :data:`MAX_CANDIDATES`, or every value of the list:
+  nothing learned);
+- **chance**: the share of records an attacker re-identifies by guessing the list's
+  most frequent value for everyone, without any CLK.
+"""
+
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+import numpy as np
+from clkhash.bloomfilter import hashing_function_from_properties
+from clkhash.schema import Schema
+
+from anonlinkclient.audit.attacks.model import AttackResult
+from anonlinkclient.audit.data import Items, Population, Tokens
+
+#: The most candidate values a guess may have to count (the published attacks' "1-to-m").
+MAX_CANDIDATES = 10
+
+Keys = Sequence[Sequence[bytes]]
+
+
+class Truth:
+    """The true bit positions of tokens, from the real keys.
+
+    Under ``bitsPerFeature`` a token is inserted with a number of bits that depends on
+    the value it is in: :meth:`positions` gives the positions it can set (with the most
+    bits any value gives it) and those it always sets (with the fewest).
+    """
+
+    def __init__(self, schema: Schema, keys: Keys, tokens: Tokens) -> None:
+        self.schema = schema
+        self.keys = keys
+        self.tokens = tokens
+        self.hash_l = schema.l * 2**schema.xor_folds
+        self.ks: Dict[int, Tuple[int, int]] = {}
+        for feature, counts in tokens.token_counts.items():
+            strategy = schema.fields[feature].hashing_properties.strategy
+            ks = [k for n in set(counts) if n > 0 for k in strategy.bits_per_token(n)] or [0]
+            self.ks[feature] = (min(ks), max(ks))
+        self.cache: Dict[int, Tuple[FrozenSet[int], FrozenSet[int]]] = {}
+
+    def positions(self, token: int) -> Tuple[FrozenSet[int], FrozenSet[int]]:
+        """``(positions the token can set, positions it always sets)`` in the CLK."""
+        known = self.cache.get(token)
+        if known is not None:
+            return known
+        feature, text = self.tokens.names[token]
+        fhp = self.schema.fields[feature].hashing_properties
+        hasher = hashing_function_from_properties(fhp)
+        fewest, most = self.ks[feature]
+        found = []
+        for k in (most, fewest):
+            bits = hasher([text], self.keys[feature], [k], self.hash_l, fhp.encoding)
+            found.append(frozenset(int(p) % self.schema.l for p in bits.search(1)))
+        known = found[0], found[1]
+        self.cache[token] = known
+        return known
+
+    def value_bits(self, feature: int, values: Sequence[str]) -> float:
+        """The mean number of distinct bits the given values of a feature set on their own."""
+        spec = self.schema.fields[feature]
+        fhp = spec.hashing_properties
+        hasher = hashing_function_from_properties(fhp)
+        sizes = []
+        for value in values:
+            try:
+                tokens = list(fhp.comparator.tokenize(spec.format_value(value)))
+            except (ValueError, OverflowError):
+                continue
+            if not tokens:
+                sizes.append(0)
+                continue
+            ks = fhp.strategy.bits_per_token(len(tokens))
+            bits = hasher(tokens, self.keys[feature], ks, self.hash_l, fhp.encoding)
+            sizes.append(len({int(p) % self.schema.l for p in bits.search(1)}))
+        return float(np.mean(sizes)) if sizes else 0.0
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one attack achieved on one feature in one scenario (the ``--json`` entries)."""
+
+    attack: str
+    scenario: str
+    feature: str
+    qgrams_identified: int
+    position_precision: Optional[float]
+    position_recall: Optional[float]
+    correct: int
+    one_to_many: int
+    wrong: int
+    no_guess: int
+    chance: float
+
+    def as_json(self) -> Dict[str, Any]:
+        """The figures as the JSON file holds them."""
+        return asdict(self)
+
+
+def translate(items: Items, column: int, reference: Population, population: Population, feature: int) -> np.ndarray:
+    """Each item's value of a feature as a code of the audited population (-1: not one of its values)."""
+    codes = items.codes[:, column]
+    if reference is population:
+        return codes.astype(np.int64)
+    index = {value: code for code, value in enumerate(population.columns[feature].values)}
+    mapping = np.array([index.get(value, -1) for value in reference.columns[feature].values], dtype=np.int64)
+    return mapping[codes]
+
+
+def score(
+    result: AttackResult,
+    scenario: str,
+    items: Items,
+    item_values: Dict[int, np.ndarray],
+    population: Population,
+    truth: Truth,
+) -> List[Figures]:
+    """The figures of one attack, per feature of the list (``item_values``: see :func:`translate`)."""
+    figures = []
+    for feature in items.features:
+        identifier = population.columns[feature].identifier
+        identified, precision, recall = _positions(result, truth, feature)
+        counts = _reidentified(result, item_values[feature], population.columns[feature].codes)
+        chance = _chance(items.reference.counts, item_values[feature], population.columns[feature].codes)
+        figures.append(Figures(result.attack, scenario, identifier, identified, precision, recall, *counts, chance))
+    return figures
+
+
+def _positions(result: AttackResult, truth: Truth, feature: int) -> Tuple[int, Optional[float], Optional[float]]:
+    tokens = set()
+    guessed = hit = needed = found = 0
+    for guess in result.guesses:
+        mine = [t for t in guess.tokens if truth.tokens.names[t][0] == feature]
+        if not mine:
+            continue
+        tokens.update(mine)
+        can = frozenset().union(*(truth.positions(t)[0] for t in guess.tokens))
+        always = frozenset().union(*(truth.positions(t)[1] for t in guess.tokens))
+        positions = set(guess.positions.tolist())
+        guessed += len(positions)
+        hit += len(positions & can)
+        needed += len(always)
+        found += len(positions & always)
+    if not tokens:
+        return 0, None, None
+    return len(tokens), hit / guessed if guessed else None, found / needed if needed else None
+
+
+def _reidentified(result: AttackResult, item_values: np.ndarray, truth: np.ndarray) -> Tuple[int, int, int, int]:
+    """``(correct, one to many, wrong, no guess)`` over the records."""
+    records = len(truth)
+    item_keys = result.item_keys
+    usable = item_keys >= 0
+    span = int(max(item_values.max(initial=-1), truth.max(initial=-1))) + 2
+    pairs = np.unique(item_keys[usable] * span + (item_values[usable] + 1))
+    keys_of_pairs = pairs // span
+    candidates = np.bincount(keys_of_pairs, minlength=int(result.record_keys.max(initial=-1)) + 1)
+    everything = len(np.unique(item_values))
+    record_keys = result.record_keys
+    known = record_keys >= 0
+    sizes = np.zeros(records, dtype=np.int64)
+    sizes[known] = np.where(
+        record_keys[known] < len(candidates), candidates[np.minimum(record_keys[known], len(candidates) - 1)], 0
+    )
+    guessing = (sizes >= 1) & (sizes <= MAX_CANDIDATES) & ~((sizes == everything) & (everything > 1))
+    wanted = record_keys * span + (truth.astype(np.int64) + 1)
+    spot = np.searchsorted(pairs, wanted)
+    holds = (spot < len(pairs)) & (pairs[np.minimum(spot, len(pairs) - 1)] == wanted) & known
+    correct = int((guessing & holds & (sizes == 1)).sum())
+    one_to_many = int((guessing & holds & (sizes > 1)).sum())
+    wrong = int((guessing & ~holds).sum())
+    return correct, one_to_many, wrong, records - correct - one_to_many - wrong
+
+
+def _chance(item_counts: np.ndarray, item_values: np.ndarray, truth: np.ndarray) -> float:
+    """The share of records holding the list's most frequent value."""
+    if not len(truth) or not len(item_values):
+        return 0.0
+    known = item_values >= 0
+    if not known.any():
+        return 0.0
+    totals = np.bincount(item_values[known], weights=item_counts[known])
+    best = int(np.argmax(totals))
+    return float((truth == best).mean())
