@@ -12,7 +12,7 @@ each as the set of its tokens.
 
 import array
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from clkhash.comparators import ExactComparison, NgramComparison, NumericComparison
@@ -83,6 +83,22 @@ class _Coder:
         return Column(identifier, np.frombuffer(self.codes, dtype=np.int32).copy(), list(self.index))
 
 
+def population_from_rows(
+    name: str, schema: Schema, rows: Iterable[Sequence[str]], weights: Optional[Sequence[int]] = None
+) -> Population:
+    """The records given as rows of strings, one per schema feature (``weights``: per row, if any)."""
+    hashed = [i for i, f in enumerate(schema.fields) if f.hashing_properties is not None]
+    coders = {i: _Coder() for i in hashed}
+    count = 0
+    for row in rows:
+        for i in hashed:
+            coders[i].add(row[i])
+        count += 1
+    columns = {i: coders[i].column(schema.fields[i].identifier) for i in hashed}
+    weight_array = None if weights is None else np.asarray(weights, dtype=np.int64)
+    return Population(name, count, columns, weight_array)
+
+
 def read_population(path: str, schema: Schema, header: bool = True) -> Population:
     """The records of a PII CSV, as ``hash`` reads them (the header checked against the schema).
 
@@ -95,14 +111,7 @@ def read_population(path: str, schema: Schema, header: bool = True) -> Populatio
                 validate_header(schema.fields, records.header)
             except FormatError as exc:
                 raise InputFileError(path, f"header does not match the schema: {exc}", row=1) from None
-        hashed = [i for i, f in enumerate(schema.fields) if f.hashing_properties is not None]
-        coders = {i: _Coder() for i in hashed}
-        count = 0
-        for row in records:
-            for i in hashed:
-                coders[i].add(row[i])
-            count += 1
-    return Population(path, count, {i: coders[i].column(schema.fields[i].identifier) for i in hashed})
+        return population_from_rows(path, schema, records)
 
 
 def read_reference(path: str, schema: Schema) -> Population:

@@ -9,7 +9,8 @@ work on records and CLKs already in memory. Two scenarios:
   roll, or a disjoint sample), holding some of the schema's columns.
 
 In each, both attacks (:mod:`.attacks`) run on the CLKs with only what an attacker
-has; :mod:`.scoring` then compares what they concluded with the truth.
+has, after undoing what an attacker can undo of hardening (:mod:`.attacks.undo`);
+:mod:`.scoring` then compares what they concluded with the truth.
 """
 
 import logging
@@ -23,6 +24,7 @@ from clkhash.schema import Schema
 from anonlinkclient.audit.attacks.frequency import frequency_attack
 from anonlinkclient.audit.attacks.model import AttackResult, Encodings, Guess, Public
 from anonlinkclient.audit.attacks.patterns import pattern_mining_attack
+from anonlinkclient.audit.attacks.undo import undo_hardening
 from anonlinkclient.audit.census import Census, census
 from anonlinkclient.audit.data import (
     Items,
@@ -114,6 +116,8 @@ def audit_population(
     scenarios = []
     worst_guesses: List[Guess] = []
     public = public_parameters(schema, tokens, exact=True)
+    attacked_encodings, kept, undone = undo_hardening(encodings)
+    notes += [("all", "all", line) for line in undone]
     plans: List[Tuple[str, Population, bool]] = [(WORST_CASE, population, True)]
     if reference is not None:
         plans.append((REFERENCE, reference, False))
@@ -126,7 +130,8 @@ def audit_population(
         values = {f: translate(items, column, source, population, f) for column, f in enumerate(features)}
         public = public_parameters(schema, tokens, exact=exact)
         for attack in ATTACKS:
-            result = _attack(attack, encodings, items, public, scenario)
+            result = _attack(attack, attacked_encodings, items, public, scenario)
+            result.guesses = [Guess(g.tokens, kept[g.positions], g.support) for g in result.guesses]
             notes += [(result.attack, scenario, line) for line in result.notes]
             figures += score(result, scenario, items, values, population, truth)
             if scenario == WORST_CASE and result.attack == "pattern-mining":

@@ -95,6 +95,25 @@ class BitColumns:
         return out
 
 
+def fingerprints(words: np.ndarray) -> np.ndarray:
+    """A 64-bit fingerprint of each row of a 2-D ``uint64`` array: equal rows, equal fingerprints.
+
+    The attacks break ties between bit positions by the fingerprint of their column, which
+    depends on what the column holds and not on where it is: so that permuting the bit
+    positions changes nothing of what they find.
+    """
+    generator = np.random.default_rng(0x5EED)
+    multipliers = generator.integers(1, 2**63, size=words.shape[1], dtype=np.uint64) | np.uint64(1)
+    out = np.zeros(len(words), dtype=np.uint64)
+    for start in range(0, len(words), 64):
+        block = words[start : start + 64]
+        with np.errstate(over="ignore"):
+            out[start : start + 64] = (block * multipliers).sum(axis=1, dtype=np.uint64) ^ block.sum(
+                axis=1, dtype=np.uint64
+            )
+    return out
+
+
 def distinct_rows(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct rows of a 2-D ``uint8`` array: (index of a first occurrence, inverse, counts)."""
     contiguous = np.ascontiguousarray(rows)

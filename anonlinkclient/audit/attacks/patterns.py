@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from anonlinkclient.audit.attacks.bitsets import BitColumns
+from anonlinkclient.audit.attacks.bitsets import BitColumns, fingerprints
 from anonlinkclient.audit.attacks.model import AttackResult, Encodings, Guess, Public, Reference
 from anonlinkclient.audit.attacks.reidentify import candidates_by_signature
 from anonlinkclient.io.packed import popcount
@@ -93,12 +93,14 @@ class _Miner:
         self.best: Dict[Tuple[int, ...], Guess] = {}
         self.mined = 0
         self.stops: Dict[str, int] = {}
+        self.fingerprints = np.zeros(encodings.bits, dtype=np.uint64)
 
     def stop(self, why: str) -> List[_Partition]:
         self.stops[why] = self.stops.get(why, 0) + 1
         return []
 
     def run(self, columns: BitColumns) -> None:
+        self.fingerprints = fingerprints(columns.columns)
         pair_item, pair_token = self.reference.pairs()
         items = np.arange(self.reference.items, dtype=np.int64)
         excluded = np.zeros(self.encodings.bits, dtype=bool)
@@ -214,7 +216,7 @@ class _Miner:
         q-grams can set together): more would be the positions of more than one group.
         """
         columns = part.columns
-        seeds = candidates[np.argsort(-counts[candidates], kind="stable")][: self.settings.max_seeds]
+        seeds = candidates[np.lexsort((self.fingerprints[candidates], -counts[candidates]))][: self.settings.max_seeds]
         tried = np.zeros(columns.bits, dtype=bool)
         best: Optional[Tuple[np.ndarray, np.ndarray, int]] = None
         since_best = 0
@@ -231,7 +233,7 @@ class _Miner:
                 if not enough.any():
                     break
                 remaining, together = remaining[enough], together[enough]
-                pick = int(np.argmax(together))
+                pick = int(np.lexsort((self.fingerprints[remaining], -together))[0])
                 pattern.append(int(remaining[pick]))
                 supports.append(int(together[pick]))
                 rows = rows & columns.columns[remaining[pick]]
@@ -284,7 +286,8 @@ class _Miner:
         """
         if len(pattern) < 6:
             return True
-        half = sorted(pattern, key=lambda position: -int(counts[position]))[: max(5, (len(pattern) + 1) // 2)]
+        ordered = sorted(pattern, key=lambda position: (-int(counts[position]), int(self.fingerprints[position])))
+        half = ordered[: max(5, (len(pattern) + 1) // 2)]
         return popcount(part.columns.all_set(half, part.mask)) <= high
 
     def implied(

@@ -14,19 +14,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from anonlinkclient.audit.attacks.bitsets import fingerprints
 from anonlinkclient.audit.attacks.model import Encodings
-
-
-def _fingerprints(columns: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
-    """A 64-bit fingerprint of each row of ``columns`` (equal rows, equal fingerprints)."""
-    out = np.zeros(len(columns), dtype=np.uint64)
-    for start in range(0, len(columns), 64):
-        block = columns[start : start + 64]
-        with np.errstate(over="ignore"):
-            out[start : start + 64] = (block * multipliers).sum(axis=1, dtype=np.uint64) ^ block.sum(
-                axis=1, dtype=np.uint64
-            )
-    return out
 
 
 def undo_hardening(encodings: Encodings) -> Tuple[Encodings, np.ndarray, List[str]]:
@@ -39,10 +28,8 @@ def undo_hardening(encodings: Encodings) -> Tuple[Encodings, np.ndarray, List[st
     counts = columns.counts()
     constant = (counts == 0) | (counts == encodings.count)
     words = columns.columns
-    generator = np.random.default_rng(0x5EED)
-    multipliers = generator.integers(1, 2**63, size=words.shape[1], dtype=np.uint64) | np.uint64(1)
-    direct = _fingerprints(words, multipliers)
-    flipped = _fingerprints(~words & columns.all, multipliers)
+    direct = fingerprints(words)
+    flipped = fingerprints(~words & columns.all)
     first: Dict[int, int] = {}
     for position in np.flatnonzero(~constant).tolist():
         first.setdefault(int(direct[position]), position)
@@ -63,7 +50,10 @@ def undo_hardening(encodings: Encodings) -> Tuple[Encodings, np.ndarray, List[st
     if constant.any():
         notes.append(f"dropped {int(constant.sum())} positions that are the same in every CLK")
     if pairs:
-        notes.append(f"paired {pairs} positions with their complements (balance) and kept the sparser of each pair")
+        notes.append(
+            f"paired {pairs} {'position' if pairs == 1 else 'positions'} with their complements (balance) "
+            "and kept the sparser of each pair"
+        )
     if not notes:
         return encodings, kept, notes
     return encodings.select(kept), kept, notes
