@@ -72,16 +72,17 @@ class BitColumns:
         bits = np.unpackbits(mask.view(np.uint8), bitorder="little", count=self.count)
         return np.flatnonzero(bits).astype(np.int64)
 
-    def signatures(self, position_sets: Sequence[np.ndarray]) -> np.ndarray:
-        """For each record, which of the position sets it has all set: ``(records, bytes)`` ``uint8``.
+    def signature_keys(self, position_sets: Sequence[np.ndarray]) -> np.ndarray:
+        """For each record, a key of which of the position sets it has all set (see :func:`row_keys`).
 
-        Set ``g`` is bit ``7 - g % 8`` of byte ``g // 8`` (most significant bit first).
+        The signature of a record has bit ``7 - g % 8`` of byte ``g // 8`` set when it has
+        every position of set ``g``; records with the same signature get the same key.
         """
         sets = len(position_sets)
-        width = max(1, (sets + 7) // 8)
-        out = np.zeros((self.count, width), dtype=np.uint8)
+        keys = np.empty(self.count, dtype=KEY)
         if sets == 0:
-            return out
+            keys[:] = row_keys(np.zeros((1, 1), dtype=np.uint8))[0]
+            return keys
         full = np.empty((sets, self.words), dtype="<u8")
         for index, positions in enumerate(position_sets):
             full[index] = self.all_set(positions)
@@ -91,12 +92,47 @@ class BitColumns:
             first = word * 64
             count = min(self.count - first, block.shape[1] * 8)
             bits = np.unpackbits(block, axis=1, bitorder="little", count=count)
-            out[first : first + count] = np.packbits(bits, axis=0).T
-        return out
+            keys[first : first + count] = row_keys(np.packbits(bits, axis=0).T)
+        return keys
 
 
-def fingerprints(words: np.ndarray) -> np.ndarray:
-    """A 64-bit fingerprint of each row of a 2-D ``uint64`` array: equal rows, equal fingerprints.
+#: A row key: two 64-bit hashes side by side, compared (and sorted) as 16 bytes.
+KEY = np.dtype((np.void, 16))
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_C1 = np.uint64(0xBF58476D1CE4E5B9)
+_C2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: every input bit changes about half of the output bits."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _C1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _C2
+    return x ^ (x >> np.uint64(31))
+
+
+def row_keys(rows: np.ndarray) -> np.ndarray:
+    """A 128-bit key of each row of a 2-D ``uint8`` array (equal rows, equal keys; different
+    rows, different keys but with a chance of about ``2**-128`` a pair), as :data:`KEY`."""
+    count, width = rows.shape
+    padded = np.zeros((count, (width + 7) // 8 * 8), dtype=np.uint8)
+    padded[:, :width] = rows
+    words = padded.view("<u8")
+    first = np.full(count, np.uint64(width), dtype=np.uint64)
+    second = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in range(words.shape[1]):
+            word = words[:, column]
+            first = _mix(first ^ _mix(word + _K1 * np.uint64(column + 1)))
+            second = _mix(second + _mix(word ^ (_K2 * np.uint64(column + 1))))
+    return np.ascontiguousarray(np.stack([first, second], axis=1)).view(KEY).ravel()
+
+
+def fingerprints(words: np.ndarray, complement_within: Optional[np.ndarray] = None) -> np.ndarray:
+    """A 64-bit fingerprint of each row of a 2-D ``uint64`` array: equal rows, equal fingerprints
+    (of the rows' complements within the given mask, if one is given).
 
     The attacks break ties between bit positions by the fingerprint of their column, which
     depends on what the column holds and not on where it is: so that permuting the bit
@@ -107,6 +143,8 @@ def fingerprints(words: np.ndarray) -> np.ndarray:
     out = np.zeros(len(words), dtype=np.uint64)
     for start in range(0, len(words), 64):
         block = words[start : start + 64]
+        if complement_within is not None:
+            block = ~block & complement_within
         with np.errstate(over="ignore"):
             out[start : start + 64] = (block * multipliers).sum(axis=1, dtype=np.uint64) ^ block.sum(
                 axis=1, dtype=np.uint64

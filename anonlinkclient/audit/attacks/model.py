@@ -9,12 +9,15 @@ values of the list it could be.
 """
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from anonlinkclient.audit.attacks.bitsets import BitColumns
 from anonlinkclient.errors import UsageError
+
+#: Items whose pairs are gathered at a time.
+CHUNK_ITEMS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -98,16 +101,37 @@ class Reference:
         """The number of distinct items."""
         return int(len(self.counts))
 
-    def pairs(self, items: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
-        """``(item, token)`` pairs of the given items (all by default); item as its index in ``items``."""
-        if items is None:
-            lengths = np.diff(self.starts)
-            return np.repeat(np.arange(self.items, dtype=np.int64), lengths), self.tokens.astype(np.int64)
+    def pairs(self, items: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """``(item, token)`` pairs of the given items, item as its index in ``items`` (both ``int32``)."""
         starts = self.starts[items]
         lengths = self.starts[items + 1] - starts
-        local = np.repeat(np.arange(len(items), dtype=np.int64), lengths)
-        offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return local, self.tokens[np.repeat(starts, lengths) + offsets].astype(np.int64)
+        local = np.repeat(np.arange(len(items), dtype=np.int32), lengths)
+        ends = np.cumsum(lengths)
+        offsets = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(ends - lengths, lengths)
+        return local, self.tokens[np.repeat(starts, lengths) + offsets]
+
+    def chunks(self, items: np.ndarray) -> Iterator[Tuple[int, np.ndarray, np.ndarray]]:
+        """The pairs of ``items`` a few hundred thousand items at a time: ``(first, item, token)``,
+        item as its index in ``items`` less ``first`` (so that memory stays bounded)."""
+        for first in range(0, len(items), CHUNK_ITEMS):
+            local, tokens = self.pairs(items[first : first + CHUNK_ITEMS])
+            yield first, local, tokens
+
+    def token_totals(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """For each token, the summed ``weights`` of the ``items`` that hold it."""
+        totals = np.zeros(self.token_count, dtype=np.float64)
+        for first, local, tokens in self.chunks(items):
+            totals += np.bincount(tokens, weights=weights[first + local], minlength=self.token_count)
+        return totals
+
+    def holding(self, items: np.ndarray, tokens: Sequence[int]) -> np.ndarray:
+        """Which of ``items`` hold every one of ``tokens``."""
+        held = np.zeros(len(items), dtype=bool)
+        wanted = np.asarray(sorted(set(tokens)), dtype=self.tokens.dtype)
+        for first, local, found in self.chunks(items):
+            hits = np.bincount(local[np.isin(found, wanted)], minlength=min(CHUNK_ITEMS, len(items) - first))
+            held[first : first + len(hits)] = hits == len(wanted)
+        return held
 
 
 @dataclass(frozen=True)

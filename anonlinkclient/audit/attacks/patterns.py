@@ -79,8 +79,6 @@ class _Partition:
     mask: Optional[np.ndarray]  # the partition's records among those of ``columns`` (None: all)
     records: Optional[np.ndarray]  # the record index of each record of ``columns`` (None: the same)
     items: np.ndarray  # the list's items in this partition
-    pair_item: np.ndarray  # (item, token) pairs of those items, item as its index in ``items``
-    pair_token: np.ndarray
     excluded: np.ndarray  # positions assigned on the way down to groups these CLKs must have
 
 
@@ -101,10 +99,9 @@ class _Miner:
 
     def run(self, columns: BitColumns) -> None:
         self.fingerprints = fingerprints(columns.columns)
-        pair_item, pair_token = self.reference.pairs()
         items = np.arange(self.reference.items, dtype=np.int64)
         excluded = np.zeros(self.encodings.bits, dtype=bool)
-        stack = [_Partition(columns, None, None, items, pair_item, pair_token, excluded)]
+        stack = [_Partition(columns, None, None, items, excluded)]
         while stack and self.mined < self.settings.max_partitions:
             partition = stack.pop()
             self.mined += 1
@@ -120,7 +117,7 @@ class _Miner:
             return self.stop("fewer CLKs than the minimum partition")
         weights = self.reference.counts[part.items].astype(np.float64)
         total = float(weights.sum())
-        frequency = np.bincount(part.pair_token, weights=weights[part.pair_item], minlength=self.reference.token_count)
+        frequency = self.reference.token_totals(part.items, weights)
         informative = np.flatnonzero((frequency > 0) & (frequency < total * (1 - 1e-12)))
         if not len(informative):
             return self.stop("no q-gram left to tell the values apart")
@@ -144,7 +141,7 @@ class _Miner:
             candidates = np.flatnonzero((counts >= low) & ~constant & ~part.excluded)
             ks = self.public.bits_per_token[list(group)]
             found = self.pattern(
-                part, candidates, counts, low, high, max(1, math.ceil(int(ks.min()) / 2)), int(ks.sum())
+                part, candidates, counts, low, high, max(1, math.ceil(int(ks.min()) * 3 / 4)), int(ks.sum())
             )
             if found is None:
                 continue
@@ -192,11 +189,11 @@ class _Miner:
         """The q-grams held by exactly the same values of the partition as ``first``."""
         if len(tied) == 1 or len(tied) > 64:
             return (first,)
-        holders = np.sort(part.pair_item[part.pair_token == first])
+        holders = self.reference.holding(part.items, [first])
         same = [
             int(token)
             for token in tied
-            if token == first or np.array_equal(np.sort(part.pair_item[part.pair_token == token]), holders)
+            if token == first or np.array_equal(self.reference.holding(part.items, [int(token)]), holders)
         ]
         return tuple(sorted(same))
 
@@ -214,9 +211,13 @@ class _Miner:
 
         It has at least ``min_size`` positions and at most ``full_size`` (what the group's
         q-grams can set together): more would be the positions of more than one group.
+        The search starts from the positions set about as often as the group's plus the
+        usual background of the partition.
         """
         columns = part.columns
-        seeds = candidates[np.lexsort((self.fingerprints[candidates], -counts[candidates]))][: self.settings.max_seeds]
+        if not len(candidates):
+            return None
+        seeds = candidates[np.lexsort((self.fingerprints[candidates], counts[candidates]))][: self.settings.max_seeds]
         tried = np.zeros(columns.bits, dtype=bool)
         best: Optional[Tuple[np.ndarray, np.ndarray, int]] = None
         since_best = 0
@@ -238,11 +239,15 @@ class _Miner:
                 supports.append(int(together[pick]))
                 rows = rows & columns.columns[remaining[pick]]
                 remaining = np.delete(remaining, pick)
-            tried[pattern] = True
-            if self.settled_above(supports, high):
+            settled = self.settled_above(supports, high)
+            if settled is not None:
+                tried[pattern[:settled]] = True  # the more frequent q-gram's; the rest may still start one
                 continue
+            tried[seed] = True
             pattern, rows = self.implied(part, pattern, rows, high - low)
             support = popcount(rows)
+            if support > high or min_size <= len(pattern) <= full_size:
+                tried[pattern] = True  # a pattern of its own (maybe of a more frequent q-gram)
             fits = (
                 min_size <= len(pattern) <= full_size
                 and support <= high
@@ -259,8 +264,9 @@ class _Miner:
                     break
         return best
 
-    def settled_above(self, supports: List[int], high: float) -> bool:
-        """Whether the pattern, as it grew, first settled on more CLKs than expected.
+    def settled_above(self, supports: List[int], high: float) -> Optional[int]:
+        """Whether the pattern, as it grew, first settled on more CLKs than expected: the
+        number of positions it had when it stopped being settled there, or ``None``.
 
         Adding positions of one q-gram narrows the CLKs down quickly (the others only had
         them set by chance) and then hardly at all. A pattern that settles (three positions
@@ -273,8 +279,13 @@ class _Miner:
         for index in range(1, len(supports) - span):
             later = supports[index + span]
             if later > high and supports[index] - later <= self.allowance(float(supports[index])):
-                return True
-        return False
+                end = index + span
+                while end + 1 < len(supports) and supports[index] - supports[end + 1] <= self.allowance(
+                    float(supports[index])
+                ):
+                    end += 1
+                return end + 1
+        return None
 
     def one_block(self, part: _Partition, pattern: List[int], counts: np.ndarray, high: float) -> bool:
         """Whether the pattern's most frequent half is no more frequent than the whole.
@@ -324,8 +335,7 @@ class _Miner:
         self, part: _Partition, group: Tuple[int, ...], positions: np.ndarray, rows: np.ndarray
     ) -> List[_Partition]:
         """The must-have and cannot-have parts of a partition."""
-        in_group = np.isin(part.pair_token, group)
-        held = np.bincount(part.pair_item[in_group], minlength=len(part.items)) == len(group)
+        held = self.reference.holding(part.items, group)
         everyone = part.columns.all if part.mask is None else part.mask
         plus_excluded = part.excluded.copy()
         plus_excluded[positions] = True
@@ -336,10 +346,6 @@ class _Miner:
 
     def part(self, part: _Partition, mask: np.ndarray, keep_items: np.ndarray, excluded: np.ndarray) -> _Partition:
         """One part of a split: its own, smaller bitsets once it holds few of the records."""
-        new_index = np.cumsum(keep_items) - 1
-        keep_pairs = keep_items[part.pair_item]
-        pair_item = new_index[part.pair_item[keep_pairs]]
-        pair_token = part.pair_token[keep_pairs]
         items = part.items[keep_items]
         columns, records = part.columns, part.records
         own_mask: Optional[np.ndarray] = mask
@@ -349,7 +355,7 @@ class _Miner:
             records = members if part.records is None else part.records[members]
             columns = BitColumns(self.encodings.rows[records], self.encodings.bits)
             own_mask = None
-        return _Partition(columns, own_mask, records, items, pair_item, pair_token, excluded)
+        return _Partition(columns, own_mask, records, items, excluded)
 
 
 def pattern_mining_attack(

@@ -29,7 +29,7 @@ def undo_hardening(encodings: Encodings) -> Tuple[Encodings, np.ndarray, List[st
     constant = (counts == 0) | (counts == encodings.count)
     words = columns.columns
     direct = fingerprints(words)
-    flipped = fingerprints(~words & columns.all)
+    flipped = fingerprints(words, complement_within=columns.all)
     first: Dict[int, int] = {}
     for position in np.flatnonzero(~constant).tolist():
         first.setdefault(int(direct[position]), position)
