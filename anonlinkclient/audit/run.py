@@ -36,7 +36,7 @@ from anonlinkclient.audit.data import (
     reference_items,
     tokenise,
 )
-from anonlinkclient.audit.scoring import Figures, Truth, score, translate
+from anonlinkclient.audit.scoring import Figures, Recovered, Truth, score, translate
 from anonlinkclient.encoding.hashing import hash_csv
 from anonlinkclient.encoding.parallel import Keys, derive_keys, encode_records
 from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
@@ -64,6 +64,8 @@ class AuditResult:
     :ivar figures: one entry per attack, scenario and feature.
     :ivar not_audited: ``(feature, why)`` for the hashed features the attacks do not apply to.
     :ivar notes: ``(attack, scenario, line)``: what each attack did.
+    :ivar recovered: by ``(attack, scenario, feature)``, the values and q-grams recovered
+        (plaintext: for the report, never the terminal or the JSON).
     """
 
     schema_name: str
@@ -74,6 +76,8 @@ class AuditResult:
     notes: List[Tuple[str, str, str]] = field(default_factory=list)
     scenarios: List[str] = field(default_factory=list)
     seconds: float = 0.0
+    recovered: Dict[Tuple[str, str, str], Recovered] = field(default_factory=dict)
+    clk_bits: int = 0
 
     def as_json(self) -> Dict[str, Any]:
         """The figures as ``--json`` writes them."""
@@ -104,7 +108,7 @@ def audit_population(
     if population.count != encodings.count:
         raise UsageError(f"{population.count} records but {encodings.count} CLKs")
     if population.count < MIN_RECORDS:
-        raise InputFileError(population.name, f"has {population.count} records; an audit needs at least {MIN_RECORDS}")
+        raise InputFileError(population.name, _too_few(population.count))
     tokens = tokenise(schema, [population] + ([reference] if reference is not None else []))
     truth = Truth(schema, keys, tokens)
     attacked = [f for f in sorted(population.columns) if applicable(schema.fields[f]) is None]
@@ -112,6 +116,7 @@ def audit_population(
         (schema.fields[f].identifier, why) for f in sorted(population.columns) if (why := applicable(schema.fields[f]))
     ]
     figures: List[Figures] = []
+    recovered: Dict[Tuple[str, str, str], Recovered] = {}
     notes: List[Tuple[str, str, str]] = []
     scenarios = []
     worst_guesses: List[Guess] = []
@@ -133,7 +138,9 @@ def audit_population(
             result = _attack(attack, attacked_encodings, items, public, scenario)
             result.guesses = [Guess(g.tokens, kept[g.positions], g.support) for g in result.guesses]
             notes += [(result.attack, scenario, line) for line in result.notes]
-            figures += score(result, scenario, items, values, population, truth)
+            for found, what in score(result, scenario, items, values, population, truth):
+                figures.append(found)
+                recovered[(found.attack, scenario, found.feature)] = what
             if scenario == WORST_CASE and result.attack == "pattern-mining":
                 worst_guesses = result.guesses
     the_census = census(schema, population, encodings, truth, tokens, worst_guesses, public.bits_per_token)
@@ -146,7 +153,13 @@ def audit_population(
         notes,
         scenarios,
         time.perf_counter() - started,
+        recovered,
+        encodings.bits,
     )
+
+
+def _too_few(count: int) -> str:
+    return f"has {count} {'record' if count == 1 else 'records'}; an audit needs at least {MIN_RECORDS}"
 
 
 def _attack(attack: Any, encodings: Encodings, items: Items, public: Public, scenario: str) -> AttackResult:
@@ -292,7 +305,7 @@ def audit_files(
     keys = derive_keys(secret, schema)
     population = read_population(pii_path, schema, header)
     if population.count < MIN_RECORDS:
-        raise InputFileError(pii_path, f"has {population.count} records; an audit needs at least {MIN_RECORDS}")
+        raise InputFileError(pii_path, _too_few(population.count))
     reference = read_reference(reference_path, schema) if reference_path is not None else None
     if clk_path is None:
         encodings = hash_population(pii_path, secret, schema, header, workers)

@@ -122,6 +122,24 @@ def translate(items: Items, column: int, reference: Population, population: Popu
     return mapping[codes]
 
 
+@dataclass(frozen=True)
+class Recovered:
+    """What an attack recovered of one feature, in plaintext (for the report only, never the terminal).
+
+    :ivar values: the values most often re-identified one-to-one, with how many records.
+    :ivar qgrams: the q-grams it assigned positions to, most supported first.
+    """
+
+    values: List[Tuple[str, int]]
+    qgrams: List[str]
+
+
+#: Values and q-grams the report shows per attack and feature.
+SHOWN = 12
+
+CORRECT, ONE_TO_MANY, WRONG, NO_GUESS = range(4)
+
+
 def score(
     result: AttackResult,
     scenario: str,
@@ -129,15 +147,36 @@ def score(
     item_values: Dict[int, np.ndarray],
     population: Population,
     truth: Truth,
-) -> List[Figures]:
-    """The figures of one attack, per feature of the list (``item_values``: see :func:`translate`)."""
+) -> List[Tuple[Figures, Recovered]]:
+    """The figures of one attack, per feature of the list (``item_values``: see :func:`translate`),
+    with what it recovered in plaintext."""
     figures = []
     for feature in items.features:
-        identifier = population.columns[feature].identifier
+        column = population.columns[feature]
         identified, precision, recall = _positions(result, truth, feature)
-        counts = _reidentified(result, item_values[feature], population.columns[feature].codes)
-        chance = _chance(items.reference.counts, item_values[feature], population.columns[feature].codes)
-        figures.append(Figures(result.attack, scenario, identifier, identified, precision, recall, *counts, chance))
+        kinds = categories(result, item_values[feature], column.codes)
+        correct, one_to_many, wrong, no_guess = np.bincount(kinds, minlength=4).tolist()
+        chance = _chance(items.reference.counts, item_values[feature], column.codes)
+        found = Figures(
+            result.attack,
+            scenario,
+            column.identifier,
+            identified,
+            precision,
+            recall,
+            correct,
+            one_to_many,
+            wrong,
+            no_guess,
+            chance,
+        )
+        right = np.bincount(column.codes[kinds == CORRECT], minlength=len(column.values))
+        top = [int(code) for code in np.argsort(-right, kind="stable")[:SHOWN] if right[code] > 0]
+        qgrams = [
+            truth.tokens.names[t][1] for g in result.guesses for t in g.tokens if truth.tokens.names[t][0] == feature
+        ]
+        recovered = Recovered([(column.values[code], int(right[code])) for code in top], qgrams[:SHOWN])
+        figures.append((found, recovered))
     return figures
 
 
@@ -161,8 +200,8 @@ def _positions(result: AttackResult, truth: Truth, feature: int) -> Tuple[int, O
     return len(tokens), hit / guessed if guessed else None, found / needed if needed else None
 
 
-def _reidentified(result: AttackResult, item_values: np.ndarray, truth: np.ndarray) -> Tuple[int, int, int, int]:
-    """``(correct, one to many, wrong, no guess)`` over the records."""
+def categories(result: AttackResult, item_values: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """For each record: :data:`CORRECT`, :data:`ONE_TO_MANY`, :data:`WRONG` or :data:`NO_GUESS`."""
     records = len(truth)
     item_keys = result.item_keys
     usable = item_keys >= 0
@@ -181,10 +220,11 @@ def _reidentified(result: AttackResult, item_values: np.ndarray, truth: np.ndarr
     wanted = record_keys * span + (truth.astype(np.int64) + 1)
     spot = np.searchsorted(pairs, wanted)
     holds = (spot < len(pairs)) & (pairs[np.minimum(spot, len(pairs) - 1)] == wanted) & known
-    correct = int((guessing & holds & (sizes == 1)).sum())
-    one_to_many = int((guessing & holds & (sizes > 1)).sum())
-    wrong = int((guessing & ~holds).sum())
-    return correct, one_to_many, wrong, records - correct - one_to_many - wrong
+    kinds = np.full(records, NO_GUESS, dtype=np.int8)
+    kinds[guessing & ~holds] = WRONG
+    kinds[guessing & holds & (sizes > 1)] = ONE_TO_MANY
+    kinds[guessing & holds & (sizes == 1)] = CORRECT
+    return kinds
 
 
 def _chance(item_counts: np.ndarray, item_values: np.ndarray, truth: np.ndarray) -> float:

@@ -81,7 +81,7 @@ def test_records_are_counted_correct_one_to_many_wrong_or_not_guessed() -> None:
     figures = score(
         _result(record_keys, item_keys), "worst-case", items, {0: np.arange(20)}, population, Truth(schema, [], tokens)
     )
-    (found,) = figures
+    ((found, _),) = figures
     # record 5 (v5) gets {v0}: one candidate, wrong.
     assert (found.correct, found.one_to_many, found.wrong, found.no_guess) == (1, 1, 2, 16)
     assert list(found.as_json()) == JSON_KEYS
@@ -95,10 +95,11 @@ def test_a_candidate_set_of_every_value_is_no_guess() -> None:
     tokens = tokenise(schema, [population])
     reference = Reference.from_token_lists([[0], [1]], [1, 2], len(tokens.names))
     items = Items(reference, [0], np.array([[0], [1]]))
-    (found,) = score(
+    ((found, recovered),) = score(
         _result([0, 0, 0], [0, 0]), "worst-case", items, {0: np.array([0, 1])}, population, Truth(schema, [], tokens)
     )
     assert (found.correct, found.one_to_many, found.wrong, found.no_guess) == (0, 0, 0, 3)
+    assert recovered.values == [] and recovered.qgrams == []
     assert found.chance == pytest.approx(2 / 3)
 
 
@@ -113,8 +114,11 @@ def test_position_precision_and_recall_are_scored_against_the_true_positions() -
     guess = Guess((token,), np.array(sorted(true[:5] + wrong)), 2)
     reference = Reference.from_token_lists([tokens.of_values[0]["ab"]], [2], len(tokens.names))
     items = Items(reference, [0], np.array([[0]]))
-    (found,) = score(_result([0, 0], [0], [guess]), "worst-case", items, {0: np.array([0])}, population, truth)
+    ((found, recovered),) = score(
+        _result([0, 0], [0], [guess]), "worst-case", items, {0: np.array([0])}, population, truth
+    )
     assert found.qgrams_identified == 1
     assert found.position_precision == pytest.approx(0.5)
     assert found.position_recall == pytest.approx(5 / len(true))
     assert found.correct == 2
+    assert recovered.values == [("ab", 2)] and recovered.qgrams == ["ab"]
