@@ -132,7 +132,7 @@ def census(
     bits_per_token: np.ndarray,
 ) -> Census:
     """The census of the audited records and their CLKs (``guesses``: pattern-mining's, worst case)."""
-    _, clk_of_record, clk_counts = distinct_rows(encodings.rows)
+    _, clk_of_record, clk_counts = encodings.distinct
     hashed = sorted(population.columns)
     if hashed:
         stacked = np.stack([population.columns[f].codes for f in hashed], axis=1).astype(np.int32)

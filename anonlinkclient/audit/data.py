@@ -32,11 +32,13 @@ MAX_COUNT = 10**12
 
 @dataclass
 class Column:
-    """One feature's values: a code per record into the distinct values."""
+    """One feature's values: a code per record into the distinct values (and, once
+    :func:`tokenise` cut them, the tokens of each distinct value)."""
 
     identifier: str
     codes: np.ndarray
     values: List[str]
+    tokens: Optional["ValueTokens"] = None
 
 
 @dataclass
@@ -168,74 +170,89 @@ def _count(text: str, path: str, row: int) -> int:
 
 
 @dataclass
+class ValueTokens:
+    """The token ids of each distinct value of a column: those of value ``c`` are
+    ``tokens[starts[c]:starts[c + 1]]`` (each once); ``lengths[c]`` counts them with repeats."""
+
+    starts: np.ndarray
+    tokens: np.ndarray
+    lengths: np.ndarray
+
+    def of(self, code: int) -> np.ndarray:
+        """The token ids of one value."""
+        return self.tokens[self.starts[code] : self.starts[code + 1]]
+
+
+@dataclass
 class Tokens:
     """The tokens of the features the attacks apply to, numbered together.
 
     :ivar names: ``(feature index, token)`` of each token id.
-    :ivar of_values: per feature index, the token ids of each distinct value (by value text).
     """
 
     names: List[Tuple[int, str]] = field(default_factory=list)
     ids: Dict[Tuple[int, str], int] = field(default_factory=dict)
-    of_values: Dict[int, Dict[str, List[int]]] = field(default_factory=dict)
-    token_counts: Dict[int, List[int]] = field(default_factory=dict)
 
-    def of(self, feature: int, value: str) -> List[int]:
-        """The token ids of one value of a feature (cut the first time it is asked for)."""
-        known = self.of_values[feature].get(value)
-        if known is None:
-            raise KeyError(value)
-        return known
-
-    def add_values(self, schema: Schema, feature: int, values: Sequence[str]) -> None:
-        """Cut ``values`` of a feature into tokens, as clkhash would hash them."""
+    def cut(self, schema: Schema, feature: int, values: Sequence[str]) -> ValueTokens:
+        """Cut the ``values`` of a feature into tokens, as clkhash would hash them."""
         spec = schema.fields[feature]
         fhp = spec.hashing_properties
         assert fhp is not None
-        table = self.of_values.setdefault(feature, {})
-        counts = self.token_counts.setdefault(feature, [])
+        flat = array.array("i")
+        starts = array.array("q", [0])
+        lengths = array.array("i")
         for value in values:
-            if value in table:
-                continue
             try:
                 tokens = list(fhp.comparator.tokenize(spec.format_value(value)))
             except (ValueError, OverflowError):
                 tokens = []  # a value clkhash could not hash: the encoder refuses it first
-            ids = []
             for token in dict.fromkeys(tokens):
                 key = (feature, token)
                 ident = self.ids.get(key)
                 if ident is None:
                     ident = self.ids[key] = len(self.names)
                     self.names.append(key)
-                ids.append(ident)
-            table[value] = ids
-            counts.append(len(tokens))
+                flat.append(ident)
+            starts.append(len(flat))
+            lengths.append(len(tokens))
+        return ValueTokens(
+            np.frombuffer(starts, dtype=np.int64).copy(),
+            np.frombuffer(flat, dtype=np.int32).copy(),
+            np.frombuffer(lengths, dtype=np.int32).copy(),
+        )
 
 
 def tokenise(schema: Schema, populations: Sequence[Population]) -> Tokens:
-    """The tokens of every distinct value of the populations' features the attacks apply to."""
+    """Cut every distinct value of the populations' features the attacks apply to into tokens
+    (kept with each column, see :attr:`Column.tokens`), numbering the tokens of all together."""
     tokens = Tokens()
     for population in populations:
         for index, column in sorted(population.columns.items()):
             if applicable(schema.fields[index]) is None:
-                tokens.add_values(schema, index, column.values)
+                column.tokens = tokens.cut(schema, index, column.values)
     return tokens
 
 
-def public_parameters(schema: Schema, tokens: Tokens, exact: bool) -> Public:
+def token_lengths(populations: Sequence[Population], feature: int) -> np.ndarray:
+    """How many tokens (with repeats) each distinct value of a feature has, in every population."""
+    found = [p.columns[feature].tokens for p in populations if feature in p.columns]
+    return np.concatenate([t.lengths for t in found if t is not None] or [np.zeros(0, dtype=np.int32)])
+
+
+def public_parameters(schema: Schema, tokens: Tokens, populations: Sequence[Population], exact: bool) -> Public:
     """What the schema says in public about each token: the bits it is inserted with.
 
     Under ``bitsPerFeature`` the number depends on the length of the value; a value
     with the median number of tokens of the feature stands for all.
     """
     per_feature: Dict[int, int] = {}
-    for feature, counts in tokens.token_counts.items():
+    for feature in sorted({feature for feature, _ in tokens.names}):
         strategy = schema.fields[feature].hashing_properties.strategy
         if isinstance(strategy, BitsPerTokenStrategy):
             per_feature[feature] = strategy.bits_per_token(1)[0]
         else:
-            typical = max(1, int(np.median(counts))) if counts else 1
+            lengths = token_lengths(populations, feature)
+            typical = max(1, int(np.median(lengths))) if len(lengths) else 1
             per_feature[feature] = min(strategy.bits_per_token(typical))
     ks = np.array([per_feature[feature] for feature, _ in tokens.names], dtype=np.int64)
     return Public(ks, exact)
@@ -266,13 +283,9 @@ def reference_items(population: Population, features: Sequence[int], tokens: Tok
     item_codes, counts = item_codes[keep], counts[keep]
     parts = []
     for column, feature in enumerate(features):
-        values = population.columns[feature].values
-        lists = [tokens.of(feature, value) for value in values]
-        lengths = np.fromiter((len(t) for t in lists), dtype=np.int64, count=len(lists))
-        starts = np.zeros(len(lists) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
-        flat = np.fromiter((t for ts in lists for t in ts), dtype=np.int32, count=int(starts[-1]))
-        parts.append((starts, flat, item_codes[:, column]))
+        cut = population.columns[feature].tokens
+        assert cut is not None, "tokenise() first"
+        parts.append((cut.starts, cut.tokens, item_codes[:, column]))
     reference = _concatenate(parts, counts, len(tokens.names))
     return Items(reference, list(features), item_codes)
 

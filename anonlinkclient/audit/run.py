@@ -109,8 +109,9 @@ def audit_population(
         raise UsageError(f"{population.count} records but {encodings.count} CLKs")
     if population.count < MIN_RECORDS:
         raise InputFileError(population.name, _too_few(population.count))
-    tokens = tokenise(schema, [population] + ([reference] if reference is not None else []))
-    truth = Truth(schema, keys, tokens)
+    populations = [population] + ([reference] if reference is not None else [])
+    tokens = tokenise(schema, populations)
+    truth = Truth(schema, keys, tokens, populations)
     attacked = [f for f in sorted(population.columns) if applicable(schema.fields[f]) is None]
     not_audited = [
         (schema.fields[f].identifier, why) for f in sorted(population.columns) if (why := applicable(schema.fields[f]))
@@ -120,7 +121,7 @@ def audit_population(
     notes: List[Tuple[str, str, str]] = []
     scenarios = []
     worst_guesses: List[Guess] = []
-    public = public_parameters(schema, tokens, exact=True)
+    public = public_parameters(schema, tokens, populations, exact=True)
     attacked_encodings, kept, undone = undo_hardening(encodings)
     notes += [("all", "all", line) for line in undone]
     plans: List[Tuple[str, Population, bool]] = [(WORST_CASE, population, True)]
@@ -133,7 +134,7 @@ def audit_population(
         scenarios.append(scenario)
         items = reference_items(source, features, tokens)
         values = {f: translate(items, column, source, population, f) for column, f in enumerate(features)}
-        public = public_parameters(schema, tokens, exact=exact)
+        public = public_parameters(schema, tokens, populations, exact=exact)
         for attack in ATTACKS:
             result = _attack(attack, attacked_encodings, items, public, scenario)
             result.guesses = [Guess(g.tokens, kept[g.positions], g.support) for g in result.guesses]

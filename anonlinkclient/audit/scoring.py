@@ -26,7 +26,7 @@ from clkhash.bloomfilter import hashing_function_from_properties
 from clkhash.schema import Schema
 
 from anonlinkclient.audit.attacks.model import AttackResult
-from anonlinkclient.audit.data import Items, Population, Tokens
+from anonlinkclient.audit.data import Items, Population, Tokens, token_lengths
 
 #: The most candidate values a guess may have to count (the published attacks' "1-to-m").
 MAX_CANDIDATES = 10
@@ -42,15 +42,16 @@ class Truth:
     bits any value gives it) and those it always sets (with the fewest).
     """
 
-    def __init__(self, schema: Schema, keys: Keys, tokens: Tokens) -> None:
+    def __init__(self, schema: Schema, keys: Keys, tokens: Tokens, populations: Sequence[Population] = ()) -> None:
         self.schema = schema
         self.keys = keys
         self.tokens = tokens
         self.hash_l = schema.l * 2**schema.xor_folds
         self.ks: Dict[int, Tuple[int, int]] = {}
-        for feature, counts in tokens.token_counts.items():
+        for feature in sorted({feature for feature, _ in tokens.names}):
             strategy = schema.fields[feature].hashing_properties.strategy
-            ks = [k for n in set(counts) if n > 0 for k in strategy.bits_per_token(n)] or [0]
+            lengths = set(token_lengths(populations, feature).tolist()) or {1}
+            ks = [k for n in lengths if n > 0 for k in strategy.bits_per_token(n)] or [0]
             self.ks[feature] = (min(ks), max(ks))
         self.cache: Dict[int, Tuple[FrozenSet[int], FrozenSet[int]]] = {}
 

@@ -37,10 +37,12 @@ def test_the_true_positions_of_a_value_s_tokens_are_the_bits_the_encoder_sets(ha
     schema = planted.schema(planted.feature("name", n=2, k=7, hash_type=hash_type), l=512)
     population = population_from_rows("values", schema, [[v] for v in values])
     tokens = tokenise(schema, [population])
-    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens)
+    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens, [population])
     clks = planted.encode(schema, [[v] for v in values])
+    column = population.columns[0]
     for value, row in zip(values, clks.rows):
-        expected = set().union(*(truth.positions(t)[0] for t in tokens.of_values[0][value]))
+        ids = column.tokens.of(column.values.index(value)).tolist()
+        expected = set().union(*(truth.positions(t)[0] for t in ids))
         assert _bits(row.tobytes()) == expected
         assert truth.value_bits(0, [value]) == len(expected)
 
@@ -52,10 +54,11 @@ def test_under_bits_per_feature_a_token_can_set_more_positions_than_it_always_se
     values = ["Al", "Alexandra-Maria"]
     population = population_from_rows("values", schema, [[v] for v in values])
     tokens = tokenise(schema, [population])
-    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens)
+    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens, [population])
     clks = planted.encode(schema, [[v] for v in values])
+    column = population.columns[0]
     for value, row in zip(values, clks.rows):
-        ids = tokens.of_values[0][value]
+        ids = column.tokens.of(column.values.index(value)).tolist()
         most = set().union(*(truth.positions(t)[0] for t in ids))
         fewest = set().union(*(truth.positions(t)[1] for t in ids))
         assert fewest <= _bits(row.tobytes()) <= most
@@ -79,7 +82,12 @@ def test_records_are_counted_correct_one_to_many_wrong_or_not_guessed() -> None:
     item_keys = [0, 1, 9, 3, 3, 3, 3, 1, 3, 2] + [3] * 10
     record_keys = [0, 1, 2, 3, -1, 0] + [-1] * 14
     figures = score(
-        _result(record_keys, item_keys), "worst-case", items, {0: np.arange(20)}, population, Truth(schema, [], tokens)
+        _result(record_keys, item_keys),
+        "worst-case",
+        items,
+        {0: np.arange(20)},
+        population,
+        Truth(schema, [], tokens, [population]),
     )
     ((found, _),) = figures
     # record 5 (v5) gets {v0}: one candidate, wrong.
@@ -96,7 +104,12 @@ def test_a_candidate_set_of_every_value_is_no_guess() -> None:
     reference = Reference.from_token_lists([[0], [1]], [1, 2], len(tokens.names))
     items = Items(reference, [0], np.array([[0], [1]]))
     ((found, recovered),) = score(
-        _result([0, 0, 0], [0, 0]), "worst-case", items, {0: np.array([0, 1])}, population, Truth(schema, [], tokens)
+        _result([0, 0, 0], [0, 0]),
+        "worst-case",
+        items,
+        {0: np.array([0, 1])},
+        population,
+        Truth(schema, [], tokens, [population]),
     )
     assert (found.correct, found.one_to_many, found.wrong, found.no_guess) == (0, 0, 0, 3)
     assert recovered.values == [] and recovered.qgrams == []
@@ -107,12 +120,12 @@ def test_position_precision_and_recall_are_scored_against_the_true_positions() -
     schema = planted.schema(planted.feature("name", k=10))
     population = population_from_rows("records", schema, [["ab"], ["ab"]])
     tokens = tokenise(schema, [population])
-    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens)
+    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens, [population])
     token = tokens.ids[(0, "ab")]
     true = sorted(truth.positions(token)[0])
     wrong = sorted(set(range(1024)) - set(true))[:5]
     guess = Guess((token,), np.array(sorted(true[:5] + wrong)), 2)
-    reference = Reference.from_token_lists([tokens.of_values[0]["ab"]], [2], len(tokens.names))
+    reference = Reference.from_token_lists([population.columns[0].tokens.of(0).tolist()], [2], len(tokens.names))
     items = Items(reference, [0], np.array([[0]]))
     ((found, recovered),) = score(
         _result([0, 0], [0], [guess]), "worst-case", items, {0: np.array([0])}, population, truth

@@ -25,7 +25,7 @@ def first_names() -> Tuple[Encodings, object, object]:
     population = population_from_rows("records", schema, rows)
     tokens = tokenise(schema, [population])
     items = reference_items(population, [0], tokens)
-    return planted.encode(schema, rows), items.reference, public_parameters(schema, tokens, exact=True)
+    return planted.encode(schema, rows), items.reference, public_parameters(schema, tokens, [population], exact=True)
 
 
 def _permuted(encodings: Encodings, order: np.ndarray) -> Encodings:
@@ -73,10 +73,17 @@ def test_balance_is_undone_by_pairing_complements(first_names: Tuple) -> None:
 
 def test_positions_that_never_change_are_dropped() -> None:
     rows = np.array([[0b10110000, 0xFF], [0b00110000, 0xFF], [0b10100000, 0xFF]], dtype=np.uint8)
-    undone, kept, notes = undo_hardening(Encodings(rows, 16))
-    assert kept.tolist() == [0, 3]
-    assert notes == ["dropped 14 positions that are the same in every CLK"]
-    assert undone.unpacked().tolist() == [[True, True], [False, True], [True, False]]
+    encodings = Encodings(rows, 16)
+    undone, kept, notes = undo_hardening(encodings)
+    assert undone is encodings and kept.tolist() == list(range(16))
+    assert notes == ["14 positions are the same in every CLK: the attacks leave them aside"]
+    # With complements to pair, the constant positions go too; of each pair the sparser stays.
+    sparse = np.array([[0b10000000, 0xFF], [0b00010000, 0xFF], [0, 0xFF], [0, 0xFF]], dtype=np.uint8)
+    balanced = Encodings(np.concatenate([~sparse[:, :1], sparse], axis=1), 24)
+    undone, kept, notes = undo_hardening(balanced)
+    assert kept.tolist() == [8, 11]
+    assert undone.unpacked().tolist() == [[True, False], [False, True], [False, False], [False, False]]
+    assert notes[-1] == "paired 8 positions with their complements (balance) and kept the sparser of each pair"
 
 
 def test_nothing_to_undo_leaves_the_clks_as_they_are() -> None:

@@ -27,7 +27,6 @@ from typing import Dict, List
 
 import numpy as np
 
-from anonlinkclient.audit.attacks.bitsets import distinct_rows
 from anonlinkclient.audit.attacks.model import AttackResult, Encodings, Guess, Public, Reference
 from anonlinkclient.audit.attacks.reidentify import candidates_by_signature
 
@@ -61,7 +60,7 @@ def frequency_attack(
     encodings: Encodings, reference: Reference, public: Public, settings: FrequencySettings = FrequencySettings()
 ) -> AttackResult:
     """Align frequent CLKs with frequent values, assign positions, re-identify (see the module)."""
-    first, inverse, counts = distinct_rows(encodings.rows)
+    first, inverse, counts = encodings.distinct
     clk_order = np.argsort(-counts, kind="stable")
     item_order = np.argsort(-reference.counts, kind="stable")
     clk_counts = counts[clk_order]
@@ -83,7 +82,7 @@ def frequency_attack(
     guesses = _assign_positions(encodings, first[aligned_clks], reference, aligned_items)
     notes.append(f"positions assigned to {len(guesses)} q-gram groups")
 
-    signature_records, signature_items = candidates_by_signature(encodings.columns(), reference, guesses, public)
+    signature_records, signature_items = candidates_by_signature(encodings.columns, reference, guesses, public)
     record_keys = signature_records + len(aligned)
     item_keys = signature_items + len(aligned)
     rank_of_clk = np.full(len(counts), -1, dtype=np.int64)
@@ -121,6 +120,8 @@ def _assign_positions(
         holders = occurrence[np.searchsorted(tokens, groups[group][0])]
         possible[index] = bits[holders].all(axis=0)
         support[index] = int(holders.sum())
+    constant = np.isin(encodings.columns.counts(), (0, encodings.count))
+    possible[:, constant] = False  # set (or clear) in every CLK: tells nothing
     only_one = possible.sum(axis=0) == 1
     guesses = []
     for index, group in enumerate(ordered):

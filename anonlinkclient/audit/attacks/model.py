@@ -8,12 +8,13 @@ positions it believes some tokens set (:class:`Guess`), and, for every record, w
 values of the list it could be.
 """
 
+import functools
 from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from anonlinkclient.audit.attacks.bitsets import BitColumns
+from anonlinkclient.audit.attacks.bitsets import BitColumns, distinct_rows
 from anonlinkclient.errors import UsageError
 
 #: Items whose pairs are gathered at a time.
@@ -49,9 +50,15 @@ class Encodings:
         """The number of records."""
         return int(self.rows.shape[0])
 
+    @functools.cached_property
     def columns(self) -> BitColumns:
-        """Every bit position as a bitset over the records."""
+        """Every bit position as a bitset over the records (made once, then kept)."""
         return BitColumns(self.rows, self.bits)
+
+    @functools.cached_property
+    def distinct(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct CLKs: (a record of each, each record's distinct CLK, how many records each has)."""
+        return distinct_rows(self.rows)
 
     def unpacked(self, rows: Optional[np.ndarray] = None) -> np.ndarray:
         """``(records, bits)`` booleans of the given rows (all by default)."""

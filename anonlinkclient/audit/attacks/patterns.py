@@ -362,7 +362,7 @@ def pattern_mining_attack(
     encodings: Encodings, reference: Reference, public: Public, settings: PatternSettings = PatternSettings()
 ) -> AttackResult:
     """Mine bit patterns of frequent q-grams, partition and recurse, re-identify (see the module)."""
-    columns = encodings.columns()
+    columns = encodings.columns
     miner = _Miner(encodings, reference, public, settings)
     miner.run(columns)
     guesses = sorted(miner.best.values(), key=lambda guess: -guess.support)
