@@ -83,7 +83,7 @@ def test_positions_that_never_change_are_dropped() -> None:
     undone, kept, notes = undo_hardening(balanced)
     assert kept.tolist() == [8, 11]
     assert undone.unpacked().tolist() == [[True, False], [False, True], [False, False], [False, False]]
-    assert notes[-1] == "paired 8 positions with their complements (balance) and kept the sparser of each pair"
+    assert notes[-1] == "paired 2 positions with their complements (balance) and kept the sparser of each pair"
 
 
 def test_nothing_to_undo_leaves_the_clks_as_they_are() -> None:
