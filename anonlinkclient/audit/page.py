@@ -51,14 +51,14 @@ def _excess(figure: Figures, records: int) -> float:
     return figure.correct / records - figure.chance if records else 0.0
 
 
-def worst(result: AuditResult, scenario: str) -> Optional[Figures]:
-    """The figures of the scenario that give the most away (``None``: none).
+def worst(result: AuditResult, scenario: str, attack: Optional[str] = None) -> Optional[Figures]:
+    """The figures of the scenario (and attack) that give the most away (``None``: none).
 
     What a re-identified value gives away grows with the number of values the feature
     has: the share re-identified beyond chance is weighed by ``log2`` of the feature's
     distinct values (the bits a value holds), so that 30% of names outweigh all genders.
     """
-    figures = [f for f in result.figures if f.scenario == scenario]
+    figures = [f for f in result.figures if f.scenario == scenario and attack in (None, f.attack)]
     if not figures:
         return None
     distinct = {f.feature: f.distinct_values for f in result.census.features}
@@ -326,17 +326,17 @@ class AuditReport(Report):
         for audit in audits:
             row = [audit.schema_name, f"{audit.clk_bits:,}"]
             for attack, scenario in columns:
-                mine = [f for f in audit.figures if f.attack == attack and f.scenario == scenario]
-                if not mine:
+                top = worst(audit, scenario, attack)
+                if top is None:
                     row.append("–")
                     continue
-                top = max(mine, key=lambda f: f.correct)
-                qgrams = sum(f.qgrams_identified for f in mine)
+                qgrams = sum(f.qgrams_identified for f in audit.figures if (f.attack, f.scenario) == (attack, scenario))
                 row.append(f"{_share(top.correct, audit.records)} ({top.feature}; {qgrams} q-grams)")
             rows.append(row)
         headings = ["schema", "CLK bits"] + [f"{ATTACK_NAMES[a]}, {SCENARIO_NAMES[s]}" for a, s in columns]
         return Table(
-            "The schemas side by side: the feature most re-identified one-to-one, and the q-grams identified",
+            "The schemas side by side: records re-identified one-to-one of the feature that gives most away "
+            "(as in the verdict), and the q-grams identified",
             headings,
             rows,
             text_columns=[0] + list(range(2, len(headings))),

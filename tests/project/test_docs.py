@@ -24,6 +24,7 @@ MANUAL_SECTIONS = [
     "Tutorials",
     "Command Line Tool",
     "Linkage Schema",
+    "Privacy audit",
     "Blocking Schema",
     "File Formats",
     "Development",
