@@ -33,7 +33,7 @@ EXTRAS_REQUIRE = {
     ],
     "test": [
         "boto3>=1.28",
-        "cryptography>=40",  # tests/test_security.py makes a self-signed TLS certificate
+        "cryptography>=40",  # tests/service/test_security.py makes a self-signed TLS certificate
         "hypothesis>=6.80",
         "moto[server]>=5.0",
         "openapi-schema-validator>=0.6",
@@ -73,7 +73,7 @@ setup(
         "anonlinkclient": ["py.typed"],
         "anonlinkclient.schemas": ["*.json"],
         # The default linkage and blocking schemas of the fake PII (anonlink generate-default-schema).
-        "anonlinkclient.encoding": ["data/*.json"],
+        "anonlinkclient.synthetic": ["data/*.json"],
     },
     python_requires=">=3.10,<3.12",
     install_requires=INSTALL_REQUIRES,

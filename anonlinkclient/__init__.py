@@ -9,14 +9,16 @@ What a notebook user imports, all from here::
         clks = al.generate_clk_from_csv(f, "secret", schema)       # a list of bitarrays
     blocks = al.generate_candidate_blocks_from_csv("pii.csv", "blocking-schema.json")
     al.find_similarity(0.9, [("a.json", None), ("b.json", None)], "groups.json")
-    client = al.ServiceSettings(server="https://linkage.example.org").client()
+    client = al.RestClient.from_settings(al.ServiceSettings(server="https://linkage.example.org"))
 
 The package is laid out by job; each subpackage's docstring says what it holds:
 
 * :mod:`anonlinkclient.io` — files: atomic output, CSV records, CLK and block files;
-* :mod:`anonlinkclient.encoding` — linkage schemas, secrets, the CLK encoder, ``describe``, fake PII;
+* :mod:`anonlinkclient.encoding` — linkage schemas, secrets, the CLK encoder;
 * :mod:`anonlinkclient.blocking` — blocking schemas and blocklib;
 * :mod:`anonlinkclient.linkage` — local linkage (``find-similarity``);
+* :mod:`anonlinkclient.report` — the threshold and block reports, and ``describe``;
+* :mod:`anonlinkclient.synthetic` — made-up people for trying the tool (``generate``);
 * :mod:`anonlinkclient.service` — the Entity Service: settings, REST client, object store, uploads, results;
 * :mod:`anonlinkclient.cli` — the ``anonlink`` command line tool (thin adapters);
 * :mod:`anonlinkclient.errors` — every exception, drawn as a tree.

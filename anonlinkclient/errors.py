@@ -53,8 +53,7 @@ object-store credentials: :class:`ServiceError` blanks the tokens it is given
 out of the server's text.
 """
 
-import re
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 
 class AnonlinkClientError(Exception):
@@ -196,20 +195,32 @@ class SecretError(AnonlinkClientError):
 class ServiceError(AnonlinkClientError):
     """Problem with the upstream API: the Entity Service refused or failed a request.
 
+    The message is built here from its parts; what the server's answer says is
+    read from its body by :func:`anonlinkclient.service.answers.server_message`
+    (see :func:`~anonlinkclient.service.answers.answer_error`).
+
     :param msg: what the client was doing, e.g. ``"Project creation failed"``.
     :param response: the ``requests.Response``, when the server answered.
     :param secrets: tokens that must not appear in the message (replaced by ``<hidden>``).
     :param advice: what to do about it, appended to the message.
+    :param text: the server's own message, if it gave one.
     :ivar status_code: the HTTP status, or ``None`` if there was no answer.
     :ivar text: the server's message (its ``detail``/``message``/``title`` field or body).
     """
 
     exit_code = 6
 
-    def __init__(self, msg: str, response: Optional[Any] = None, secrets: Sequence[str] = (), advice: str = "") -> None:
+    def __init__(
+        self,
+        msg: str,
+        response: Optional[Any] = None,
+        secrets: Sequence[str] = (),
+        advice: str = "",
+        text: Optional[str] = None,
+    ) -> None:
         self.response = response
         self.status_code: Optional[int] = getattr(response, "status_code", None)
-        self.text: Optional[str] = _hidden(_server_message(response), secrets)
+        self.text: Optional[str] = _hidden(text, secrets)
         self.msg = _hidden(msg, secrets) or ""
         self.advice = advice
         super().__init__(self._describe())
@@ -253,22 +264,41 @@ class AnswerTooLarge(UnexpectedAnswer):
 
 
 class RateLimitedClient(ServiceError):
-    """Exception indicating client is asking for updates too frequently."""
+    """The service answered HTTP 503 (busy) to every try within the retry policy's time
+    (:class:`~anonlinkclient.service.settings.Retry`); also raised for each 503 while it retries."""
 
 
-class NotAnUploadToken(ServiceError):
-    """The token is not an upload token of the project (a wrong one, or the result token).
-
-    The service answers that with a bare HTTP 500 (it fails looking up the data
-    provider), so its own text says nothing useful and is left out.
+class _AboutProject:
+    """Mixed into the service's refusals about one project: their arguments ``(msg, project, response,
+    secrets, text)``, and their :attr:`ADVICE` (``{project}`` filled in) appended to the message.
 
     :param msg: what the client was doing, e.g. ``"Upload failed"``.
     :param project: the project ID.
     """
 
-    def __init__(self, msg: str, project: str, response: Optional[Any] = None, secrets: Sequence[str] = ()) -> None:
+    #: What to do about it, appended to the message.
+    ADVICE = ""
+
+    def __init__(
+        self,
+        msg: str,
+        project: str,
+        response: Optional[Any] = None,
+        secrets: Sequence[str] = (),
+        text: Optional[str] = None,
+    ) -> None:
         self.project = project
-        super().__init__(msg, response, secrets)
+        ServiceError.__init__(
+            cast(ServiceError, self), msg, response, secrets, self.ADVICE.format(project=project), text
+        )
+
+
+class NotAnUploadToken(_AboutProject, ServiceError):
+    """The token is not an upload token of the project (a wrong one, or the result token).
+
+    The service answers that with a bare HTTP 500 (it fails looking up the data
+    provider), so its own text says nothing useful and is left out.
+    """
 
     def _describe(self) -> str:
         return (
@@ -278,25 +308,19 @@ class NotAnUploadToken(ServiceError):
         )
 
 
-class BlockingDisabled(ServiceError):
+class BlockingDisabled(_AboutProject, ServiceError):
     """Blocks were sent to a project created without blocking (HTTP 403)."""
 
-    def __init__(self, msg: str, project: str, response: Optional[Any] = None, secrets: Sequence[str] = ()) -> None:
-        self.project = project
-        advice = f": project {project} was created without blocking, so it takes encodings without blocks"
-        super().__init__(msg, response, secrets, advice)
+    ADVICE = ": project {project} was created without blocking, so it takes encodings without blocks"
 
 
-class ProjectInError(ServiceError):
+class ProjectInError(_AboutProject, ServiceError):
     """The project is in error (its uploads cannot be linked together), so it takes no new runs (HTTP 500)."""
 
-    def __init__(self, msg: str, project: str, response: Optional[Any] = None, secrets: Sequence[str] = ()) -> None:
-        self.project = project
-        advice = (
-            f": the uploads of project {project} cannot be linked, most likely because the parties' encodings "
-            "have different sizes; every party must hash with the same schema, then upload to a new project"
-        )
-        super().__init__(msg, response, secrets, advice)
+    ADVICE = (
+        ": the uploads of project {project} cannot be linked, most likely because the parties' encodings "
+        "have different sizes; every party must hash with the same schema, then upload to a new project"
+    )
 
 
 class RunNotComplete(ServiceError):
@@ -339,25 +363,6 @@ def _hidden(text: Optional[str], secrets: Sequence[str]) -> Optional[str]:
         if secret:
             text = text.replace(secret, HIDDEN)
     return text
-
-
-def _server_message(response: Optional[Any]) -> Optional[str]:
-    """The human part of a service answer: ``detail`` or ``message`` if JSON, else the text."""
-    if response is None:
-        return None
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):  # RecursionError: a hostile answer nested very deep
-        text = (getattr(response, "text", "") or "").strip()
-        return text.splitlines()[0][:200] if text else None
-    if isinstance(body, dict):
-        for key in ("detail", "message", "title"):  # the service's own problems have "title": null, a 415 no detail
-            if isinstance(body.get(key), str):
-                # connexion's request validation ends the detail with " - 'field'": say which field
-                detail = str(body[key]).strip()
-                detail = detail.splitlines()[0][:1000] if detail else detail  # one line, even from a hostile server
-                return re.sub(r" - '([^']+)'$", r" (in field \1)", detail)
-    return None
 
 
 class ObjectStoreError(AnonlinkClientError):

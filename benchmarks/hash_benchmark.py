@@ -32,7 +32,7 @@ import random
 import sys
 import tempfile
 from datetime import date
-from typing import List
+from typing import List, Optional, Tuple
 
 from measure import measure, measure_all
 
@@ -104,6 +104,15 @@ def perturb(source: str, target: str, seed: int = 0) -> None:
             writer.writerow([index, "".join(chars), dob, rng.choice("MF")])
 
 
+def write_inputs(folder: str, rows: int, seed: Optional[int] = None) -> Tuple[str, str]:
+    """Write ``rows`` records of ``anonlink generate`` and their perturbed copies into ``folder``: both paths."""
+    generated = os.path.join(folder, f"generated-{rows}.csv")
+    perturbed = os.path.join(folder, f"perturbed-{rows}.csv")
+    measure(ANONLINK + ["generate", str(rows), generated] + ([] if seed is None else ["--seed", str(seed)]))
+    perturb(generated, perturbed)
+    return generated, perturbed
+
+
 def clk_list(path: str) -> List[str]:
     """The CLKs of a JSON CLK file (ours also hold metadata)."""
     with open(path) as handle:
@@ -125,10 +134,7 @@ def main(sizes: List[int]) -> None:
         schema = os.path.join(tmp, "schema.json")
         measure(ANONLINK + ["generate-default-schema", schema])
         for rows in sizes:
-            generated = os.path.join(tmp, f"generated-{rows}.csv")
-            perturbed = os.path.join(tmp, f"perturbed-{rows}.csv")
-            measure(ANONLINK + ["generate", str(rows), generated])
-            perturb(generated, perturbed)
+            generated, perturbed = write_inputs(tmp, rows)
             for kind, pii in (("(a) generated", generated), ("(b) perturbed", perturbed)):
                 print(f"\n{rows} rows, {kind}: {distinct(pii)}", flush=True)
                 out = {name: os.path.join(tmp, f"{name}.json") for name in ("one", "all", "clkhash")}

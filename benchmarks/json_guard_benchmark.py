@@ -21,8 +21,8 @@ from clk_file_benchmark import write_inputs
 
 import anonlinkclient.io.block_file as block_file
 import anonlinkclient.io.clk_file as clk_file
-from anonlinkclient.encoding.describe import describe_clks
 from anonlinkclient.io.files import guarded
+from anonlinkclient.report.describe import describe_clks
 
 RUNS = 5
 

@@ -1,11 +1,13 @@
-"""Small helpers shared by the tests: paths to bundled data and running the CLI."""
+"""Small helpers shared by the tests: paths to bundled data, running the CLI, CLK and block files made on the fly."""
 
+import base64
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from click.testing import CliRunner, Result
 
@@ -73,3 +75,63 @@ def load_clks(path: Any) -> List[str]:
     with open(path) as handle:
         clks: List[str] = json.load(handle)["clks"]
     return clks
+
+
+# ---- CLK and block files made on the fly ----
+
+
+def random_clks(count: int, size: int = 128, seed: int = 0) -> List[bytes]:
+    """``count`` random CLKs of ``size`` bytes (about half the bits set)."""
+    rng = random.Random(seed)
+    return [bytes(rng.getrandbits(8) for _ in range(size)) for _ in range(count)]
+
+
+def noisy(clks: Sequence[bytes], flips: int = 20, seed: int = 1) -> List[bytes]:
+    """Copies of ``clks`` with ``flips`` random bits flipped in each (still clearly similar)."""
+    rng = random.Random(seed)
+    result = []
+    for clk in clks:
+        data = bytearray(clk)
+        for bit in rng.sample(range(len(data) * 8), flips):
+            data[bit // 8] ^= 1 << (bit % 8)
+        result.append(bytes(data))
+    return result
+
+
+def write_clk_file(path: Path, clks: Sequence[bytes]) -> Path:
+    """Write ``{"clks": [...]}`` as ``anonlink hash`` does; return the path."""
+    path.write_text(json.dumps({"clks": [base64.b64encode(c).decode("ascii") for c in clks]}))
+    return path
+
+
+def write_block_file(path: Path, blocks: Sequence[Sequence[Any]], declared: Optional[int] = None) -> Path:
+    """Write a block file as ``anonlink block`` does: record index -> block ids, with ``meta.source.clk_count``."""
+    document = {
+        "blocks": {str(i): list(ids) for i, ids in enumerate(blocks) if ids},
+        "meta": {"source": {"clk_count": [len(blocks) if declared is None else declared]}},
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def schema_document(bits: int = 1024) -> Dict[str, Any]:
+    """A small valid v3 linkage schema whose CLKs have ``bits`` bits."""
+    return {
+        "version": 3,
+        "clkConfig": {
+            "l": bits,
+            "kdf": {"type": "HKDF", "hash": "SHA256", "keySize": 64, "salt": "c2FsdA==", "info": "aW5mbw=="},
+        },
+        "features": [
+            {"identifier": "id", "ignored": True},
+            {
+                "identifier": "name",
+                "format": {"type": "string", "encoding": "utf-8"},
+                "hashing": {
+                    "comparison": {"type": "ngram", "n": 2},
+                    "strategy": {"bitsPerToken": 20},
+                    "hash": {"type": "doubleHash"},
+                },
+            },
+        ],
+    }

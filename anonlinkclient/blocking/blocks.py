@@ -36,10 +36,11 @@ from anonlinkclient.blocking.schema import SchemaSource, load_blocking_schema, s
 from anonlinkclient.errors import InputFileError, SchemaFileError, WrongInputKind
 from anonlinkclient.io.block_file import BlockId, write_block_file
 from anonlinkclient.io.clk_file import MAGIC, iter_clks
-from anonlinkclient.io.csv_records import CsvRecords
+from anonlinkclient.io.csv_records import CsvSource
 from anonlinkclient.io.files import Source, first_line, open_input, source_name
 from anonlinkclient.io.output import atomic_output, check_outputs
 from anonlinkclient.io.progress import NoBar, bar
+from anonlinkclient.io.records import RecordSource
 
 CLK_FILE_FORM = 'a CLK file made by "anonlink hash" (JSON {"clks": [...]} or binary)'
 SNIFF_BYTES = 4096
@@ -114,26 +115,34 @@ def expects_clks(schema: Dict[str, Any]) -> bool:
 def read_pii(
     handle: TextIO, name: str, header: bool = True, counter: Any = NoBar()
 ) -> Tuple[Optional[List[str]], List[Tuple[str, ...]]]:
-    """Read every record of a PII CSV, values stripped of surrounding spaces.
+    """Read every record of a PII CSV, values stripped of surrounding spaces (see :func:`read_records`).
 
     :param header: ``True`` if the first row is a header (its names are returned).
     :return: ``(column names or None, records)``.
     :raises InputFileError: for a malformed CSV, a row of the wrong width, or no records.
     """
-    records = CsvRecords(handle, name, header=header)
-    names = [column.strip() for column in records.header] if records.header is not None else None
+    return read_records(CsvSource(handle, name, header=header), counter)
+
+
+def read_records(source: RecordSource, counter: Any = NoBar()) -> Tuple[Optional[List[str]], List[Tuple[str, ...]]]:
+    """Read every record of a record source, values stripped of surrounding spaces.
+
+    :return: ``(column names or None, records)``.
+    :raises InputFileError: for a record that cannot be read, a row of the wrong width, or no records.
+    """
+    names = [column.strip() for column in source.columns] if source.columns is not None else None
     width = len(names) if names is not None else None
     rows: List[Tuple[str, ...]] = []
-    for row in records:
+    for index, row in enumerate(source.rows()):
         counter.update(1)
         if width is None:
             width = len(row)
         elif len(row) != width:
             expected = "the header has" if names is not None else "the first row has"
-            raise InputFileError(name, f"has {len(row)} columns but {expected} {width}", row=records.rows_read)
+            raise source.error(index, f"has {len(row)} columns but {expected} {width}")
         rows.append(tuple(value.strip() for value in row))
     if not rows:
-        raise InputFileError(name, "contains no records to block")
+        raise InputFileError(source.name, "contains no records to block")
     return names, rows
 
 
@@ -290,7 +299,7 @@ def block_records(
     """Block records with blocklib.
 
     :param records: CSV rows (tuples of strings) or base64 CLKs, as the schema expects.
-    :param schema: a blocking schema as :func:`~anonlinkclient.blocking_schema.load_blocking_schema` returns it.
+    :param schema: a blocking schema as :func:`~anonlinkclient.blocking.schema.load_blocking_schema` returns it.
     :param names: the CSV's column names, if it has a header.
     :param schema_name: the schema's file name, for messages.
     :raises SchemaFileError: if blocklib cannot use the schema on these records.

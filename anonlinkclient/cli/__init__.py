@@ -7,8 +7,11 @@ function, and reports. Every expected failure is an
 the one boundary that turns it into ``Error: <one line>`` on stderr and the
 error's exit code (adding the hints in :data:`HINTS`, which speak of options
 and commands the library does not know), and turns Ctrl-C and SIGTERM into a
-short message instead of a traceback. Heavy libraries are imported inside the
-commands, so ``--help`` and ``--version`` answer quickly.
+short message instead of a traceback. It is also where the library's messages
+(module loggers) are shown: for each run, one handler writes them on stderr,
+``-v`` adding the ``INFO`` ones (see :func:`~.options.messages_to_stderr`).
+Heavy libraries are imported inside the commands, so ``--help`` and
+``--version`` answer quickly.
 """
 
 import signal
@@ -19,7 +22,7 @@ import click
 
 from anonlinkclient import __version__
 from anonlinkclient.cli import audit, blocking, encoding, linkage, report, service
-from anonlinkclient.cli.options import verbose_option
+from anonlinkclient.cli.options import messages_to_stderr, verbose_option
 from anonlinkclient.errors import (
     AnonlinkClientError,
     BlockingDisabled,
@@ -49,7 +52,13 @@ def command_failed(error: AnonlinkClientError) -> click.ClickException:
 
 
 class AnonlinkGroup(click.Group):
-    """The command group: maps known errors and interruptions to messages and exit codes."""
+    """The command group: shows the library's messages, and maps known errors and interruptions
+    to messages and exit codes."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line (as click does), with the library's messages on stderr while it runs."""
+        with messages_to_stderr():
+            return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command, turning every known error into one line and its exit code."""

@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple
 import click
 
 from anonlinkclient.cli.options import log, quiet_option, raw_clk_size_option, show_progress, verbose_option
-from anonlinkclient.encoding.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
+from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
 
 @click.command("hash", short_help="generate hashes from local PII data")
@@ -110,7 +110,7 @@ def describe(clk_json: str, raw_clk_size: Optional[int]) -> None:
     how it was made (tool, CLK length, schema fingerprint, secret check value)
     is shown after the summary.
     """
-    from anonlinkclient.encoding.describe import describe_clk_file
+    from anonlinkclient.report.describe import describe_clk_file
 
     report, notes = describe_clk_file(clk_json, raw_clk_size)
     click.echo(report)
@@ -176,18 +176,19 @@ def convert_schema(schema_json: str, output: str) -> None:
 def compare(schema1: str, schema2: str, diff_format: str, lines: int) -> None:
     """Compare two schemas and show how they differ.
 
-    Valid linkage schemas are converted to the latest version first, so two
-    versions of one encoding show no difference; a schema that does not
-    validate (or is not JSON) is compared as written, with a note on stderr.
     The default format is ndiff (-n): every line, '- ' for lines of SCHEMA1
     only, '+ ' for lines of SCHEMA2 only, '? ' guiding the eye to changes
-    within a line. With -c or -u nothing is printed if the schemas describe
-    the same encoding; -m writes an HTML page (anonlink compare -m a.json
-    b.json > diff.html).
+    within a line. For -n and -m valid linkage schemas are converted to the
+    latest version first, so two versions of one encoding show no
+    difference. -c and -u diff the files' lines as written: their line
+    numbers and the -l lines of context are the files'; nothing is printed if
+    the files are the same. A schema that does not validate (or is not
+    JSON) is compared as written, with a note on stderr. -m writes an HTML
+    page (anonlink compare -m a.json b.json > diff.html).
     """
     from anonlinkclient.encoding.schema import compare_schemas
 
-    difference = compare_schemas(schema1, schema2, diff_format, lines, on_note=log)
+    difference = compare_schemas(schema1, schema2, diff_format, lines)
     if difference:
         click.echo(difference, nl=False)
 
@@ -198,7 +199,7 @@ def _where(path: str) -> str:
 
 def _refuse_clash(outputs: Dict[str, Optional[str]]) -> None:
     """One usage error if two of the outputs (keyed by how the command line names them) are the same file."""
-    from anonlinkclient.encoding.fake_pii import output_clash
+    from anonlinkclient.synthetic.fake_pii import output_clash
 
     clash = output_clash(outputs)
     if clash is not None:
@@ -282,8 +283,8 @@ def generate(
 
     Every file is written completely or not at all.
     """
-    from anonlinkclient.encoding.fake_pii import write_demo_data
     from anonlinkclient.io.output import check_outputs
+    from anonlinkclient.synthetic.fake_pii import write_demo_data
 
     if len(size_output) > 2:
         raise click.UsageError("expected [SIZE] OUTPUT")
@@ -347,7 +348,7 @@ def generate_default_schema(output: str, blocking_psig: Optional[str], blocking_
         anonlink generate-default-schema schema.json --blocking-psig psig.json
         anonlink block alice.csv psig.json alice-blocks.json
     """
-    from anonlinkclient.encoding.fake_pii import write_default_schemas
+    from anonlinkclient.synthetic.fake_pii import write_default_schemas
 
     _refuse_clash({"OUTPUT": output, "--blocking-psig": blocking_psig, "--blocking-lambda-fold": blocking_lambda_fold})
     write_default_schemas(output, blocking_psig, blocking_lambda_fold)

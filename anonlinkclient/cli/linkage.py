@@ -6,6 +6,7 @@ import click
 
 from anonlinkclient.cli.options import (
     FiniteFloatRange,
+    clk_files_option,
     is_verbose,
     log,
     quiet_option,
@@ -25,13 +26,7 @@ IN_OPTIONS_WORDS = {
 @click.command("find-similarity", short_help="link CLKs locally, without an entity service")
 @click.argument("threshold", type=FiniteFloatRange(0.0, 1.0))
 @click.argument("output")
-@click.option(
-    "--clk",
-    "clk_files",
-    multiple=True,
-    metavar="CLK_JSON",
-    help="A party's CLK file; give it once per party (no blocking).",
-)
+@clk_files_option("A party's CLK file; give it once per party (no blocking).")
 @click.option(
     "--files",
     "blocked_files",

@@ -1,4 +1,12 @@
-"""What the commands share: status output, ``-v``, the service options, and writing a JSON answer.
+"""What the commands share: messages on stderr, ``-v``, the service options, and writing a JSON answer.
+
+Messages: the library says things through module loggers (``logging.getLogger(__name__)``;
+``WARNING`` for a line always shown, ``INFO`` for a ``-v`` detail, the message being
+exactly the line shown). :func:`messages_to_stderr` installs the one handler, on the
+``anonlinkclient`` logger, for one run of the command line: it writes each message
+as it is to stderr through click, warnings only, and ``INFO`` too once ``-v`` is
+given (before or after the command name). The commands' own lines go the same way
+(:func:`log`, or their module's logger).
 
 :func:`service_options` adds the options of every command that talks to an
 Entity Service and hands the command one
@@ -7,10 +15,12 @@ Entity Service and hands the command one
 defaults shown in ``--help`` are the library's.
 """
 
+import contextlib
 import functools
+import logging
 import math
 import sys
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import click
 
@@ -18,15 +28,58 @@ from anonlinkclient.service import settings as defaults
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The logger of the whole package: every module's logger is its child.
+PACKAGE_LOGGER = "anonlinkclient"
+
+logger = logging.getLogger(__name__)
+
+
+class EchoHandler(logging.Handler):
+    """Writes each message as it is (no level, no logger name) as a line on stderr, through click.
+
+    stderr is looked up for each message, so click's ``CliRunner`` captures it. A failure to
+    write is not hidden (as logging's handlers do): it reaches the command's error boundary.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record's message to stderr."""
+        click.echo(record.getMessage(), err=True)
+
+
+@contextlib.contextmanager
+def messages_to_stderr() -> Iterator[EchoHandler]:
+    """During one run of the command line, show the package's messages on stderr: warnings,
+    and ``INFO`` too after :func:`set_verbose`. The ``anonlinkclient`` logger is left as it
+    was found afterwards (handlers, level, propagation), so runs in one process do not
+    leak into each other or into library use."""
+    package = logging.getLogger(PACKAGE_LOGGER)
+    handler = EchoHandler()
+    level, propagate = package.level, package.propagate
+    package.addHandler(handler)
+    package.setLevel(logging.WARNING)
+    package.propagate = False  # shown once, even where the root logger has handlers
+    try:
+        yield handler
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(level)
+        package.propagate = propagate
+
+
+def set_verbose() -> None:
+    """Show ``INFO`` messages too (``-v``)."""
+    logging.getLogger(PACKAGE_LOGGER).setLevel(logging.INFO)
+
 
 def log(message: str) -> None:
-    """Print a status message on stderr (stdout may be carrying data)."""
-    click.echo(message, err=True)
+    """Say a line the user always sees, on stderr (stdout may be carrying data): a warning of the CLI's logger."""
+    logger.warning(message)
 
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.find_root().ensure_object(dict)["verbose"] = True
+        set_verbose()
 
 
 def verbose_option(command: F) -> F:
@@ -56,6 +109,11 @@ def raw_clk_size_option(command: F) -> F:
         help="The CLK files are headerless binary (the Entity Service's format alone), each CLK BYTES bytes "
         "(the schema's clkConfig.l / 8). Without it a CLK file is read as JSON or as binary with a header.",
     )(command)
+
+
+def clk_files_option(help_text: str) -> Callable[[F], F]:
+    """``--clk CLK_JSON``, once per party (the command's ``clk_files`` parameter, a tuple of paths)."""
+    return click.option("--clk", "clk_files", multiple=True, metavar="CLK_JSON", help=help_text)
 
 
 def quiet_option(command: F) -> F:
@@ -177,13 +235,13 @@ def apikey_option(help_text: str) -> Callable[[F], F]:
 
 
 def service_client(settings: "defaults.ServiceSettings") -> Any:
-    """The :class:`~anonlinkclient.service.rest_client.RestClient` of ``settings``, reporting retries with ``-v``."""
-    client = settings.client()
-    if is_verbose():
-        client.on_retry = log
-        log(f"Connecting to Entity Matching Server: {client.server}")
+    """The :class:`~anonlinkclient.service.rest_client.RestClient` of ``settings`` (saying so with ``-v``)."""
+    from anonlinkclient.service.rest_client import RestClient
+
+    client = RestClient.from_settings(settings)
+    logger.info(f"Connecting to Entity Matching Server: {client.server}")
     if settings.verify_tls is False and client.server.lower().startswith("https:"):
-        log(f"Warning: not verifying the TLS certificate of {client.server} (--insecure)")
+        logger.warning(f"Warning: not verifying the TLS certificate of {client.server} (--insecure)")
     return client
 
 

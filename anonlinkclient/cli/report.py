@@ -1,10 +1,10 @@
 """The report commands: ``threshold-report`` (choosing a threshold) and ``block-report`` (block sizes)."""
 
-from typing import Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import log, verbose_option
+from anonlinkclient.cli.options import clk_files_option, log, verbose_option
 from anonlinkclient.errors import UsageError
 
 #: The library's usage errors of the reports, said in terms of the commands' options.
@@ -17,7 +17,16 @@ def _output_name(path: str) -> str:
     return "stdout" if path == "-" else path
 
 
-def _written(output: str, svg_output: Optional[str]) -> None:
+def _write(
+    write: Callable[[], Any], summary: Callable[[Any], List[str]], output: str, svg_output: Optional[str]
+) -> None:
+    """Write a report with ``write()``, then say what it found (``summary``) and where it went."""
+    try:
+        report = write()
+    except UsageError as exc:
+        raise click.UsageError(IN_OPTIONS_WORDS.get(exc.argument or "", str(exc))) from None
+    for line in summary(report):
+        log(line)
     log(f"Report written to {_output_name(output)}")
     if svg_output is not None:
         log(f"Charts written to {_output_name(svg_output)}")
@@ -32,13 +41,9 @@ def _written(output: str, svg_output: Optional[str]) -> None:
     help="A ground truth: a CSV file with the header row_a,row_b and one line per matching pair "
     "(rows of party 0 and party 1). Adds precision, recall and F-measure and the best threshold.",
 )
-@click.option(
-    "--clk",
-    "clk_files",
-    multiple=True,
-    metavar="CLK_JSON",
-    help="A party's CLK file, once per party in the order given to find-similarity: every row of the scores "
-    "and the ground truth must then exist, and the report shows the number of records.",
+@clk_files_option(
+    "A party's CLK file, once per party in the order given to find-similarity: every row of the scores "
+    "and the ground truth must then exist, and the report shows the number of records."
 )
 @click.option("--svg", "svg_output", metavar="FILE", help="Also write the charts as one SVG file to FILE.")
 @verbose_option
@@ -69,13 +74,7 @@ def threshold_report(
     from anonlinkclient.report.threshold import format_summary
     from anonlinkclient.report.threshold import threshold_report as write_report
 
-    try:
-        report = write_report(scores, output, truth, clk_files, svg_output)
-    except UsageError as exc:
-        raise click.UsageError(IN_OPTIONS_WORDS.get(exc.argument or "", str(exc))) from None
-    for line in format_summary(report):
-        log(line)
-    _written(output, svg_output)
+    _write(lambda: write_report(scores, output, truth, clk_files, svg_output), format_summary, output, svg_output)
 
 
 @click.command("block-report", short_help="charts of the block sizes of a block file")
@@ -102,13 +101,7 @@ def block_report(blocks: str, output: str, svg_output: Optional[str]) -> None:
     from anonlinkclient.report.blocks import block_report as write_report
     from anonlinkclient.report.blocks import format_summary
 
-    try:
-        report = write_report(blocks, output, svg_output)
-    except UsageError as exc:
-        raise click.UsageError(IN_OPTIONS_WORDS.get(exc.argument or "", str(exc))) from None
-    for line in format_summary(report):
-        log(line)
-    _written(output, svg_output)
+    _write(lambda: write_report(blocks, output, svg_output), format_summary, output, svg_output)
 
 
 COMMANDS = [threshold_report, block_report]

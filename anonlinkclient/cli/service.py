@@ -2,6 +2,7 @@
 ``results``, ``delete`` and ``delete-project``."""
 
 import codecs
+import logging
 from typing import IO, Optional
 
 import click
@@ -9,7 +10,6 @@ import click
 from anonlinkclient.cli.options import (
     FiniteFloatRange,
     apikey_option,
-    is_verbose,
     log,
     quiet_option,
     raw_clk_size_option,
@@ -19,6 +19,8 @@ from anonlinkclient.cli.options import (
     write_json,
 )
 from anonlinkclient.service.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("status", short_help="get status of entity service")
@@ -183,34 +185,25 @@ def upload(
     """
     from anonlinkclient.encoding.schema import fingerprint_if_valid
     from anonlinkclient.io.output import check_outputs
-    from anonlinkclient.service.upload import upload_encodings
+    from anonlinkclient.service.upload import UploadOptions, upload_encodings
 
     check_outputs([output], [clk_json, blocks])
-    if is_verbose():  # the lines of 0.1.5, which scripts look for
-        log(f"Uploading CLK data from {clk_json}")
-        log(f"Project ID: {project}")
-        log(f"Uploading {'CLK and Blocks' if blocks else 'CLK'} data to the server")
-    detail = log if is_verbose() else None
-    client = service_client(settings)
-    receipt = upload_encodings(
-        client,
-        project,
-        settings.token(),
-        clk_json,
-        blocks,
-        to_entityservice,
-        profile,
-        log,
-        show_progress(quiet),
-        detail,
-        wire_format,
-        raw_clk_size,
-        fingerprint_if_valid,
+    # with -v, the lines of 0.1.5, which scripts look for
+    logger.info(f"Uploading CLK data from {clk_json}")
+    logger.info(f"Project ID: {project}")
+    logger.info(f"Uploading {'CLK and Blocks' if blocks else 'CLK'} data to the server")
+    options = UploadOptions(
+        to_entityservice=to_entityservice,
+        profile=profile,
+        progress=show_progress(quiet),
+        wire_format=wire_format,
+        raw_clk_size=raw_clk_size,
+        fingerprint=fingerprint_if_valid,
     )
+    receipt = upload_encodings(service_client(settings), project, settings.token(), clk_json, blocks, options=options)
     if output is not None:
         write_json(receipt, output, private=True, done="the upload was stored; its receipt token is not shown")
-    if detail:
-        log(f"Upload complete: {receipt.get('message', 'Updated')}")
+    logger.info(f"Upload complete: {receipt.get('message', 'Updated')}")
 
 
 @click.command("results", short_help="fetch results from entity service")
@@ -234,7 +227,7 @@ def results(project: str, run: str, watch: bool, output: str, settings: ServiceS
     from anonlinkclient.service.results import download_run_result
 
     check_outputs([output])
-    with download_run_result(service_client(settings), project, run, settings.token(), watch, log) as result:
+    with download_run_result(service_client(settings), project, run, settings.token(), watch) as result:
         with atomic_output(output) as out:
             copy_text(result, out)
 

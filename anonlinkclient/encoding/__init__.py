@@ -1,1 +1,1 @@
-"""Encoding PII into CLKs: the linkage schema, the secret, the encoder, ``describe`` and fake PII."""
+"""Encoding PII into CLKs: the linkage schema, the secret, the encoder and the process pool."""

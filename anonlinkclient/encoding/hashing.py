@@ -1,9 +1,10 @@
-"""Hashing a PII CSV into CLKs: what ``anonlink hash`` and ``generate_clk_from_csv`` do.
+"""Hashing PII records into CLKs: what ``anonlink hash`` and ``generate_clk_from_csv`` do.
 
-:func:`hash_csv` joins the pieces: the CSV reader (:mod:`.csv_input`), the header
-check, the streaming parallel encoder (:mod:`.encoding`) and the optional
-progress bar. It turns a record that fails the schema into an
-:class:`~anonlinkclient.errors.InputFileError` naming file, row and column.
+:func:`hash_source` joins the pieces: a record source (:mod:`anonlinkclient.io.records`),
+the streaming parallel encoder (:mod:`.parallel`) and the optional progress bar. It
+turns a record that fails the schema into an
+:class:`~anonlinkclient.errors.InputFileError` naming the source, row and column.
+:func:`hash_csv` does it for a CSV, with the header check.
 """
 
 import contextlib
@@ -16,26 +17,17 @@ from clkhash.stats import OnlineMeanVariance
 from clkhash.validate_data import FormatError, validate_header
 
 from anonlinkclient import __version__
-from anonlinkclient.encoding.parallel import ProgressCallback, encode_csv, encode_records
+from anonlinkclient.encoding.parallel import ProgressCallback, encode_records, encode_source
 from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
 from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError
 from anonlinkclient.io.bits import to_bitarray
 from anonlinkclient.io.clk_file import ClkMeta, write_clk_file
-from anonlinkclient.io.csv_records import CsvRecords, open_text_input
+from anonlinkclient.io.csv_records import CsvSource, open_text_input
 from anonlinkclient.io.output import check_outputs
+from anonlinkclient.io.records import RecordSource
 
 HeaderMode = Union[bool, str]  # True: check it, "ignore": skip it, False: no header
-
-
-def _count_records(handle: TextIO) -> Optional[int]:
-    """Lines in a seekable file (a cheap estimate of records for the progress bar)."""
-    if not handle.seekable():
-        return None
-    start = handle.tell()
-    count = sum(block.count("\n") for block in iter(lambda: handle.read(1 << 20), ""))
-    handle.seek(start)
-    return count
 
 
 @contextlib.contextmanager
@@ -55,6 +47,44 @@ def progress_bar(total: Optional[int], enabled: bool) -> Iterator[Optional[Progr
             bar.update(count)
 
         yield update
+
+
+def hash_source(
+    source: RecordSource,
+    secret: Union[str, bytes],
+    schema: Schema,
+    validate: bool = True,
+    workers: Optional[int] = None,
+    progress: bool = False,
+) -> Iterator[bytes]:
+    """Yield the CLK (as bytes) of every record of a record source, in order.
+
+    :param source: the records, one value per schema field in the schema's order.
+    :param validate: check every value against the schema's format first.
+    :param workers: worker processes (default: one per core; ``1`` starts none).
+    :param progress: show a progress bar on stderr.
+    :raises InputFileError: naming source, row and column of the first bad record.
+    """
+    total = source.count() if progress else None
+    with progress_bar(total, progress) as on_chunk:
+        try:
+            yield from encode_source(source, secret, schema, validate, workers, on_chunk)
+        except RecordError as exc:
+            # "Invalid entry", as 0.1.5 said, which scripts look for
+            raise source.error(exc.record_index, f"Invalid entry: {exc.reason}", exc.column) from None
+
+
+def check_header(source: RecordSource, schema: Schema) -> None:
+    """Check a source's column names against the schema's features, as clkhash does.
+
+    :raises InputFileError: naming the source's first row, if they differ.
+    """
+    if source.columns is None:
+        return
+    try:
+        validate_header(schema.fields, source.columns)
+    except FormatError as exc:
+        raise InputFileError(source.name, f"header does not match the schema: {exc}", row=1) from None
 
 
 def hash_csv(
@@ -78,23 +108,10 @@ def hash_csv(
     """
     if header not in (True, False, "ignore"):
         raise ValueError(f"header must be True, False or 'ignore', not {header!r}")
-    total = _count_records(handle) if progress else None
-    records = CsvRecords(handle, name, header=bool(header), width=len(schema.fields))
-    if header is True and records.header is not None:
-        try:
-            validate_header(schema.fields, records.header)
-        except FormatError as exc:
-            raise InputFileError(name, f"header does not match the schema: {exc}", row=1) from None
-    first_data_row = 2 if header else 1
-    if total is not None and header:
-        total -= 1
-    with progress_bar(total, progress) as on_chunk:
-        try:
-            yield from encode_csv(records, handle, secret, schema, validate, workers, on_chunk)
-        except RecordError as exc:
-            raise InputFileError(  # "Invalid entry", as 0.1.5 said, which scripts look for
-                name, f"Invalid entry: {exc.reason}", row=exc.record_index + first_data_row, column=exc.column
-            ) from None
+    source = CsvSource(handle, name, header=bool(header), width=len(schema.fields), count=progress)
+    if header is True:
+        check_header(source, schema)
+    yield from hash_source(source, secret, schema, validate, workers, progress)
 
 
 def hash_csv_file(

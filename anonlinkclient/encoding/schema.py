@@ -4,21 +4,23 @@ Validation is clkhash's: a schema is checked against the JSON Schema of its
 version that clkhash ships (``clkhash/schemas/vN.json``), then parsed by
 :func:`clkhash.schema.from_json_dict`. On top of that, a schema that clkhash
 parses but could not hash (whatever the data) is refused too, with the feature
-named: see :func:`anonlinkclient.encoding.encoder.schema_problem`. Errors are
+named: see :func:`anonlinkclient.encoding.schema_checks.schema_problem`. Errors are
 reported one per line, each with the place in the schema it concerns.
 """
 
 import copy
 import difflib
+import io
 import json
+import logging
 import pkgutil
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import jsonschema
 from clkhash import schema as clkhash_schema
 from clkhash.field_formats import spec_from_json_dict
 
-from anonlinkclient.encoding.encoder import schema_problem
+from anonlinkclient.encoding.schema_checks import schema_problem
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
 from anonlinkclient.io.files import (
     MAX_DOCUMENT_BYTES,
@@ -28,6 +30,8 @@ from anonlinkclient.io.files import (
     open_input,
     read_json_document,
 )
+
+logger = logging.getLogger(__name__)
 
 LATEST_VERSION = max(clkhash_schema.MASTER_SCHEMA_FILE_NAMES)
 
@@ -133,27 +137,33 @@ def convert_schema(path: str) -> Dict[str, Any]:
 
 
 DIFF_FORMATS = ("context", "unified", "ndiff", "html")
+#: The formats that diff the files' lines as written, so that their line numbers and context are the files'.
+AS_WRITTEN_FORMATS = ("context", "unified")
 
 
-def comparable_lines(path: str) -> Tuple[List[str], Optional[str]]:
-    """The lines :func:`compare_schemas` compares for one schema file, and why they are as written.
+def comparable_lines(path: str, as_written: bool = False) -> Tuple[List[str], Optional[str]]:
+    """The lines :func:`compare_schemas` compares for one schema file, and why they are not converted.
 
     A valid linkage schema is converted to the latest version; a JSON document that
     is not one is compared as written (not converted); a file that is not JSON is
-    compared line by line. JSON is shown as sorted, indented JSON either way.
+    compared line by line. JSON is shown as sorted, indented JSON either way, unless
+    ``as_written``: then the lines are the file's own, whatever it holds.
 
-    :return: the lines, and ``None`` if converted, else a note saying why not.
+    :param as_written: the file's lines as written (as text, with universal newlines).
+    :return: the lines, and ``None`` if the schema is valid (and converted unless
+        ``as_written``), else a note saying why it is not converted.
     :raises SchemaFileError: if the file cannot be read.
     """
     with open_input(path, "rb", SchemaFileError) as handle:
         data = handle.read(MAX_DOCUMENT_BYTES + 1)
     if len(data) > MAX_DOCUMENT_BYTES:
         raise SchemaFileError(path, f"larger than {format_size(MAX_DOCUMENT_BYTES)}; expected a JSON schema")
+    written = _file_lines(data) if as_written else None
     try:
         document = loads_json(data)  # within the JSON limits
     except (UnicodeDecodeError, ValueError) as exc:  # not JSON, or beyond the limits
-        text = data.decode("utf-8", errors="replace")
-        return _lines(text), f"{path}: not JSON ({first_line(exc)}); compared line by line"
+        not_json = f"{path}: not JSON ({first_line(exc)}); compared line by line"
+        return (written if written is not None else _lines(data.decode("utf-8", errors="replace"))), not_json
     problems = schema_errors(document)
     if not problems:
         try:
@@ -167,7 +177,8 @@ def comparable_lines(path: str) -> Tuple[List[str], Optional[str]]:
             f"{path}: the linkage schema is not valid ({problems[0]}{more}); "
             f"compared as written, not converted to version {LATEST_VERSION}"
         )
-    return _lines(json.dumps(document, indent=2, sort_keys=True)), note
+    rendered = written if written is not None else _lines(json.dumps(document, indent=2, sort_keys=True))
+    return rendered, note
 
 
 def _lines(text: str) -> List[str]:
@@ -175,30 +186,36 @@ def _lines(text: str) -> List[str]:
     return [line + "\n" for line in text.splitlines()]
 
 
-def compare_schemas(
-    path_a: str,
-    path_b: str,
-    diff_format: str = "ndiff",
-    lines: int = 3,
-    on_note: Optional[Callable[[str], None]] = None,
-) -> str:
-    """Show how two schema files differ, as 0.1.5's ``compare`` did, converting what can be converted.
+def _file_lines(data: bytes) -> List[str]:
+    """A file's lines as a text file reads them (``\\r\\n`` and ``\\r`` end a line as ``\\n`` does), the
+    last one ending with a newline too (so that no diff line runs into the next)."""
+    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace").readlines()
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
 
-    Valid linkage schemas are converted to the latest version first, so that two
-    versions of one encoding compare equal; anything else (a schema that does not
-    validate, or not even JSON) is compared as written (see :func:`comparable_lines`),
-    and ``on_note`` is told so.
+
+def compare_schemas(path_a: str, path_b: str, diff_format: str = "ndiff", lines: int = 3) -> str:
+    """Show how two schema files differ, as 0.1.5's ``compare`` did.
+
+    The context (``context``) and unified (``unified``) diffs compare the files'
+    lines as written, so that their line numbers and context lines are the files'.
+    The others convert what can be converted: valid linkage schemas are converted
+    to the latest version first, so that two versions of one encoding compare
+    equal; anything else (a schema that does not validate, or not even JSON) is
+    compared as written (see :func:`comparable_lines`). Either way, each file that
+    is not a valid schema is logged (a warning, one line).
 
     :param diff_format: ``ndiff`` (default, as in 0.1.5), ``context``, ``unified`` or
         ``html`` (a side-by-side HTML page).
     :param lines: lines of context around each change (context, unified and html).
-    :param on_note: called with one line for each file compared as written.
-    :return: the difference; for context and unified diffs, empty if the schemas are equivalent.
+    :return: the difference; for context and unified diffs, empty if the files are the same.
     """
-    (a, note_a), (b, note_b) = comparable_lines(path_a), comparable_lines(path_b)
+    as_written = diff_format in AS_WRITTEN_FORMATS
+    (a, note_a), (b, note_b) = comparable_lines(path_a, as_written), comparable_lines(path_b, as_written)
     for note in (note_a, note_b):
-        if note is not None and on_note is not None:
-            on_note(f"Note: {note}")
+        if note is not None:
+            logger.warning(f"Note: {note}")
     if diff_format == "unified":
         return "".join(difflib.unified_diff(a, b, path_a, path_b, n=lines))
     if diff_format == "ndiff":
@@ -257,12 +274,6 @@ def schema_file_fingerprint(path: str) -> str:
     :raises SchemaFileError: if the file is missing, not JSON or not a valid schema.
     """
     return schema_fingerprint(load_schema_document(path))
-
-
-def schema_clk_bits(document: Dict[str, Any]) -> int:
-    """The length in bits of the CLKs a valid linkage schema (any version) makes (``clkConfig.l``)."""
-    bits: int = document["clkConfig"]["l"]
-    return bits
 
 
 def fingerprint_if_valid(document: Any) -> str | None:

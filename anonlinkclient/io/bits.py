@@ -7,7 +7,7 @@ with bitarrays.
 
 import base64
 import binascii
-from typing import IO, Iterable, List, Union, cast
+from typing import IO, Any, Iterable, List, Union, cast
 
 from bitarray import bitarray
 
@@ -43,13 +43,13 @@ def deserialize_bitarray(ser: str) -> bitarray:
         raise UsageError(f"not a base64 encoded CLK: {exc}") from None
 
 
-def deserialize_filters(filters: Union[Iterable[Union[str, bytes]], IO[bytes]]) -> List[bitarray]:
+def deserialize_filters(filters: Union[Iterable[Union[str, bytes]], IO[bytes], IO[str]]) -> List[bitarray]:
     """Deserialize CLKs to bitarrays: base64 strings (the ``"clks"`` list of a JSON CLK file), raw CLK
-    bytes, or every CLK of a CLK file opened in binary mode, JSON or binary alike.
+    bytes, or every CLK of an open CLK file: JSON (opened in text or binary mode) or binary (in binary mode).
 
     :raises UsageError: (a ``ValueError``) for a string that is not base64.
     :raises InputFileError: (a ``ValueError``) for a file that is not a usable CLK file.
     """
     if hasattr(filters, "read"):
-        return [to_bitarray(clk) for clk in iter_clks(cast(IO[bytes], filters))]
+        return [to_bitarray(clk) for clk in iter_clks(cast(IO[Any], filters))]
     return [to_bitarray(bytes(f)) if isinstance(f, (bytes, bytearray)) else deserialize_bitarray(f) for f in filters]

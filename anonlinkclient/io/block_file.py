@@ -34,7 +34,7 @@ def _record_index(key: str, path: str) -> int:
 class BlockFileReader:
     """One pass over a block file: its entries, and ``meta.source.clk_count`` wherever it stands.
 
-    :param source: a path, or a file opened in binary mode.
+    :param source: a path, or a file opened for reading (in text or binary mode).
     :ivar declared_count: the number of records the file says it was made for,
         once the reader has passed it (``None`` if the file has none).
     """
@@ -104,7 +104,7 @@ class BlockAligner:
     fails if an entry names a record at or past that number, or if the file says
     it was made for another number of records.
 
-    :param source: the block file (a path, or a file opened in binary mode).
+    :param source: the block file (a path, or a file opened for reading).
     :param clk_path: the CLK file's name, for messages.
     """
 

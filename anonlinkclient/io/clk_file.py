@@ -377,13 +377,17 @@ class ClkFile:
         assert self._events is not None
         return next(self._events, None)
 
+    def _event_within_clks(self) -> Tuple[str, str, Any]:
+        """The next event, which the document must have: it has not passed the end of the ``clks`` list."""
+        event = self._next_event()
+        if event is None:
+            raise InputFileError(self.path, f'has no "clks" list; {CLK_FILE_HINT}')
+        return event
+
     def _read_json_meta(self) -> None:
         """Read the events up to the start of the ``clks`` list, taking ``meta`` on the way."""
         while True:
-            event = self._next_event()
-            if event is None:
-                raise InputFileError(self.path, f'has no "clks" list; {CLK_FILE_HINT}')
-            prefix, kind, value = event
+            prefix, kind, value = self._event_within_clks()
             if prefix == "clks" and kind == "start_array":
                 return
             if prefix == "meta" and kind != "map_key" and self.info.meta is None:
@@ -409,10 +413,7 @@ class ClkFile:
     def _json_clks(self) -> Iterator[bytes]:
         index = 0
         while True:
-            event = self._next_event()
-            if event is None:
-                raise InputFileError(self.path, f'has no "clks" list; {CLK_FILE_HINT}')
-            prefix, kind, value = event
+            prefix, kind, value = self._event_within_clks()
             if prefix == "clks" and kind == "end_array":
                 break
             if kind != "string":
@@ -484,11 +485,12 @@ class ClkFile:
 def open_clk_file(source: Source, raw_size: Optional[int] = None) -> Iterator[ClkFile]:
     """Open a CLK file of any format for one pass: ``.info``, then iterate its CLKs.
 
-    :param source: a path, or a file opened in binary mode (read from where it is).
+    :param source: a path, or a file opened for reading (read from where it is): a JSON CLK file may be
+        opened in text mode, a binary one must be opened in binary mode.
     :param raw_size: the file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: if the file is missing or its header or metadata are unusable.
     """
-    with open_source(source) as (handle, path):
+    with open_source(source, binary=raw_size is not None) as (handle, path):
         yield ClkFile(handle, path, raw_size)
 
 
@@ -509,7 +511,7 @@ def decode_clk(text: str, path: str, index: int) -> bytes:
 def iter_clks(source: Source, raw_size: Optional[int] = None) -> Iterator[bytes]:
     """Yield each CLK of a CLK file (JSON or binary) as bytes, checking each as it goes.
 
-    :param source: a path, or a file opened in binary mode.
+    :param source: a path, or a file opened for reading (a binary CLK file in binary mode).
     :param raw_size: the file is headerless binary with CLKs of this many bytes.
     :raises InputFileError: naming the file (and CLK index) of the first problem.
     """

@@ -65,12 +65,14 @@ def write_clknblocks(out: IO[bytes], clk_source: Source, block_source: Source, r
 def combine_clks_blocks(clk_f: Source, block_f: Source, raw_size: Optional[int] = None) -> IO[bytes]:
     """Combine CLKs and their blocks into a JSON stream of ``{"clknblocks": [...]}``.
 
-    :param clk_f: the CLK file (path, or opened in binary mode) made by ``anonlink hash``, JSON or binary.
-    :param block_f: the block file (path, or opened in binary mode) made by ``anonlink block``.
+    :param clk_f: the CLK file made by ``anonlink hash``: a path, or the file opened for reading (JSON in
+        text or binary mode, binary in binary mode), as 0.1.5's ``combine_clks_blocks(open(...), open(...))``.
+    :param block_f: the block file made by ``anonlink block``: a path, or the file opened for reading.
     :param raw_size: the CLK file is headerless binary with CLKs of this many bytes.
     :return: a binary file positioned at its start, holding the combined JSON
         (``json.load`` reads it); it is deleted when closed.
-    :raises InputFileError: if the CLK and block counts disagree, or either file is malformed.
+    :raises InputFileError: (a ``ValueError``) if the CLK and block counts disagree, or either file is
+        malformed or of another kind (a CSV, say).
     """
     combined = tempfile.TemporaryFile()
     try:

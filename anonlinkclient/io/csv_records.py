@@ -5,13 +5,19 @@ anywhere in a record is refused, naming the row (a CSV of text has none; a
 binary file does), on every Python version: 3.10's csv module refuses them,
 3.11's reads them. Row numbers in messages count CSV records from 1, the header
 included, as a spreadsheet shows them.
+
+:class:`CsvSource` is the CSV behind the record-source seam (:mod:`.records`); for
+worker processes it hands out the CSV text itself, in pieces of whole records.
 """
 
 import csv
-from typing import Iterator, List, Optional, TextIO, cast
+import io
+import itertools
+from typing import Generator, Iterator, List, Optional, TextIO, Tuple, cast
 
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.files import open_input
+from anonlinkclient.io.records import Location, Piece, PieceFailure, PieceSize, RecordSource, Row, RowsPiece
 
 
 def open_text_input(path: str) -> TextIO:
@@ -94,3 +100,155 @@ class CsvRecords:
                     row=self.rows_read,
                 )
             yield row
+
+
+# --------------------------------------------------------------------------- the CSV record source
+#
+# With worker processes, the parent would spend more time reading the CSV than each worker
+# spends hashing it. So the parent hands the workers the CSV text itself, in pieces of whole
+# records (TextPiece), and each worker reads its piece with the same CsvRecords checks. A
+# newline is a record boundary only outside quoted fields; the parent cuts only text that
+# holds no quote character at all. From the first piece with one, it reads the rest of the
+# file itself, record by record, and hands the workers pieces of records (RowsPiece).
+
+LONGEST_LINE = 1 << 24
+
+
+class TextPiece(Piece):
+    """CSV text of whole records (no quote character in it), for a worker to read with the CSV checks."""
+
+    def __init__(self, text: str, width: Optional[int]) -> None:
+        self.text = text
+        self.width = width
+
+    def read(self) -> Tuple[List[Row], Optional[PieceFailure]]:
+        """The piece's records; a record the CSV reader refuses ends them (see :class:`PieceFailure`)."""
+        rows: List[Row] = []
+        try:
+            rows.extend(CsvRecords(io.StringIO(self.text, newline=""), "", header=False, width=self.width))
+        except InputFileError as exc:
+            return rows, PieceFailure((exc.row or 1) - 1, exc.column, exc.message)
+        return rows, None
+
+
+class FailedRowsPiece(RowsPiece):
+    """Records read here, then a record the reader refused (the piece's ``len(rows)``-th)."""
+
+    def __init__(self, rows: List[Row], error: InputFileError) -> None:
+        super().__init__(rows)
+        self.failure = PieceFailure(len(rows), error.column, error.message)
+
+    def read(self) -> Tuple[List[Row], Optional[PieceFailure]]:
+        """The rows, and the failure after them."""
+        return self.rows, self.failure
+
+
+def _count_records(handle: TextIO) -> Optional[int]:
+    """Lines in a seekable file (a cheap estimate of records for the progress bar)."""
+    if not handle.seekable():
+        return None
+    start = handle.tell()
+    count = sum(block.count("\n") for block in iter(lambda: handle.read(1 << 20), ""))
+    handle.seek(start)
+    return count
+
+
+def _decodes_safely(handle: TextIO) -> bool:
+    """Whether reading the text cannot fail (the CSV reader names the row of undecodable bytes)."""
+    return isinstance(handle, io.StringIO) or getattr(handle, "errors", None) == "surrogateescape"
+
+
+class CsvSource(RecordSource):
+    """The records of a PII CSV (see :class:`CsvRecords` for the checks), as a :class:`RecordSource`.
+
+    Rows count CSV records from 1, the header included, as a spreadsheet shows them.
+
+    :param handle: the CSV as a text stream, at its start.
+    :param name: the name used in messages.
+    :param header: ``True`` if the first record is a header (its names are :attr:`columns`).
+    :param width: the number of columns every record must have, if known.
+    :param count: count the lines first (for a progress bar), if the stream can seek.
+    :param owned: :meth:`close` closes the stream (it was opened for this source).
+    :raises InputFileError: if a header is expected but the file is empty, or cannot be read.
+    """
+
+    def __init__(
+        self,
+        handle: TextIO,
+        name: str,
+        header: bool = True,
+        width: Optional[int] = None,
+        count: bool = False,
+        owned: bool = False,
+    ) -> None:
+        self.handle = handle
+        self._owned = owned
+        self.name = name
+        self.width = width
+        lines = _count_records(handle) if count else None
+        self._records = CsvRecords(handle, name, header=header, width=width)
+        self.columns = self._records.header
+        self._first_row = 2 if header else 1
+        self._count = None if lines is None else lines - (1 if header else 0)
+
+    def rows(self) -> Iterator[Row]:
+        """Yield each data record, raising :class:`InputFileError` on the first bad one."""
+        return iter(self._records)
+
+    def location(self, index: int) -> Location:
+        """Record ``index`` is CSV row ``index + 2`` after a header, ``index + 1`` without."""
+        return Location(self.name, index + self._first_row)
+
+    def count(self) -> Optional[int]:
+        """The number of lines after the header, if counted (a record may span lines)."""
+        return self._count
+
+    def pieces(self, size: PieceSize = PieceSize()) -> Iterator[Piece]:
+        """The records in pieces; for workers, text pieces while the text holds no quote (see above)."""
+        if not size.workers or not _decodes_safely(self.handle):
+            yield from super().pieces(size)
+            return
+        rest = yield from self._text_pieces(size.characters)
+        if rest is None:
+            return
+        # Quotes ahead: the rest is read here, record by record.
+        lines = itertools.chain(io.StringIO(rest, newline=""), self.handle)
+        records = iter(CsvRecords(lines, self.name, header=False, width=self.width))  # type: ignore[arg-type]
+        while True:
+            chunk: List[Row] = []
+            try:
+                chunk.extend(itertools.islice(records, size.rows))
+            except InputFileError as exc:
+                yield FailedRowsPiece(chunk, exc)
+                return
+            if not chunk:
+                return
+            yield RowsPiece(chunk)
+
+    def _text_pieces(self, characters: int) -> Generator[TextPiece, None, Optional[str]]:
+        """Cut the stream into text pieces of whole records while it holds no quotes.
+
+        :return: the text read but not handed out (ending at a line end), when a quote
+            stops the cutting, for the caller to read record by record; else ``None``.
+        """
+        pending = ""
+        while True:
+            block = self.handle.read(characters)
+            text = pending + block
+            if not block:
+                if text and '"' in text:
+                    return text
+                if text:
+                    yield TextPiece(text, self.width)
+                return None
+            cut = text.rfind("\n") + 1
+            if '"' in text[:cut] or (cut == 0 and len(text) > LONGEST_LINE):
+                return text + self.handle.readline()
+            pending = text[cut:]
+            if cut:
+                yield TextPiece(text[:cut], self.width)
+
+    def close(self) -> None:
+        """Close the stream if it was opened for this source."""
+        if self._owned:
+            self.handle.close()

@@ -30,9 +30,10 @@ error naming the file (or server).
 
 import contextlib
 import decimal
+import io
 import json
 import re
-from typing import IO, Any, Callable, Iterator, List, Optional, Tuple, Union
+from typing import IO, Any, Callable, Iterator, List, Optional, Tuple, Union, cast
 
 import ijson
 
@@ -155,7 +156,12 @@ def open_binary_input(path: str) -> IO[bytes]:
     return handle
 
 
-Source = Union[str, IO[bytes]]  # a path, or a file opened in binary mode
+Source = Union[str, IO[bytes], IO[str]]  # a path, or a file opened for reading (binary or text)
+
+#: Characters no text file holds (C0 controls but tab, line feed, carriage return): a binary file's, such
+#: as the start of a binary CLK file.
+_OPEN_IN_BINARY_MODE = "open it in binary mode ('rb')"
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def source_name(source: Union[str, IO[Any]]) -> str:
@@ -163,17 +169,73 @@ def source_name(source: Union[str, IO[Any]]) -> str:
     return source if isinstance(source, str) else str(getattr(source, "name", "<stream>"))
 
 
-@contextlib.contextmanager
-def open_source(source: Source) -> Iterator[Tuple[IO[bytes], str]]:
-    """Yield a binary handle and a display name for a path or an open binary file.
+def is_text(handle: IO[Any]) -> bool:
+    """Whether a file object was opened in text mode (reads give ``str``)."""
+    if isinstance(handle, io.TextIOBase):
+        return True
+    if isinstance(handle, (io.RawIOBase, io.BufferedIOBase)):
+        return False
+    return isinstance(handle.read(0), str)
 
-    A path is opened (and closed afterwards); a file object is read from where it is.
+
+class TextAsBytes:
+    """A file opened in text mode, read as the UTF-8 bytes the binary readers take.
+
+    ``read(size)`` gives at most ``size`` bytes. A file that is not text (one
+    the handle cannot decode, or that holds control characters, as a binary CLK
+    file does) is an :class:`~anonlinkclient.errors.InputFileError` saying to
+    open it in binary mode.
+    """
+
+    def __init__(self, handle: IO[str], name: str) -> None:
+        self.handle = handle
+        self.name = name
+        self._buffer = b""
+
+    def _text(self, size: int) -> bytes:
+        try:
+            text = self.handle.read(size)
+            binary = _NOT_TEXT.search(text) is not None
+        except UnicodeDecodeError:
+            binary = True
+        if binary:
+            raise InputFileError(self.name, f"is not text, but it was opened in text mode; {_OPEN_IN_BINARY_MODE}")
+        return text.encode("utf-8", "surrogateescape")
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        """Up to ``size`` bytes (all that are left for ``-1``)."""
+        if size is None or size < 0:
+            data, self._buffer = self._buffer + self._text(-1), b""
+            return data
+        while len(self._buffer) < size:
+            more = self._text(max(size - len(self._buffer), 8))
+            if not more:
+                break
+            self._buffer += more
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+@contextlib.contextmanager
+def open_source(source: Source, binary: bool = False) -> Iterator[Tuple[IO[bytes], str]]:
+    """Yield a binary handle and a display name for a path or an open file.
+
+    A path is opened (and closed afterwards); a file object is read from where it
+    is, a text one as its UTF-8 bytes (see :class:`TextAsBytes`).
+
+    :param binary: the file is binary whatever it holds (a text handle would change its bytes).
+    :raises InputFileError: if ``binary`` and the file object was opened in text mode.
     """
     if isinstance(source, str):
         with open_binary_input(source) as handle:
             yield handle, source
+    elif is_text(source):
+        name = source_name(source)
+        if binary:
+            raise InputFileError(name, f"is binary, but it was opened in text mode; {_OPEN_IN_BINARY_MODE}")
+        yield cast(IO[bytes], TextAsBytes(cast(IO[str], source), name)), name
     else:
-        yield source, source_name(source)
+        yield cast(IO[bytes], source), source_name(source)
 
 
 #: The deepest nesting of arrays and objects any JSON reader accepts.

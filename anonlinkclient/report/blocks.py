@@ -10,17 +10,16 @@ biggest blocks.
 """
 
 import collections
-import contextlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from anonlinkclient.errors import InputFileError, UsageError
+from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.block_file import BlockFileReader, BlockId
-from anonlinkclient.io.output import atomic_output, check_outputs
 from anonlinkclient.report import svg
-from anonlinkclient.report.page import Page, Report, Table
+from anonlinkclient.report.colours import COLOURS
+from anonlinkclient.report.page import Page, Report, Table, check_report_outputs
 
 BIGGEST = 10
 EXACT_SIZES = 24  # up to this size, one bar per size
@@ -156,43 +155,48 @@ class BlockReport(Report):
         )
         return chart, log
 
-    def size_chart(self) -> svg.Chart:
-        """Number of blocks of each size."""
+    def _per_size_chart(
+        self, chart_id: str, title: str, summary: str, y_label: str, counts: Sequence[int], series: str, role: str
+    ) -> svg.Chart:
+        """Bars of ``counts``, one per size bin, in the colour of ``role``, which also says what they count."""
         labels = [_bin_label(low, high) for low, high in self.bins]
-        counts = self.blocks_per_bin.tolist()
         chart, _log = self._categorical(
-            "block-sizes",
-            "How big are the blocks?",
-            f"Number of blocks of each size (records per block), {len(self.stats.sizes):,} blocks in all: "
-            + ", ".join(f"{label}: {count:,}" for label, count in zip(labels, counts) if count),
+            chart_id,
+            title,
+            summary + ", ".join(f"{label}: {count:,}" for label, count in zip(labels, counts) if count),
             "records in the block" + (" (bins double in width)" if self.bins[-1][0] != self.bins[-1][1] else ""),
-            "number of blocks",
+            y_label,
             labels,
             counts,
         )
         edges = list(range(len(labels) + 1))
-        tips = [f"blocks of {label} records: {count:,}" for label, count in zip(labels, counts)]
-        chart.bars(edges, counts, svg.BLUE, "blocks", "blocks", 0.9, tips=tips, keys=labels, gap=3)
+        tips = [f"{role} of {label} records: {count:,}" for label, count in zip(labels, counts)]
+        chart.bars(edges, counts, COLOURS[role], series, series, 0.9, tips=tips, keys=labels, gap=3)
         return chart
+
+    def size_chart(self) -> svg.Chart:
+        """Number of blocks of each size."""
+        return self._per_size_chart(
+            "block-sizes",
+            "How big are the blocks?",
+            f"Number of blocks of each size (records per block), {len(self.stats.sizes):,} blocks in all: ",
+            "number of blocks",
+            self.blocks_per_bin.tolist(),
+            "blocks",
+            "blocks",
+        )
 
     def records_chart(self) -> svg.Chart:
         """Memberships of records in blocks of each size."""
-        labels = [_bin_label(low, high) for low, high in self.bins]
-        counts = self.records_per_bin.tolist()
-        chart, _log = self._categorical(
+        return self._per_size_chart(
             "records-by-block-size",
             "Where are the records?",
-            "Records in blocks of each size (a record in several blocks counts once for each): "
-            + ", ".join(f"{label}: {count:,}" for label, count in zip(labels, counts) if count),
-            "records in the block" + (" (bins double in width)" if self.bins[-1][0] != self.bins[-1][1] else ""),
+            "Records in blocks of each size (a record in several blocks counts once for each): ",
             "records in blocks of this size",
-            labels,
-            counts,
+            self.records_per_bin.tolist(),
+            "records",
+            "records in blocks",
         )
-        edges = list(range(len(labels) + 1))
-        tips = [f"records in blocks of {label} records: {count:,}" for label, count in zip(labels, counts)]
-        chart.bars(edges, counts, svg.GREEN, "records", "records", 0.9, tips=tips, keys=labels, gap=3)
-        return chart
 
     def membership_chart(self) -> svg.Chart:
         """How many blocks each record is in (0 highlighted: never compared)."""
@@ -224,11 +228,11 @@ class BlockReport(Report):
         tips = [f"records in {label} blocks: {count:,}" for label, count in zip(labels, counts)]
         none = [counts[0]] + [0] * (len(counts) - 1)
         some = [0] + counts[1:]
-        chart.bars(edges, some, svg.BLUE, "records", "records", 0.9, tips=tips, keys=labels, gap=3)
+        chart.bars(edges, some, COLOURS["blocked records"], "records", "records", 0.9, tips=tips, keys=labels, gap=3)
         chart.bars(
             edges,
             none,
-            svg.VERMILION,
+            COLOURS["unblocked records"],
             "no-block",
             f"in no block (never compared): {stats.in_no_block:,}",
             0.9,
@@ -351,17 +355,9 @@ def block_report(blocks_path: str, output: str, svg_output: Optional[str] = None
     :raises InputFileError: for a bad block file or one with no blocks; nothing is written then.
     :raises UsageError: if ``output`` and ``svg_output`` are the same file.
     """
-    if svg_output is not None and svg_output == output:
-        raise UsageError("the HTML report and the SVG need different outputs", "svg_output")
-    check_outputs([output, svg_output], [blocks_path])
+    check_report_outputs(output, svg_output, [blocks_path])
     report = BlockReport(read_blocks(blocks_path))
-    page = report.html()
-    figure = report.svg() if svg_output is not None else ""
-    with contextlib.ExitStack() as stack:
-        html_out = stack.enter_context(atomic_output(output))
-        if svg_output is not None:
-            stack.enter_context(atomic_output(svg_output)).write(figure)
-        html_out.write(page)
+    report.write(output, svg_output)
     return report
 
 

@@ -1,4 +1,5 @@
-"""The HTML page around a report's charts: one self-contained file, no script, no network.
+"""The HTML page around a report's charts (one self-contained file, no script, no network), and what every
+report has: :class:`Report`, which writes the page and its charts as one SVG.
 
 The style sheet is inline and every rule is scoped to the report's wrapper
 element, so that the page can also be shown inside a Jupyter notebook
@@ -6,13 +7,18 @@ element, so that the page can also be shown inside a Jupyter notebook
 """
 
 import abc
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Sequence
 
+from anonlinkclient.errors import UsageError
+from anonlinkclient.io.output import atomic_output, check_outputs
 from anonlinkclient.report import svg
+from anonlinkclient.report.colours import COLOURS
 from anonlinkclient.report.svg import attr, text
 
 WRAPPER = "anonlink-report"
+_KEY, _WARNING = COLOURS["key message"], COLOURS["warning"]
 
 STYLE = f"""
 .{WRAPPER} {{ font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial,
@@ -22,9 +28,9 @@ STYLE = f"""
 .{WRAPPER} h2 {{ font-size: 1.2em; margin: 1.6em 0 0.4em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }}
 .{WRAPPER} p {{ margin: 0.5em 0; }}
 .{WRAPPER} .source {{ color: #5f6368; font-size: 0.92em; margin-top: 0; word-break: break-all; }}
-.{WRAPPER} .key {{ background: #f3f7fb; border-left: 4px solid #0072B2; padding: 10px 14px; margin: 14px 0;
+.{WRAPPER} .key {{ background: #f3f7fb; border-left: 4px solid {_KEY}; padding: 10px 14px; margin: 14px 0;
   font-size: 1.05em; }}
-.{WRAPPER} .warning {{ background: #fff6e5; border-left: 4px solid #E69F00; padding: 8px 14px; margin: 12px 0; }}
+.{WRAPPER} .warning {{ background: #fff6e5; border-left: 4px solid {_WARNING}; padding: 8px 14px; margin: 12px 0; }}
 .{WRAPPER} figure {{ margin: 16px 0 8px; }}
 .{WRAPPER} figure svg {{ display: block; max-width: 100%; height: auto; }}
 .{WRAPPER} figcaption {{ color: #444; font-size: 0.93em; margin-top: 4px; }}
@@ -130,6 +136,18 @@ class Page:
         )
 
 
+def check_report_outputs(output: str, svg_output: Optional[str], inputs: Sequence[Optional[str]]) -> None:
+    """Check, before anything is read, that a report's page and SVG can be written and destroy no input.
+
+    :raises UsageError: if ``output`` and ``svg_output`` are the same file.
+    :raises OutputFileError: if an output cannot be written or is an input (see
+        :func:`~anonlinkclient.io.output.check_outputs`).
+    """
+    if svg_output is not None and svg_output == output:
+        raise UsageError("the HTML report and the SVG need different outputs", "svg_output")
+    check_outputs([output, svg_output], inputs)
+
+
 class Report(abc.ABC):
     """What every report has: its HTML page, the same page in a notebook, and its charts as one SVG.
 
@@ -155,6 +173,21 @@ class Report(abc.ABC):
     def svg(self) -> str:
         """The report's charts, one below the other, as one standalone SVG."""
         return svg.stack(self.svg_id, self.title, self.key_message(), self.charts)
+
+    def write(self, output: str, svg_output: Optional[str] = None) -> None:
+        """Write the page to ``output`` (``-``: stdout) and, if asked, the charts as one SVG to ``svg_output``.
+
+        Both are made before either file is opened, and written atomically: both files appear, or neither.
+
+        :raises OutputFileError: if an output cannot be written.
+        """
+        page = self.html()
+        figure = self.svg() if svg_output is not None else ""
+        with contextlib.ExitStack() as stack:
+            html_out = stack.enter_context(atomic_output(output))
+            if svg_output is not None:
+                stack.enter_context(atomic_output(svg_output)).write(figure)
+            html_out.write(page)
 
     def _repr_html_(self) -> str:
         return self.page().fragment()

@@ -15,21 +15,14 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape
 
-FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'DejaVu Sans', sans-serif"
-TEXT = "#222222"
-MUTED = "#5f6368"
-GRID = "#e3e3e3"
-AXIS = "#444444"
+from anonlinkclient.report.colours import COLOURS
 
-# Okabe-Ito colours, distinguishable with the common colour-vision deficiencies.
-BLUE = "#0072B2"
-ORANGE = "#E69F00"
-GREEN = "#009E73"
-VERMILION = "#D55E00"
-PURPLE = "#CC79A7"
-SKY = "#56B4E9"
-GREY = "#8c8c8c"
-BLACK = "#000000"
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'DejaVu Sans', sans-serif"
+TEXT = COLOURS["text"]
+MUTED = COLOURS["muted text"]
+GRID = COLOURS["grid"]
+AXIS = COLOURS["axis"]
+BACKGROUND = COLOURS["background"]
 
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 
@@ -330,7 +323,7 @@ class Chart:
         )
         return (
             f"<text x={attr(number(px))} y={attr(number(py))} text-anchor={attr(anchor)} fill={attr(colour)}"
-            f' font-size={attr(size)} font-weight="600" paint-order="stroke" stroke="#ffffff"'
+            f' font-size={attr(size)} font-weight="600" paint-order="stroke" stroke={attr(BACKGROUND)}'
             f' stroke-width="4" stroke-linejoin="round" data-role="label">{spans}</text>'
         )
 
@@ -491,7 +484,7 @@ class Chart:
         """The chart's elements, without the enclosing ``<svg>``."""
         title_id = f"{self.chart_id}-title"
         return (
-            f'<rect width={attr(self.width)} height={attr(self.height)} fill="#ffffff"/>'
+            f"<rect width={attr(self.width)} height={attr(self.height)} fill={attr(BACKGROUND)}/>"
             f'<text x="{self.margin[3]}" y="22" fill={attr(TEXT)} font-size="16" font-weight="600"'
             f' data-role="title" id={attr(title_id + "-text")}>{text(self.title)}</text>'
             + self._legend()

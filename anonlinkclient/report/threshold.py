@@ -1,9 +1,6 @@
 """The threshold report: what each similarity threshold would give, to help choose one.
 
-A linkage keeps the pairs of records whose similarity is at least the threshold,
-and then matches records one to one, most similar pairs first (anonlink's
-greedy solver, as ``anonlink find-similarity`` and the Entity Service's
-``groups`` result do). From the similarity scores alone the report shows:
+From the similarity scores alone the report shows:
 
 * the distribution of the scores (with a ground truth: of the matches and the
   non-matches, the two humps);
@@ -11,241 +8,29 @@ greedy solver, as ``anonlink find-similarity`` and the Entity Service's
 * with a ground truth: precision, recall and F-measure of the links at every
   threshold, and the threshold with the best F-measure.
 
-Because the greedy matching takes pairs in order of similarity, the links a
-threshold gives are exactly the links of a single greedy pass over all pairs
-that have at least that similarity; one pass over the sorted scores therefore
-gives the links of every threshold. Pairs of equal similarity are taken in file
-order (the order the solver saw them in for ``find-similarity`` output).
-
-Precision is the share of links that are true matches; recall the share of the
-ground truth's matches that are linked, counting the matches that are not among
-the scores at all (their similarity was below the threshold the scores were
-computed with, or they were in no common block); F-measure is their harmonic
-mean, ``2 * true links / (links + true matches)``.
+The numbers are :class:`~anonlinkclient.report.analysis.ThresholdAnalysis`'s
+(how links, precision and recall are counted is said there); this module draws
+them, and reads and writes the files.
 """
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from anonlinkclient.errors import InputFileError, UsageError
 from anonlinkclient.io.clknblocks import count_clks
-from anonlinkclient.io.output import atomic_output, check_outputs
-from anonlinkclient.io.scores_file import Scores, check_record_counts, read_scores
-from anonlinkclient.io.truth_file import Truth, read_truth
+from anonlinkclient.io.scores_file import check_record_counts, read_scores
+from anonlinkclient.io.truth_file import read_truth
 from anonlinkclient.report import svg
-from anonlinkclient.report.page import Page, Report, Table
+from anonlinkclient.report.analysis import ThresholdAnalysis, party_list, score_bins, table_thresholds
+from anonlinkclient.report.colours import COLOURS
+from anonlinkclient.report.page import Page, Report, Table, check_report_outputs
 
 CURVE_POINTS = 400
-CHUNK = 1 << 16
-MAX_BINS = 80
-BIN_WIDTHS = (0.001, 0.002, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05)
-
-
-@dataclass
-class AtThreshold:
-    """What one threshold gives.
-
-    :ivar threshold: keep pairs with similarity of at least this.
-    :ivar pairs: candidate pairs kept.
-    :ivar links: links after one-to-one matching (``None`` for more than two parties).
-    :ivar true_links: links that are true matches (``None`` without a ground truth).
-    :ivar true_matches: the ground truth's matching pairs (``None`` without one).
-    """
-
-    threshold: float
-    pairs: int
-    links: Optional[int]
-    true_links: Optional[int] = None
-    true_matches: Optional[int] = None
-
-    @property
-    def precision(self) -> Optional[float]:
-        """True links / links (``None`` without ground truth or without links)."""
-        if self.true_links is None or not self.links:
-            return None
-        return self.true_links / self.links
-
-    @property
-    def recall(self) -> Optional[float]:
-        """True links / true matches (``None`` without ground truth)."""
-        if self.true_links is None or not self.true_matches:
-            return None
-        return self.true_links / self.true_matches
-
-    @property
-    def f_measure(self) -> Optional[float]:
-        """The harmonic mean of precision and recall: ``2 * true links / (links + true matches)``."""
-        if self.true_links is None or self.links is None or not self.true_matches:
-            return None
-        return 2 * self.true_links / (self.links + self.true_matches)
-
-
-@dataclass
-class Best:
-    """The threshold with the best F-measure.
-
-    Every threshold above ``above`` and up to ``up_to`` gives the same links;
-    ``threshold`` is the roundest number in that range.
-    """
-
-    threshold: float
-    above: float
-    up_to: float
-    result: AtThreshold
-
-
-def greedy_links(row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
-    """Which pairs (in the given order, most similar first) one-to-one greedy matching takes.
-
-    A pair is taken if neither of its records is in a pair taken before.
-    """
-    taken_a = bytearray(int(row_a.max()) + 1 if len(row_a) else 0)
-    taken_b = bytearray(int(row_b.max()) + 1 if len(row_b) else 0)
-    taken = np.zeros(len(row_a), dtype=np.bool_)
-    for start in range(0, len(row_a), CHUNK):  # in chunks, so that the Python ints stay few
-        chunk_taken = bytearray(min(CHUNK, len(row_a) - start))
-        for index, (a, b) in enumerate(
-            zip(row_a[start : start + CHUNK].tolist(), row_b[start : start + CHUNK].tolist())
-        ):
-            if not taken_a[a] and not taken_b[b]:
-                taken_a[a] = taken_b[b] = chunk_taken[index] = 1
-        taken[start : start + len(chunk_taken)] = np.frombuffer(bytes(chunk_taken), dtype=np.bool_)
-    return taken
-
-
-def round_threshold(above: float, up_to: float) -> float:
-    """The number with the fewest decimals that is greater than ``above`` and at most ``up_to``."""
-    for decimals in range(1, 8):
-        scale = 10**decimals
-        candidate = math.floor(round(up_to * scale, 6)) / scale
-        if above < candidate <= up_to:
-            return candidate
-    return up_to
-
-
-def _parties(parties: Sequence[int]) -> str:
-    """``0 and 1``, ``0, 1 and 2``."""
-    names = [str(party) for party in parties]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-class ThresholdAnalysis:
-    """Candidate pairs, links and (with a ground truth) their quality at every threshold.
-
-    :param scores: the similarity scores.
-    :param truth: the ground truth, if there is one (two parties: 0 and 1).
-    :param record_counts: each party's number of records, if known.
-    :raises InputFileError: if the ground truth does not fit the scores.
-    """
-
-    def __init__(
-        self, scores: Scores, truth: Optional[Truth] = None, record_counts: Optional[Sequence[int]] = None
-    ) -> None:
-        self.scores = scores
-        self.truth = truth
-        self.record_counts = list(record_counts) if record_counts is not None else None
-        self.parties = scores.parties
-        two_party = len(self.parties) == 2
-        if truth is not None and self.parties != [0, 1]:
-            raise InputFileError(
-                truth.path,
-                f"a ground truth pairs records of parties 0 and 1, but {scores.path} has scores of parties "
-                f"{_parties(self.parties)}",
-            )
-        order = np.argsort(-scores.similarity, kind="stable")
-        self.similarity = scores.similarity[order]
-        self._descending = -self.similarity  # ascending, for searchsorted
-        row_a, row_b = scores.row_a[order], scores.row_b[order]
-        self.links: Optional[np.ndarray] = None
-        self.cum_links: Optional[np.ndarray] = None
-        if two_party:
-            self.links = greedy_links(row_a, row_b)
-            self.cum_links = np.concatenate([[0], np.cumsum(self.links, dtype=np.int64)])
-        self.match: Optional[np.ndarray] = None
-        self.cum_true_links: Optional[np.ndarray] = None
-        self.truth_in_scores = 0
-        self.true_matches = len(truth) if truth is not None else None
-        if truth is not None:
-            width = int(max(row_b.max(), truth.row_b.max())) + 1
-            pair_keys = row_a.astype(np.int64) * width + row_b
-            truth_keys = truth.row_a * width + truth.row_b
-            self.match = np.isin(pair_keys, truth_keys)
-            found = int(self.match.sum())
-            if found == 0:
-                raise InputFileError(
-                    truth.path,
-                    f"none of its {len(truth)} matching pairs is among the {len(scores)} pairs of {scores.path}; "
-                    "is it the ground truth of these parties?",
-                )
-            self.truth_in_scores = found
-            assert self.links is not None
-            self.cum_true_links = np.concatenate([[0], np.cumsum(self.links & self.match, dtype=np.int64)])
-
-    @property
-    def has_truth(self) -> bool:
-        """Whether precision and recall are known."""
-        return self.truth is not None
-
-    def pairs_at_least(self, threshold: float) -> int:
-        """The number of pairs with similarity of at least ``threshold``."""
-        return int(np.searchsorted(self._descending, -threshold, side="right"))
-
-    def _result(self, threshold: float, kept: int) -> AtThreshold:
-        links = int(self.cum_links[kept]) if self.cum_links is not None else None
-        true_links = int(self.cum_true_links[kept]) if self.cum_true_links is not None else None
-        return AtThreshold(threshold, kept, links, true_links, self.true_matches)
-
-    def at(self, threshold: float) -> AtThreshold:
-        """What ``threshold`` gives."""
-        return self._result(threshold, self.pairs_at_least(threshold))
-
-    def curves(self, thresholds: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
-        """Pairs, links and true links at each of ``thresholds`` (links: ``None`` for more than two parties)."""
-        kept = np.searchsorted(self._descending, -thresholds, side="right")
-        links = self.cum_links[kept] if self.cum_links is not None else None
-        true_links = self.cum_true_links[kept] if self.cum_true_links is not None else None
-        return kept, links, true_links
-
-    def best(self) -> Optional[Best]:
-        """The threshold with the best F-measure (the highest such threshold if several tie), if there is a truth."""
-        if self.cum_true_links is None or self.cum_links is None or not self.true_matches:
-            return None
-        sims = self.similarity
-        # Thresholds worth trying: each distinct similarity, keeping every pair at least as similar.
-        ends = np.flatnonzero(np.concatenate([sims[1:] != sims[:-1], [True]])) + 1
-        f_measure = 2 * self.cum_true_links[ends] / (self.cum_links[ends] + self.true_matches)
-        choice = int(np.argmax(f_measure))
-        kept = int(ends[choice])
-        up_to = float(sims[kept - 1])
-        if kept < len(sims):
-            above = float(sims[kept])
-            threshold = round_threshold(above, up_to)
-        else:  # every pair: lower thresholds may add pairs that are not in the file
-            above, threshold = -math.inf, up_to
-        return Best(threshold, above, up_to, self._result(threshold, kept))
 
 
 # -- the page ---------------------------------------------------------------------------------------------
-
-
-def _bin_width(low: float) -> float:
-    span = 1.0 - low
-    for width in BIN_WIDTHS:
-        if span / width <= MAX_BINS:
-            return width
-    return BIN_WIDTHS[-1]
-
-
-def score_bins(lowest: float) -> np.ndarray:
-    """Histogram bin edges of equal, round width from below ``lowest`` up to 1."""
-    width = _bin_width(lowest)
-    start = min(math.floor(round(lowest / width, 6)) * width, 1.0 - width)
-    count = max(1, int(round((1.0 - start) / width)))
-    return np.round(start + width * np.arange(count + 1), 10)
 
 
 def _fmt(value: Optional[float], digits: int = 3) -> str:
@@ -258,18 +43,6 @@ def _count(value: Optional[int]) -> str:
 
 def _log_scale(largest: float, smallest: float) -> bool:
     return smallest > 0 and largest / smallest >= 50
-
-
-def _table_thresholds(low: float) -> List[float]:
-    span = 1.0 - low
-    step = 0.05 if span > 0.3 else 0.02 if span > 0.12 else 0.01
-    first = math.ceil(round(low / step, 6)) * step
-    values = []
-    value = first
-    while value <= 1.0 + 1e-9:
-        values.append(round(value, 4))
-        value += step
-    return values
 
 
 @dataclass
@@ -300,7 +73,7 @@ class ThresholdReport(Report):
         if self.best is not None:
             chart.vline(
                 self.best.threshold,
-                svg.BLACK,
+                COLOURS["best threshold"],
                 "best-threshold",
                 f"best threshold {self.best.threshold:g}",
                 f"F-measure {self.best.result.f_measure:.3f}",
@@ -310,16 +83,14 @@ class ThresholdReport(Report):
         """The distribution of the similarity scores (of matches and non-matches, with a ground truth)."""
         analysis = self.analysis
         edges = self.edges
-        everything = np.histogram(analysis.similarity, bins=edges)[0]
-        if analysis.match is not None:
-            matches = np.histogram(analysis.similarity[analysis.match], bins=edges)[0]
-            non_matches = everything - matches
+        everything, matches = analysis.histogram(edges)
+        if matches is not None:
             series = [
-                ("non-matches", non_matches, svg.ORANGE, "non-matches"),
-                ("matches", matches, svg.BLUE, "matches"),
+                ("non-matches", everything - matches, COLOURS["non-match"], "non-matches"),
+                ("matches", matches, COLOURS["match"], "matches"),
             ]
         else:
-            series = [("pairs", everything, svg.SKY, "candidate pairs")]
+            series = [("pairs", everything, COLOURS["unlabelled pairs"], "candidate pairs")]
         heights = np.concatenate([counts[counts > 0] for _name, counts, _colour, _label in series])
         log = _log_scale(float(heights.max()), float(heights.min()))
         top = float(heights.max())
@@ -391,26 +162,35 @@ class ThresholdReport(Report):
             (0.0, top * 1.1),
         )
         if show_pairs:
-            chart.line(thresholds.tolist(), pairs.tolist(), svg.GREY, "pairs", "candidate pairs", width=2)
+            chart.line(
+                thresholds.tolist(), pairs.tolist(), COLOURS["candidate pairs"], "pairs", "candidate pairs", width=2
+            )
         if links is not None:
-            chart.line(thresholds.tolist(), links.tolist(), svg.BLUE, "links", "links (one-to-one)", width=2.8)
+            chart.line(thresholds.tolist(), links.tolist(), COLOURS["links"], "links", "links (one-to-one)", width=2.8)
         if true_links is not None and links is not None:
-            chart.line(thresholds.tolist(), true_links.tolist(), svg.GREEN, "true-links", "true links", width=2.2)
+            chart.line(
+                thresholds.tolist(), true_links.tolist(), COLOURS["true links"], "true-links", "true links", width=2.2
+            )
             chart.line(
                 thresholds.tolist(),
                 (links - true_links).tolist(),
-                svg.VERMILION,
+                COLOURS["false links"],
                 "false-links",
                 "false links",
                 "6 3",
                 2.2,
             )
         if analysis.true_matches:
-            chart.hline(analysis.true_matches, svg.GREEN, "true-matches", f"true matches: {analysis.true_matches:,}")
+            chart.hline(
+                analysis.true_matches,
+                COLOURS["true matches"],
+                "true-matches",
+                f"true matches: {analysis.true_matches:,}",
+            )
         if analysis.record_counts is not None and len(analysis.record_counts) == 2 and links is not None:
             smaller = min(analysis.record_counts)
             if smaller <= top * 1.1:
-                chart.hline(smaller, svg.MUTED, "records", f"records of the smaller party: {smaller:,}")
+                chart.hline(smaller, COLOURS["record count"], "records", f"records of the smaller party: {smaller:,}")
         self._best_marker(chart)
         return chart
 
@@ -418,12 +198,7 @@ class ThresholdReport(Report):
         """Precision, recall and F-measure at every threshold."""
         analysis = self.analysis
         thresholds = self.thresholds
-        _pairs, links, true_links = analysis.curves(thresholds)
-        assert links is not None and true_links is not None and analysis.true_matches
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(links > 0, true_links / np.maximum(links, 1), np.nan)
-        recall = true_links / analysis.true_matches
-        f_measure = 2 * true_links / (links + analysis.true_matches)
+        precision, recall, f_measure = analysis.quality_curves(thresholds)
         best = self.best
         description = "Precision, recall and F-measure of the links at each threshold" + (
             f"; the best F-measure, {best.result.f_measure:.3f}, is at threshold {best.threshold:g}"
@@ -444,9 +219,9 @@ class ThresholdReport(Report):
             (0.0, 1.0),
             y_format="fraction",
         )
-        chart.line(thresholds.tolist(), precision.tolist(), svg.BLUE, "precision", "precision", width=2.2)
-        chart.line(thresholds.tolist(), recall.tolist(), svg.VERMILION, "recall", "recall", width=2.2)
-        chart.line(thresholds.tolist(), f_measure.tolist(), svg.BLACK, "f-measure", "F-measure", width=3)
+        chart.line(thresholds.tolist(), precision.tolist(), COLOURS["precision"], "precision", "precision", width=2.2)
+        chart.line(thresholds.tolist(), recall.tolist(), COLOURS["recall"], "recall", "recall", width=2.2)
+        chart.line(thresholds.tolist(), f_measure.tolist(), COLOURS["F-measure"], "f-measure", "F-measure", width=3)
         self._best_marker(chart)
         return chart
 
@@ -455,7 +230,7 @@ class ThresholdReport(Report):
     def table(self) -> Table:
         """Candidate pairs, links and quality at round thresholds (and the best one)."""
         analysis = self.analysis
-        thresholds = _table_thresholds(self.low)
+        thresholds = table_thresholds(self.low)
         best = self.best
         if best is not None:
             # The best, and the round thresholds either side of it.
@@ -498,7 +273,7 @@ class ThresholdReport(Report):
         seen = scores.records_seen()
         facts = [
             ("Similarity scores", f"{len(scores):,} pairs from {scores.path}"),
-            ("Parties", _parties(analysis.parties)),
+            ("Parties", party_list(analysis.parties)),
             ("Similarity", f"from {analysis.similarity[-1]:.4g} to {analysis.similarity[0]:.4g}"),
         ]
         for party in analysis.parties:
@@ -632,9 +407,7 @@ def threshold_report(
         nothing is written then.
     :raises UsageError: if ``output`` and ``svg_output`` are the same file.
     """
-    if svg_output is not None and svg_output == output:
-        raise UsageError("the HTML report and the SVG need different outputs", "svg_output")
-    check_outputs([output, svg_output], [scores_path, truth_path, *clk_files])
+    check_report_outputs(output, svg_output, [scores_path, truth_path, *clk_files])
     record_counts = count_records(clk_files) if clk_files else None
     scores = read_scores(scores_path)
     if record_counts is not None:
@@ -643,13 +416,7 @@ def threshold_report(
     if truth_path is not None:
         truth = read_truth(truth_path, record_counts[:2] if record_counts else None, clk_files[:2])
     report = ThresholdReport(ThresholdAnalysis(scores, truth, record_counts))
-    page = report.html()
-    figure = report.svg() if svg_output is not None else ""
-    with contextlib.ExitStack() as stack:
-        html_out = stack.enter_context(atomic_output(output))
-        if svg_output is not None:
-            stack.enter_context(atomic_output(svg_output)).write(figure)
-        html_out.write(page)
+    report.write(output, svg_output)
     return report
 
 
@@ -657,7 +424,7 @@ def format_summary(report: ThresholdReport) -> List[str]:
     """What ``anonlink threshold-report`` says about a report, one line per item."""
     analysis = report.analysis
     lines = [
-        f"Read {len(analysis.scores):,} similarity scores of parties {_parties(analysis.parties)} from "
+        f"Read {len(analysis.scores):,} similarity scores of parties {party_list(analysis.parties)} from "
         f"{analysis.scores.path} (similarity {analysis.similarity[-1]:.4g} to {analysis.similarity[0]:.4g})"
     ]
     best = report.best

@@ -23,15 +23,18 @@ reused between requests) that
 connections, so the object store client (minio, also on urllib3) uses it too
 (see :func:`bounded_pool_manager`).
 
-Retrying a busy service (HTTP 503) is the job of
-:class:`anonlinkclient.rest_client.RestClient`, which knows the waiting limits.
+Nothing here asks again: what is retried, and how, is the retry policy
+(:class:`anonlinkclient.service.settings.Retry`), followed by
+:class:`~anonlinkclient.service.rest_client.RestClient` (a busy service) and
+:class:`~anonlinkclient.service.objectstore.ObjectStore` (object-store parts).
 """
 
 import os
+import re
 import socket
 import threading
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Type, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Optional, Type, Union
 
 import requests
 import urllib3
@@ -148,23 +151,32 @@ class _AnswerClockConnection:
             timer.cancel()
 
 
-def _read_preloaded(response: Any, limit: int, decode_content: bool) -> bytes:
-    """The whole body of a urllib3 response, refusing more than ``limit`` bytes."""
+def _within(response: Any, chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """The chunks of an answer's body; the answer is closed and refused as soon as it says (its
+    ``Content-Length``), or turns out, to be larger than ``limit`` bytes.
+
+    :raises AnswerTooLarge: then.
+    """
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        response.close()
-        raise AnswerTooLarge(f"the answer is larger than {format_size(limit)}", limit)
-    chunks: List[bytes] = []
+        _refuse(response, limit)
     total = 0
-    while True:
-        data = response.read(CHUNK_BYTES, decode_content=decode_content)
-        if not data:
-            return b"".join(chunks)
-        total += len(data)
+    for chunk in chunks:
+        total += len(chunk)
         if total > limit:
-            response.close()
-            raise AnswerTooLarge(f"the answer is larger than {format_size(limit)}", limit)
-        chunks.append(data)
+            _refuse(response, limit)
+        yield chunk
+
+
+def _refuse(response: Any, limit: int) -> NoReturn:
+    response.close()
+    raise AnswerTooLarge(f"the answer is larger than {format_size(limit)}", limit)
+
+
+def _read_preloaded(response: Any, limit: int, decode_content: bool) -> bytes:
+    """The whole body of a urllib3 response, refusing more than ``limit`` bytes."""
+    chunks = iter(lambda: response.read(CHUNK_BYTES, decode_content=decode_content), b"")
+    return b"".join(_within(response, chunks, limit))
 
 
 class _ClockedHTTPConnection(_AnswerClockConnection, HTTPConnection):
@@ -295,16 +307,7 @@ def _read_answer(response: requests.Response, limit: int, sink: Optional[Sink], 
     if streamed:
         limit = sink_limit
         response._content = b""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
-        response.close()
-        raise AnswerTooLarge(f"the answer is larger than {format_size(limit)}", limit)
-    total = 0
-    for chunk in response.iter_content(CHUNK_BYTES):
-        total += len(chunk)
-        if total > limit:
-            response.close()
-            raise AnswerTooLarge(f"the answer is larger than {format_size(limit)}", limit)
+    for chunk in _within(response, response.iter_content(CHUNK_BYTES), limit):
         if streamed:
             sink(response, chunk)  # type: ignore[misc]
         else:
@@ -347,3 +350,20 @@ def create_session(verify: Union[bool, str] = True, timeout: Timeout = DEFAULT_T
     session.headers["User-Agent"] = USER_AGENT
     session.verify = verify
     return session
+
+
+def exc_reason(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, e.g. ``Connection refused``, without URLs."""
+    text = str(exc)
+    errno_reason = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno_reason:
+        return errno_reason[-1].strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    certificate = re.search(r"certificate verify failed(: [^(\"'\]]+)?", text)
+    if certificate:
+        return certificate.group(0).strip()
+    for marker in ("wrong version number", "RemoteDisconnected", "IncompleteRead", "Connection aborted"):
+        if marker.lower() in text.lower():
+            return marker
+    return type(exc).__name__

@@ -16,8 +16,10 @@ progress bar per file shows how far it got. Two settings change where and how:
 
 Parts are uploaded with ``PUT``, which is safe to send again: a part whose
 connection is cut, that gets no answer in time, or that the store answers with
-HTTP 500/502/503/504 is sent again (3 times at most, with a short back-off).
-Starting and completing the multipart upload (``POST``) are not repeated. Every
+HTTP 500/502/503/504 is sent again as the retry policy says
+(:class:`~anonlinkclient.service.settings.Retry`: 3 times at most by default,
+with its exponential waits). Starting and completing the multipart upload
+(``POST``) are not repeated. Every
 failure is an :class:`~anonlinkclient.errors.ObjectStoreError` naming the
 endpoint, bucket and object (:class:`CredentialsExpired` when the store says the
 temporary credentials have expired); credentials never appear in a message.
@@ -41,15 +43,14 @@ from tqdm import tqdm
 
 from anonlinkclient.errors import AnswerTooLarge, CredentialsExpired, ObjectStoreError
 from anonlinkclient.io.files import format_size
-from anonlinkclient.service.http import AnswerClock, bounded_pool_manager, ca_bundle
-from anonlinkclient.service.rest_client import exc_reason
-from anonlinkclient.service.settings import DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, Timeout, timeout_pair
+from anonlinkclient.service.http import AnswerClock, bounded_pool_manager, ca_bundle, exc_reason
+from anonlinkclient.service.settings import DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, Retry, Timeout, timeout_pair
 
 ENDPOINT_VARIABLE = "UPLOAD_OBJECT_STORE_SERVER"
 #: Region to sign requests for when the store is the service's own (MinIO's default region).
 DEFAULT_REGION = "us-east-1"
-#: How often a part (a ``PUT``) is sent again after a cut connection, a timeout or HTTP 5xx.
-PART_RETRIES = 3
+#: The store's answers after which a part (a ``PUT``) is sent again (as are cut connections and timeouts).
+RESENT_STATUSES = (500, 502, 503, 504)
 #: S3 error codes meaning the (temporary) credentials are no longer valid.
 EXPIRED_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
 
@@ -149,8 +150,9 @@ class ObjectStore:
     :param timeout: seconds to wait for each answer (and at most 10 for a
         connection), or a ``(connect, read)`` pair.
     :param verify: verify the store's TLS certificate (``True``: against the CA
-        bundle requests would use, see :func:`~anonlinkclient.http_session.ca_bundle`),
+        bundle requests would use, see :func:`~anonlinkclient.service.http.ca_bundle`),
         against the CA bundle at this path, or not at all (``False``).
+    :param retry: the retry policy, which says how often a part is sent again and how long to wait.
     """
 
     def __init__(
@@ -162,23 +164,19 @@ class ObjectStore:
         progress: bool = True,
         timeout: Timeout = DEFAULT_TIMEOUT,
         verify: Union[bool, str] = True,
+        retry: Optional[Retry] = None,
     ) -> None:
         self.endpoint = endpoint
         self.progress = progress
         self.verify = verify
         self.connect_timeout, self.read_timeout = timeout_pair(timeout)
-        # A shorter connect timeout than minio's default (5 minutes), and a few
-        # retries of what is safe to send again (urllib3 repeats only idempotent
-        # methods such as a part's PUT). After the last retry the store's own
-        # error answer is kept, so that its message can be shown.
+        # A shorter connect timeout than minio's default (5 minutes), and the
+        # policy's retries of what is safe to send again (urllib3 repeats only
+        # idempotent methods such as a part's PUT). After the last retry the
+        # store's own error answer is kept, so that its message can be shown.
         http = bounded_pool_manager(
             timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
-            retries=urllib3.Retry(
-                total=PART_RETRIES,
-                backoff_factor=0.2,
-                status_forcelist=[500, 502, 503, 504],
-                raise_on_status=False,
-            ),
+            retries=PartRetry.of(retry or Retry()),
             cert_reqs="CERT_REQUIRED" if verify is not False else "CERT_NONE",
             ca_certs=ca_bundle(verify),
         )
@@ -208,18 +206,10 @@ class ObjectStore:
         except (OSError, ValueError):
             length = 0  # fput_object reports the problem
 
-        def put(progress: Any) -> None:
-            self.client.fput_object(
-                bucket,
-                object_name,
-                file_path,
-                content_type=content_type,
-                metadata=dict(metadata or {}),
-                progress=progress,
-                num_parallel_uploads=1,
-            )
+        def put(options: Dict[str, Any]) -> None:
+            self.client.fput_object(bucket, object_name, file_path, **options)
 
-        self._upload(bucket, object_name, label or os.path.basename(file_path), length, put)
+        self._upload(bucket, object_name, label or os.path.basename(file_path), length, put, content_type, metadata)
 
     def upload_stream(
         self,
@@ -239,21 +229,23 @@ class ObjectStore:
         :raises ObjectStoreError: naming the endpoint, bucket and object.
         """
 
-        def put(progress: Any) -> None:
-            self.client.put_object(
-                bucket,
-                object_name,
-                cast(BinaryIO, stream),
-                length,
-                content_type=content_type,
-                metadata=dict(metadata or {}),
-                progress=progress,
-                num_parallel_uploads=1,
-            )
+        def put(options: Dict[str, Any]) -> None:
+            self.client.put_object(bucket, object_name, cast(BinaryIO, stream), length, **options)
 
-        self._upload(bucket, object_name, label, length, put)
+        self._upload(bucket, object_name, label, length, put, content_type, metadata)
 
-    def _upload(self, bucket: str, object_name: str, label: str, length: int, put: Callable[[Any], None]) -> None:
+    def _upload(
+        self,
+        bucket: str,
+        object_name: str,
+        label: str,
+        length: int,
+        put: Callable[[Dict[str, Any]], None],
+        content_type: str,
+        metadata: Optional[Mapping[str, str]],
+    ) -> None:
+        """``put(options)``: one minio upload, given the options every upload has (content type,
+        metadata, progress bar, one part at a time); its failures as :class:`ObjectStoreError`."""
         where = f"{bucket}/{object_name} on the object store at {self.endpoint}"
         progress = None
         if self.progress:
@@ -267,7 +259,14 @@ class ObjectStore:
             with warnings.catch_warnings(), clock:
                 if self.verify is False:
                     warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                put(progress)
+                put(
+                    {
+                        "content_type": content_type,
+                        "metadata": dict(metadata or {}),
+                        "progress": progress,
+                        "num_parallel_uploads": 1,
+                    }
+                )
             if clock.expired:  # an answer was cut off at the time limit, even if it looked whole
                 raise ObjectStoreError(f"Uploading {where} failed: {self._network_reason(TimeoutError(), clock)}")
             if progress is not None:
@@ -299,6 +298,33 @@ class ObjectStore:
         if reason.startswith("certificate verify failed") or reason == "wrong version number":
             return f"TLS connection failed ({reason})"
         return f"the connection was cut ({reason})"
+
+
+class PartRetry(urllib3.Retry):
+    """urllib3's retries of a part, as the retry policy says: at most ``part_resends`` times after a cut
+    connection, a timeout or an answer in :data:`RESENT_STATUSES`, waiting ``policy.wait_ms(n)`` before the n-th.
+
+    :ivar policy: the :class:`~anonlinkclient.service.settings.Retry` followed.
+    """
+
+    policy: Retry = Retry()
+
+    @classmethod
+    def of(cls, policy: Retry) -> "PartRetry":
+        """The urllib3 retries of ``policy``."""
+        retries = cls(total=policy.part_resends, status_forcelist=RESENT_STATUSES, raise_on_status=False)
+        retries.policy = policy
+        return retries
+
+    def new(self, **kwargs: Any) -> "PartRetry":
+        """The retries left after one more (urllib3 makes a new object for each), under the same policy."""
+        retries = cast(PartRetry, super().new(**kwargs))
+        retries.policy = self.policy
+        return retries
+
+    def get_backoff_time(self) -> float:
+        """Seconds to wait before the next retry: the policy's wait for the n-th (n retries so far)."""
+        return self.policy.wait_ms(len(self.history)) / 1000 if self.history else 0.0
 
 
 class MegabyteBar(tqdm):

@@ -18,15 +18,20 @@ Every request carries a timeout, which bounds its whole answer (headers and
 body), and every answer is read within a size limit (16 MiB; a run's result is
 streamed to a temporary file, up to 4 GiB) and the JSON limits of
 :mod:`anonlinkclient.io.files`. A busy service (HTTP 503) is asked again with
-exponential back-off within the limits of a :class:`ClientWaitingConfiguration`;
-a file body is sent again from its start. Nothing else is sent twice by a
-single call: after a dropped connection, a timeout or a garbled answer the
-service may or may not have acted on a request, so the call fails
-(:class:`NoAnswer`, :class:`UnexpectedAnswer`) instead of risking a second
-project, run or upload. Only queries that change nothing are asked again after
-such failures: :meth:`RestClient.watch_run_status` keeps polling through them
-(see :func:`is_transient`) until they have lasted longer than the waiting
-configuration's ``stop_max_delay_ms``. Every failure is a :class:`ServiceError`
+exponential back-off within the limits of the client's retry policy
+(:class:`~anonlinkclient.service.settings.Retry`, or the same numbers as a
+:class:`ClientWaitingConfiguration`); a file body is sent again from its start.
+Nothing else is sent twice by a single call: after a dropped connection, a
+timeout or a garbled answer the service may or may not have acted on a request,
+so the call fails (:class:`NoAnswer`, :class:`UnexpectedAnswer`) instead of
+risking a second project, run or upload. Only queries that change nothing are
+asked again after such failures: :meth:`RestClient.watch_run_status` keeps
+polling through them (see :func:`is_transient`) until they have lasted longer
+than the policy's ``max_time_ms`` (``stop_max_delay_ms``).
+
+Messages go to this module's logger (``anonlinkclient.service.rest_client``):
+each retry of a busy service at ``INFO``, each failed poll that is asked again
+at ``WARNING`` (see :mod:`logging`; the command line shows them on stderr). Every failure is a :class:`ServiceError`
 (or a subclass) whose message says what failed, names the server, and gives the
 HTTP status and the server's own message; tokens never appear in it.
 
@@ -41,6 +46,7 @@ of the real service are turned into errors that say what happened (see
 :class:`~anonlinkclient.errors.RunNotComplete` and :class:`~anonlinkclient.errors.RunFailed`.
 """
 
+import logging
 import re
 import tempfile
 import time
@@ -48,7 +54,6 @@ from typing import IO, Any, Callable, Collection, Dict, Iterator, Mapping, NoRet
 
 import ijson
 import requests
-import retrying
 
 from anonlinkclient import __version__
 from anonlinkclient.errors import (
@@ -65,17 +70,19 @@ from anonlinkclient.errors import (
 )
 from anonlinkclient.io.files import JsonCheck, format_size, loads_json
 from anonlinkclient.service import answers
-from anonlinkclient.service.http import create_session
+from anonlinkclient.service.http import create_session, exc_reason
 from anonlinkclient.service.settings import (
-    DEFAULT_RETRY_EXPONENTIAL_MAX_MS,
-    DEFAULT_RETRY_MAX_TIME_MS,
-    DEFAULT_RETRY_MULTIPLIER_MS,
     DEFAULT_SERVER,
     DEFAULT_TIMEOUT,
     MAX_RESULT_BYTES,
+    ClientWaitingConfiguration,
+    Retry,
+    ServiceSettings,
     Timeout,
     timeout_pair,
 )
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -134,7 +141,7 @@ class FailureWindow:
     """How long a repeated query (such as polling a run's status) may keep failing before giving up.
 
     :param limit_seconds: give up once queries have been failing, without a
-        success in between, for longer than this.
+        success in between, for longer than this (the retry policy's ``max_time_ms``).
     """
 
     def __init__(self, limit_seconds: float) -> None:
@@ -154,43 +161,17 @@ class FailureWindow:
         self.failing_since = None
 
 
-class ClientWaitingConfiguration:
-    """How long to keep asking a busy service (HTTP 503) before giving up.
+def result_text(result: IO[bytes]) -> str:
+    """A downloaded run result (see :meth:`RestClient.run_get_result_file`) as text; the file is closed.
 
-    The n-th retry waits ``wait_exponential_multiplier_ms * 2**n`` milliseconds,
-    but never more than ``wait_exponential_max_ms``; no retry starts after
-    ``stop_max_delay_ms`` milliseconds from the first attempt.
+    :raises UnexpectedAnswer: if it is not UTF-8.
     """
-
-    #: Milliseconds the first retry waits (doubling for each further one).
-    DEFAULT_WAIT_EXPONENTIAL_MULTIPLIER_MS = DEFAULT_RETRY_MULTIPLIER_MS
-    #: The longest wait between two tries, in milliseconds.
-    DEFAULT_WAIT_EXPONENTIAL_MAX_MS = DEFAULT_RETRY_EXPONENTIAL_MAX_MS
-    #: No retry starts this many milliseconds after the first try.
-    DEFAULT_STOP_MAX_DELAY_MS = DEFAULT_RETRY_MAX_TIME_MS
-
-    def __init__(
-        self,
-        wait_exponential_multiplier_ms: int = DEFAULT_WAIT_EXPONENTIAL_MULTIPLIER_MS,
-        wait_exponential_max_ms: int = DEFAULT_WAIT_EXPONENTIAL_MAX_MS,
-        stop_max_delay_ms: int = DEFAULT_STOP_MAX_DELAY_MS,
-    ) -> None:
-        for name, value in (
-            ("wait_exponential_multiplier_ms", wait_exponential_multiplier_ms),
-            ("wait_exponential_max_ms", wait_exponential_max_ms),
-            ("stop_max_delay_ms", stop_max_delay_ms),
-        ):
-            if value < 0:
-                raise ValueError(f"{name} must not be negative, not {value}")
-        self.wait_exponential_multiplier_ms = wait_exponential_multiplier_ms
-        self.wait_exponential_max_ms = wait_exponential_max_ms
-        self.stop_max_delay_ms = stop_max_delay_ms
-
-    def __repr__(self) -> str:
-        return (
-            f"ClientWaitingConfiguration(wait_exponential_multiplier_ms={self.wait_exponential_multiplier_ms}, "
-            f"wait_exponential_max_ms={self.wait_exponential_max_ms}, stop_max_delay_ms={self.stop_max_delay_ms})"
-        )
+    with result:
+        data = result.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnexpectedAnswer("Getting the run result failed: the service's answer is not UTF-8 text") from None
 
 
 def normalise_server_url(server: str) -> str:
@@ -234,34 +215,51 @@ def format_run_status(status: Mapping[str, Any]) -> str:
 class RestClient:
     """A client of one Anonlink Entity Service.
 
+    Made from a :class:`~anonlinkclient.service.settings.ServiceSettings` with
+    :meth:`from_settings`, or from its parts (as in the 0.1.5 manual).
+
     :param server: the service's base URL, e.g. ``https://anonlink.easd.data61.xyz``
         (a trailing ``/api/v1`` is accepted too).
-    :param client_waiting_configuration: how long to retry a busy service;
-        :class:`ClientWaitingConfiguration` defaults if ``None``.
+    :param client_waiting_configuration: the retry policy, as a
+        :class:`~anonlinkclient.service.settings.Retry` or in the manual's
+        spelling, a :class:`ClientWaitingConfiguration`; the defaults if ``None``.
     :param verify_tls: verify the server's TLS certificate (``True``), use the
         CA bundle at this path, or skip verification (``False``).
     :param timeout: seconds to wait for each answer (and at most 10 for a
         connection), or a ``(connect, read)`` pair.
-    :ivar on_retry: called with a short message before each retry of a busy
-        service, and for each failed poll that a watch asks again (``None`` to
-        stay quiet).
+    :ivar retry: the retry policy (:class:`~anonlinkclient.service.settings.Retry`).
+    :ivar on_retry: ``None`` (the default): the messages about retries go to this
+        module's logger. 0.3.0's hook, kept: a function given here is called with
+        them instead (each retry of a busy service, and each failed poll that a
+        watch asks again without an ``on_error`` of its own).
     :ivar max_result_bytes: the largest run result downloaded (4 GiB).
     """
 
     def __init__(
         self,
         server: str,
-        client_waiting_configuration: Optional[ClientWaitingConfiguration] = None,
+        client_waiting_configuration: Union[Retry, ClientWaitingConfiguration, None] = None,
         verify_tls: Union[bool, str] = True,
         timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> None:
         self.server = normalise_server_url(server)
-        self.client_waiting_configuration = client_waiting_configuration or ClientWaitingConfiguration()
+        waiting = client_waiting_configuration
+        self.retry = waiting.retry if isinstance(waiting, ClientWaitingConfiguration) else waiting or Retry()
         self.session = create_session(verify_tls, timeout)
         self.verify_tls = verify_tls
         self.timeout = timeout
         self.on_retry: Optional[Callable[[str], None]] = None
         self.max_result_bytes = MAX_RESULT_BYTES
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> "RestClient":
+        """The client of the service, retry policy, timeout and TLS verification that ``settings`` name."""
+        return cls(settings.server, settings.retry, verify_tls=settings.verify_tls, timeout=settings.timeout)
+
+    @property
+    def client_waiting_configuration(self) -> ClientWaitingConfiguration:
+        """The retry policy in the 0.1.5 manual's spelling (a view of :attr:`retry`)."""
+        return ClientWaitingConfiguration.of(self.retry)
 
     def __repr__(self) -> str:
         return f"RestClient({self.server!r})"
@@ -275,10 +273,11 @@ class RestClient:
         action: str,
         apikey: Optional[str] = None,
         expected: Collection[int] = (200,),
-        advice: Mapping[Optional[int], str] = {},
+        advice: Optional[Mapping[Optional[int], str]] = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one API request, retrying 503 answers; raise a :class:`ServiceError` on failure.
+        """Send one API request, retrying 503 answers as the retry policy says; raise a
+        :class:`ServiceError` on failure.
 
         :param advice: text to append to the error's message, by HTTP status
             (``None``: when no answer came).
@@ -290,6 +289,7 @@ class RestClient:
         body: Any = kwargs.get("data")
         start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
         secrets = [apikey] if apikey else []
+        advice_by_status: Mapping[Optional[int], str] = advice or {}
 
         def attempt() -> requests.Response:
             if start is not None:
@@ -297,40 +297,31 @@ class RestClient:
             try:
                 response = self.session.request(method, url, headers=headers, **kwargs)
             except requests.exceptions.RequestException as exc:
-                raise self._connection_error(action, exc, advice) from None
+                raise self._connection_error(action, exc, advice_by_status) from None
             except AnswerTooLarge as exc:
                 where = f"the Entity Service at {self.server}"
                 raise AnswerTooLarge(
                     f"{action}: the answer of {where} is larger than {format_size(exc.limit)}", exc.limit
                 ) from None
             if response.status_code == 503:
-                raise RateLimitedClient(f"{action}: the service is busy", response, secrets)
+                raise answers.answer_error(RateLimitedClient, f"{action}: the service is busy", response, secrets)
             if response.status_code not in expected:
-                raise ServiceError(action, response, secrets, advice.get(response.status_code, ""))
+                refused = advice_by_status.get(response.status_code, "")
+                raise answers.answer_error(ServiceError, action, response, secrets, refused)
             return response
 
-        waiting = self.client_waiting_configuration
+        def busy(tries: int) -> None:
+            say = self.on_retry or logger.info
+            say(f"{action}: the service is busy (HTTP 503), asking again (retry {tries})")
 
-        def announce_retry(attempt_number: int) -> None:
-            if self.on_retry is not None:
-                self.on_retry(f"{action}: the service is busy (HTTP 503), asking again (retry {attempt_number})")
-
-        retrier = retrying.Retrying(
-            wait_exponential_multiplier=waiting.wait_exponential_multiplier_ms,
-            wait_exponential_max=waiting.wait_exponential_max_ms,
-            stop_max_delay=waiting.stop_max_delay_ms,
-            retry_on_exception=lambda exc: isinstance(exc, RateLimitedClient),
-            after_attempts=announce_retry,
-        )
         try:
-            response: requests.Response = retrier.call(attempt)
+            return self.retry.call(attempt, lambda exc: isinstance(exc, RateLimitedClient), busy)
         except RateLimitedClient as exc:
-            gave_up = f"{action}: the service was still busy after retrying for {waiting.stop_max_delay_ms / 1000:g} s"
-            raise RateLimitedClient(gave_up, exc.response, secrets) from None
-        return response
+            gave_up = f"{action}: the service was still busy after retrying for {self.retry.max_time_seconds:g} s"
+            raise RateLimitedClient(gave_up, exc.response, secrets, text=exc.text) from None
 
     def _connection_error(
-        self, action: str, exc: requests.exceptions.RequestException, advice: Mapping[Optional[int], str] = {}
+        self, action: str, exc: requests.exceptions.RequestException, advice: Mapping[Optional[int], str]
     ) -> ServiceConnectionError:
         error = self._describe_connection_error(action, exc)
         if isinstance(error, NoAnswer) and advice.get(None):
@@ -374,14 +365,15 @@ class RestClient:
                 f"{action}: the answer of {where} is not usable JSON ({exc})", advice=advice
             ) from None
         except ValueError:
-            raise UnexpectedAnswer(f"{action}: the service's answer is not JSON", response, advice=advice) from None
+            not_json = f"{action}: the service's answer is not JSON"
+            raise answers.answer_error(UnexpectedAnswer, not_json, response, advice=advice) from None
         if not isinstance(body, dict):
-            raise UnexpectedAnswer(f"{action}: the service's answer is not a JSON object", response, advice=advice)
+            not_object = f"{action}: the service's answer is not a JSON object"
+            raise answers.answer_error(UnexpectedAnswer, not_object, response, advice=advice)
         missing = [name for name in required if name not in body]
         if missing:
-            raise UnexpectedAnswer(
-                f"{action}: the service's answer has no {', '.join(missing)}", response, advice=advice
-            )
+            lacking = f"{action}: the service's answer has no {', '.join(missing)}"
+            raise answers.answer_error(UnexpectedAnswer, lacking, response, advice=advice)
         return body
 
     def keep_asking(
@@ -396,16 +388,18 @@ class RestClient:
         This is the one polling loop: :meth:`watch_run_status` asks each status
         through it. Only for queries that change nothing on the service (GET
         requests). Gives up, raising the last error, once the query has been
-        failing for longer than ``stop_max_delay_ms`` of the waiting
-        configuration, or at once for an error that is not transient (see
-        :func:`is_transient`).
+        failing for longer than the retry policy's ``max_time_ms``, or at once
+        for an error that is not transient (see :func:`is_transient`). Each
+        failure that is asked again is a warning of this module's logger:
+        ``<the error>; asking again in <period> s``.
 
-        :param on_error: called with the message of each failure that is asked again.
+        :param on_error: 0.3.0's hook, kept: called with those warnings instead of logging them
+            (default: :attr:`on_retry` if set).
         :param deadline: a ``time.monotonic()`` time after which no new attempt
             starts (the last error is raised instead).
         """
-        window = FailureWindow(self.client_waiting_configuration.stop_max_delay_ms / 1000)
-        report = on_error or self.on_retry
+        window = FailureWindow(self.retry.max_time_seconds)
+        say = on_error or self.on_retry or logger.warning
         while True:
             started = time.monotonic()
             try:
@@ -413,8 +407,7 @@ class RestClient:
             except ServiceError as exc:
                 if not window.tolerate(exc, started) or (deadline is not None and started + period > deadline):
                     raise
-                if report is not None:
-                    report(f"{exc}; asking again in {period:g} s")
+                say(f"{exc}; asking again in {period:g} s")
             time.sleep(period)
 
     # ---- service ----
@@ -506,7 +499,8 @@ class RestClient:
         body = self._json(response, action, ["credentials", "upload"])
         upload = body["upload"]
         if not isinstance(upload, dict) or not all(isinstance(upload.get(k), str) for k in ("bucket", "path")):
-            raise UnexpectedAnswer(f"{action}: the service's answer names no bucket and path", response)
+            nowhere = f"{action}: the service's answer names no bucket and path"
+            raise answers.answer_error(UnexpectedAnswer, nowhere, response)
         return body
 
     def project_upload_clks(self, project: str, apikey: str, clk_data: ClkData) -> Dict[str, Any]:
@@ -522,20 +516,10 @@ class RestClient:
         :return: ``{"message": ..., "receipt_token": ...}``.
         :raises NotAnUploadToken: / :raises BlockingDisabled: for the service's answers to those mistakes.
         """
-        action = "Upload failed"
         path = f"/projects/{project}/clks"
-        advice: Dict[Optional[int], str] = {None: UNKNOWN_OUTCOME}
-        try:
-            if isinstance(clk_data, Mapping):
-                response = self._request("post", path, action, apikey, json=clk_data, expected=(201,), advice=advice)
-            else:
-                headers = {"Content-Type": "application/json"}
-                response = self._request(
-                    "post", path, action, apikey, data=clk_data, headers=headers, expected=(201,), advice=advice
-                )
-        except ServiceError as exc:
-            _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
-        return self._json(response, action, advice=UNKNOWN_OUTCOME)
+        if isinstance(clk_data, Mapping):
+            return self._upload(project, apikey, path, json=clk_data)
+        return self._upload(project, apikey, path, data=clk_data, headers={"Content-Type": "application/json"})
 
     def project_upload_binary_clks(
         self, project: str, apikey: str, clk_data: Union[bytes, IO[bytes]], count: int, size: int
@@ -551,14 +535,18 @@ class RestClient:
         :return: ``{"message": ..., "receipt_token": ...}``.
         :raises NotAnUploadToken: for the service's answer to a token that is not an upload token.
         """
-        action = "Upload failed"
         headers = {"Content-Type": "application/octet-stream", "Hash-Count": str(count), "Hash-Size": str(size)}
+        return self._upload(project, apikey, f"/projects/{project}/binaryclks", data=clk_data, headers=headers)
+
+    def _upload(self, project: str, apikey: str, path: str, **body: Any) -> Dict[str, Any]:
+        """``POST`` an upload (``body``: the request's ``json`` or ``data`` and ``headers``); its receipt.
+
+        The service may have stored an upload that got no (usable) answer: the error then says so.
+        """
+        action = "Upload failed"
         advice: Dict[Optional[int], str] = {None: UNKNOWN_OUTCOME}
-        path = f"/projects/{project}/binaryclks"
         try:
-            response = self._request(
-                "post", path, action, apikey, data=clk_data, headers=headers, expected=(201,), advice=advice
-            )
+            response = self._request("post", path, action, apikey, expected=(201,), advice=advice, **body)
         except ServiceError as exc:
             _raise_explained(exc, answers.upload_refusal(exc, project, [apikey]))
         return self._json(response, action, advice=UNKNOWN_OUTCOME)
@@ -609,12 +597,7 @@ class RestClient:
         (up to :attr:`max_result_bytes`), so prefer :meth:`run_get_result_file`
         for large results.
         """
-        with self.run_get_result_file(project, run, apikey) as result:
-            data = result.read()
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UnexpectedAnswer("Getting the run result failed: the service's answer is not UTF-8 text") from None
+        return result_text(self.run_get_result_file(project, run, apikey))
 
     def run_get_result_file(self, project: str, run: str, apikey: str) -> IO[bytes]:
         """The result of a completed run, downloaded to a temporary file.
@@ -661,7 +644,8 @@ class RestClient:
             response = answer.get("response")
             if response is not None:
                 response._content = answer["head"]
-            raise UnexpectedAnswer(f"{action}: the service's answer is not complete JSON", response) from None
+            incomplete = f"{action}: the service's answer is not complete JSON"
+            raise answers.answer_error(UnexpectedAnswer, incomplete, response) from None
         except BaseException:
             result.close()
             raise
@@ -691,8 +675,8 @@ class RestClient:
         A query that fails transiently (no answer, a busy or failing service, a
         garbled answer: see :func:`is_transient`) is asked again at the next
         period; the watch gives up with that error once queries have been
-        failing for longer than ``stop_max_delay_ms`` of the waiting
-        configuration. Other errors (e.g. HTTP 403) end it at once.
+        failing for longer than the retry policy's ``max_time_ms``
+        (``stop_max_delay_ms``). Other errors (e.g. HTTP 403) end it at once.
 
         :param project: the project ID.
         :param run: the run ID.
@@ -700,8 +684,8 @@ class RestClient:
         :param timeout: Stop waiting after this many seconds. The default
             (``None``) is to never give you up.
         :param update_period: Time in seconds between queries to the run's status.
-        :param on_error: called with the message of each failed query that is
-            asked again (default: :attr:`on_retry`).
+        :param on_error: 0.3.0's hook, kept: called with the message of each failed
+            query that is asked again, instead of logging it (see :meth:`keep_asking`).
         :raises TimeoutError: if timeout is reached
         """
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -726,14 +710,10 @@ class RestClient:
 
         If a timeout is provided and the run hasn't entered a terminal state
         (error or completed) when the timeout is reached a ``TimeoutError`` will
-        be raised.
+        be raised. The parameters are those of :meth:`watch_run_status`: the
+        project ID, the run ID, the project's result token, the seconds to wait
+        at most (``None``: never give up) and between two queries.
 
-        :param project: the project ID.
-        :param run: the run ID.
-        :param apikey: the project's result token.
-        :param timeout: Stop waiting after this many seconds. The default
-            (``None``) is to never give you up.
-        :param update_period: Time in seconds between queries to the run's status.
         :raises TimeoutError: if timeout is reached
         :return: the last status (state ``completed`` or ``error``).
         """
@@ -741,20 +721,3 @@ class RestClient:
         for status in self.watch_run_status(project, run, apikey, timeout, update_period):
             last = status
         return last
-
-
-def exc_reason(exc: BaseException) -> str:
-    """The innermost reason of a requests/urllib3 error, e.g. ``Connection refused``, without URLs."""
-    text = str(exc)
-    errno_reason = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if errno_reason:
-        return errno_reason[-1].strip()
-    if "timed out" in text.lower():
-        return "timed out"
-    certificate = re.search(r"certificate verify failed(: [^(\"'\]]+)?", text)
-    if certificate:
-        return certificate.group(0).strip()
-    for marker in ("wrong version number", "RemoteDisconnected", "IncompleteRead", "Connection aborted"):
-        if marker.lower() in text.lower():
-            return marker
-    return type(exc).__name__

@@ -14,13 +14,18 @@ A run that failed because the parties' encodings differ in size is an
 size the project's schema makes, when the project's description can be read:
 the service does not say which sizes it received). A completed run that
 compared no pairs of records is reported with :data:`NOTHING_COMPARED`.
+
+The status lines, progress messages and notes are warnings of this module's
+logger (``anonlinkclient.service.results``): shown on stderr by the command
+line, and by Python's own last-resort handler where logging is not configured.
 """
 
-from typing import IO, Any, Callable, Dict, Optional
+import logging
+from typing import IO, Any, Dict, Optional
 
-from anonlinkclient.errors import RunNotComplete, ServiceError, UnexpectedAnswer
+from anonlinkclient.errors import RunNotComplete, ServiceError
 from anonlinkclient.service.answers import SIZE_MISMATCH, failed_run
-from anonlinkclient.service.rest_client import RestClient, format_run_status
+from anonlinkclient.service.rest_client import RestClient, format_run_status, result_text
 
 #: Said when a completed run compared no pairs of records (its result links nothing).
 NOTHING_COMPARED = (
@@ -28,9 +33,7 @@ NOTHING_COMPARED = (
     "(without blocks, this happens when one party uploaded directly and another through the object store)"
 )
 
-
-def _quiet(_message: str) -> None:
-    pass
+logger = logging.getLogger(__name__)
 
 
 def fetch_run_result(
@@ -39,7 +42,7 @@ def fetch_run_result(
     run: str,
     apikey: str,
     watch: bool = False,
-    log: Optional[Callable[[str], None]] = None,
+    *,
     timeout: Optional[float] = None,
     update_period: float = 1.0,
 ) -> str:
@@ -47,12 +50,9 @@ def fetch_run_result(
 
     The parameters and errors are those of :func:`download_run_result`.
     """
-    with download_run_result(client, project, run, apikey, watch, log, timeout, update_period) as result:
-        data = result.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnexpectedAnswer("Getting the run result failed: the service's answer is not UTF-8 text") from None
+    return result_text(
+        download_run_result(client, project, run, apikey, watch, timeout=timeout, update_period=update_period)
+    )
 
 
 def download_run_result(
@@ -61,7 +61,7 @@ def download_run_result(
     run: str,
     apikey: str,
     watch: bool = False,
-    log: Optional[Callable[[str], None]] = None,
+    *,
     timeout: Optional[float] = None,
     update_period: float = 1.0,
 ) -> IO[bytes]:
@@ -73,19 +73,17 @@ def download_run_result(
     :param run: the run ID.
     :param apikey: the result token (or, for ``permutations``, a receipt token).
     :param watch: wait for the run to finish, reporting each change of its status.
-    :param log: called with the status lines and progress messages (default: silent).
     :param timeout: stop watching after this many seconds (``None``: never).
     :param update_period: seconds between status queries while watching.
     :raises RunNotComplete: if the run has not finished (or did not within ``timeout``).
     :raises RunFailed: if the run failed on the service (:class:`~anonlinkclient.errors.EncodingSizeMismatch`
         if because the parties' encodings differ in size).
     """
-    say = log or _quiet
     status: Dict[str, Any] = {}
     if watch:
         try:
-            for status in client.watch_run_status(project, run, apikey, timeout, update_period, on_error=say):
-                say(format_run_status(status))
+            for status in client.watch_run_status(project, run, apikey, timeout, update_period):
+                logger.warning(format_run_status(status))
         except TimeoutError:
             raise RunNotComplete(f"Run {run} did not finish within {timeout:g} seconds") from None
     else:
@@ -93,13 +91,13 @@ def download_run_result(
     state = status.get("state")
     if state == "completed":
         if status.get("total_number_comparisons") == 0:
-            say(NOTHING_COMPARED)
-        say("Downloading result")
+            logger.warning(NOTHING_COMPARED)
+        logger.warning("Downloading result")
         if watch:
-            result = client.keep_asking(lambda: client.run_get_result_file(project, run, apikey), update_period, say)
+            result = client.keep_asking(lambda: client.run_get_result_file(project, run, apikey), update_period)
         else:
             result = client.run_get_result_file(project, run, apikey)
-        say("Received result")
+        logger.warning("Received result")
         return result
     if state == "error":
         schema = None

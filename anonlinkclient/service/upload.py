@@ -41,10 +41,19 @@ blocks and the run links nothing. And ``authorize-external-upload`` answers HTTP
 does when its object store is turned off: the bare 500 of the first stops the
 upload with :class:`~anonlinkclient.errors.NotAnUploadToken`, only the second
 falls back to a direct upload.
+
+How to upload (directly or not, the format, an AWS profile, progress bars, the
+schema fingerprint check) is one :class:`UploadOptions`; how often anything is
+sent again is the client's retry policy
+(:class:`~anonlinkclient.service.settings.Retry`). Status lines and notes are
+warnings of this module's logger (``anonlinkclient.service.upload``), details
+(the CLI's ``-v``) are ``INFO``.
 """
 
 import contextlib
+import logging
 import os
+from dataclasses import dataclass
 from typing import IO, Any, Callable, Dict, Mapping, Optional, Tuple, cast
 
 from anonlinkclient.errors import (
@@ -91,14 +100,43 @@ MAX_HASH_SIZE = 1024
 #: authorize-external-upload answers after which the upload goes directly to the service.
 NO_OBJECT_STORE_STATUSES = frozenset({404, 500, 501})
 
+logger = logging.getLogger(__name__)
+
+#: Called with a message (0.3.0's hook of :func:`check_against_project`).
 Log = Callable[[str], None]
 #: Gives a linkage schema's fingerprint, or ``None`` if it is not a valid schema
 #: (:func:`anonlinkclient.encoding.schema.fingerprint_if_valid`).
 Fingerprint = Callable[[Mapping[str, Any]], Optional[str]]
 
 
-def _quiet(_message: str) -> None:
-    pass
+@dataclass(frozen=True, kw_only=True)
+class UploadOptions:
+    """How to upload a CLK file (the client, project, token and files are the upload's arguments).
+
+    :ivar to_entityservice: upload directly to the service, not through the object store.
+    :ivar profile: sign the object-store upload with the credentials of this
+        AWS profile instead of the service's temporary credentials (the service
+        still reads the files with the credentials it issued).
+    :ivar progress: show a progress bar per file on stderr while uploading.
+    :ivar wire_format: ``binary`` (the service's binary format) or ``json``
+        (``{"clks": [...]}``); a direct upload with blocks is always JSON (``clknblocks``).
+    :ivar raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
+    :ivar fingerprint: gives a linkage schema's fingerprint, to check the file's
+        against the project's (see :func:`check_against_project`); without it only
+        the CLKs' length is checked.
+    :raises UsageError: for an unknown ``wire_format``.
+    """
+
+    to_entityservice: bool = False
+    profile: Optional[str] = None
+    progress: bool = True
+    wire_format: str = "binary"
+    raw_clk_size: Optional[int] = None
+    fingerprint: Optional[Fingerprint] = None
+
+    def __post_init__(self) -> None:
+        if self.wire_format not in WIRE_FORMATS:
+            raise UsageError(f"unknown upload format {self.wire_format!r} (expected binary or json)", "wire_format")
 
 
 def check_upload_files(
@@ -153,12 +191,12 @@ def check_against_project(
     skipped with a note.
 
     :param fingerprint: gives a schema's fingerprint; without it only the CLK length is checked.
-    :param log: called with the note when the check is skipped (default: silent). It is the
-        usual case (an upload token), so the CLI shows the note with ``-v`` only.
+    :param log: 0.3.0's hook, kept: called with the note when the check is skipped, instead of
+        logging it. The note is ``INFO`` (the CLI's ``-v``): it is the usual case (an upload token).
     :raises InputFileError: if the CLKs' length or the schema fingerprint differ from the project's schema's.
     :raises ServiceConnectionError: if the service cannot be reached.
     """
-    say = log or _quiet
+    say = log or logger.info
     try:
         description = client.project_get_description(project, apikey)
     except ServiceConnectionError:
@@ -195,14 +233,8 @@ def upload_encodings(
     apikey: str,
     clk_path: str,
     blocks_path: Optional[str] = None,
-    to_entityservice: bool = False,
-    profile: Optional[str] = None,
-    log: Optional[Log] = None,
-    progress: bool = True,
-    detail: Optional[Log] = None,
-    wire_format: str = "binary",
-    raw_clk_size: Optional[int] = None,
-    fingerprint: Optional[Fingerprint] = None,
+    *,
+    options: UploadOptions = UploadOptions(),
 ) -> Dict[str, Any]:
     """Upload a CLK file (and its block file) to a project, through the object store if the service offers one.
 
@@ -211,66 +243,37 @@ def upload_encodings(
     :param apikey: the data provider's upload token.
     :param clk_path: the CLK file made by ``anonlink hash``, JSON or binary.
     :param blocks_path: the block file made by ``anonlink block`` for these CLKs.
-    :param to_entityservice: upload directly to the service, not through the object store.
-    :param profile: sign the object-store upload with the credentials of this
-        AWS profile instead of the service's temporary credentials (the service
-        still reads the files with the credentials it issued).
-    :param log: called with each status message (default: silent).
-    :param progress: show a progress bar per file on stderr while uploading.
-    :param detail: called with more detailed messages (the CLI's ``-v``; default: silent).
-    :param wire_format: ``binary`` (the service's binary format) or ``json``
-        (``{"clks": [...]}``); a direct upload with blocks is always JSON (``clknblocks``).
-    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
-    :param fingerprint: gives a linkage schema's fingerprint, to check the file's
-        against the project's (see :func:`check_against_project`).
+    :param options: how to upload (directly, format, AWS profile, progress bars, fingerprint check).
     :return: the service's receipt, ``{"message": ..., "receipt_token": ...}``.
     :raises InputFileError: if the files are unusable or do not fit the project (nothing has been sent then).
     :raises ServiceError: if the service refuses or fails.
     :raises ObjectStoreError: if the object store upload fails.
     """
-    say = log or _quiet
-    if wire_format not in WIRE_FORMATS:
-        raise UsageError(f"unknown upload format {wire_format!r} (expected binary or json)", "wire_format")
-    summary = _check_files(clk_path, blocks_path, raw_clk_size)
+    summary = _check_files(clk_path, blocks_path, options.raw_clk_size)
     count, size = summary.count, summary.size
-    sent_as = "clknblocks JSON" if blocks_path is not None and to_entityservice else wire_format
-    (detail or _quiet)(
+    direct_with_blocks = blocks_path is not None and options.to_entityservice
+    sent_as = "clknblocks JSON" if direct_with_blocks else options.wire_format
+    logger.info(
         f"{clk_path}: {count} CLKs of {size} bytes ({summary.info.format} file, sent as {sent_as})"
         + (f", blocks {blocks_path}" if blocks_path else "")
     )
-    if wire_format == "binary" and sent_as == "binary":
+    if sent_as == "binary":
         check_hash_size(clk_path, size)
-    check_against_project(client, project, apikey, clk_path, summary, fingerprint, detail)
+    check_against_project(client, project, apikey, clk_path, summary, options.fingerprint)
     if not summary.info.checkable:
-        say(no_metadata_note(clk_path))
-    if not to_entityservice:
-        access = _object_store_access(client, project, apikey, say, blocked=blocks_path is not None)
+        logger.warning(no_metadata_note(clk_path))
+    if not options.to_entityservice:
+        access = _object_store_access(client, project, apikey, blocked=blocks_path is not None)
         if access is not None:
-            say(OBJECT_STORE_MESSAGE)
+            logger.warning(OBJECT_STORE_MESSAGE)
             return upload_via_object_store(
-                client,
-                project,
-                apikey,
-                access,
-                clk_path,
-                blocks_path,
-                count,
-                size,
-                profile,
-                progress,
-                say,
-                wire_format,
-                raw_clk_size,
+                client, project, apikey, access, clk_path, blocks_path, count, size, options=options
             )
-    say(DIRECT_MESSAGE)
-    return upload_direct(
-        client, project, apikey, clk_path, blocks_path, progress, wire_format, count, size, raw_clk_size
-    )
+    logger.warning(DIRECT_MESSAGE)
+    return upload_direct(client, project, apikey, clk_path, blocks_path, count, size, options=options)
 
 
-def _object_store_access(
-    client: RestClient, project: str, apikey: str, say: Log, blocked: bool
-) -> Optional[Dict[str, Any]]:
+def _object_store_access(client: RestClient, project: str, apikey: str, blocked: bool) -> Optional[Dict[str, Any]]:
     """The service's object-store credentials, or ``None`` if it offers none (then the upload goes direct)."""
     try:
         return client.get_temporary_objectstore_credentials(project, apikey)
@@ -278,12 +281,12 @@ def _object_store_access(
         if isinstance(exc, NotAnUploadToken) or exc.status_code not in NO_OBJECT_STORE_STATUSES:
             raise
         detail = f": {exc.text}" if exc.text else ""
-        say(
+        logger.warning(
             f"Anonlink client: the service offers no object store upload (HTTP {exc.status_code}{detail}); "
             "uploading directly instead."
         )
         if not blocked:
-            say(SAME_ROUTE_WARNING)
+            logger.warning(SAME_ROUTE_WARNING)
         return None
 
 
@@ -296,26 +299,24 @@ def upload_via_object_store(
     blocks_path: Optional[str],
     count: int,
     size: int,
-    profile: Optional[str] = None,
-    progress: bool = True,
-    log: Optional[Log] = None,
-    wire_format: str = "binary",
-    raw_clk_size: Optional[int] = None,
+    *,
+    options: UploadOptions = UploadOptions(),
 ) -> Dict[str, Any]:
     """Upload the files to the place ``access`` names, then tell the service where they are.
 
     If the store answers that the temporary credentials have expired, new ones
-    are asked for and the file is uploaded again (once per file; not with an
-    AWS ``profile``, whose credentials are the user's own).
+    are asked for and the file is uploaded again (as often as the client's retry
+    policy says: once per file by default; not with an AWS ``profile``, whose
+    credentials are the user's own).
 
     :param access: the answer of ``authorize-external-upload``.
     :param count: / :param size: the number of CLKs and bytes per CLK (object metadata).
-    :param log: called with status messages (default: silent).
-    :param wire_format: the ``encodings`` object's format: ``binary`` (``encodings.bin``,
-        the service's binary format) or ``json`` (``encodings.json``, ``{"clks": [...]}``).
-    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
+    :param options: how to upload; its ``wire_format`` is the ``encodings`` object's
+        format: ``binary`` (``encodings.bin``, the service's binary format) or
+        ``json`` (``encodings.json``, ``{"clks": [...]}``).
     :return: the service's receipt.
     """
+    wire_format, raw_clk_size = options.wire_format, options.raw_clk_size
     encodings_object = BINARY_ENCODINGS_OBJECT if wire_format == "binary" else ENCODINGS_OBJECT
     files = [(encodings_object, clk_path, {"hash-count": str(count), "hash-size": str(size)})]
     if blocks_path is not None:
@@ -336,20 +337,22 @@ def upload_via_object_store(
         finally:
             stream.close()
 
-    store = _object_store(client, access, profile, progress)
+    store = _object_store(client, access, options)
     places: Dict[str, Tuple[str, str]] = {}
     for object_file, path, metadata in files:
-        place = upload_place(access["upload"])
-        try:
-            put(store, place, object_file, path, metadata)
-        except CredentialsExpired:
-            if profile is not None:
-                raise
-            (log or _quiet)(REFRESH_MESSAGE)
-            access = client.get_temporary_objectstore_credentials(project, apikey)
-            store = _object_store(client, access, profile, progress)
+        renewals = client.retry.credential_renewals if options.profile is None else 0
+        while True:
             place = upload_place(access["upload"])
-            put(store, place, object_file, path, metadata)
+            try:
+                put(store, place, object_file, path, metadata)
+                break
+            except CredentialsExpired:
+                if renewals == 0:
+                    raise
+                renewals -= 1
+                logger.warning(REFRESH_MESSAGE)
+                access = client.get_temporary_objectstore_credentials(project, apikey)
+                store = _object_store(client, access, options)
         places[object_file] = (place.bucket, place.object_name(object_file))
     service_credentials = _read_credentials(access.get("credentials"))  # the latest, which can read every file
     body: Dict[str, Any] = {}
@@ -361,17 +364,19 @@ def upload_via_object_store(
     return client.project_upload_clks(project, apikey, body)
 
 
-def _object_store(client: RestClient, access: Dict[str, Any], profile: Optional[str], progress: bool) -> ObjectStore:
-    """The store ``access`` names, signed with its credentials (or the profile's), with the client's TLS and timeout."""
+def _object_store(client: RestClient, access: Dict[str, Any], options: UploadOptions) -> ObjectStore:
+    """The store ``access`` names, signed with its credentials (or the profile's), with the client's
+    TLS, timeout and retry policy."""
     place = upload_place(access["upload"])
     return ObjectStore(
         place.endpoint,
         place.secure,
-        credentials_provider(access.get("credentials"), profile),
-        region=None if profile else "us-east-1",
-        progress=progress,
+        credentials_provider(access.get("credentials"), options.profile),
+        region=None if options.profile else "us-east-1",
+        progress=options.progress,
         timeout=client.timeout,
         verify=client.verify_tls,
+        retry=client.retry,
     )
 
 
@@ -397,24 +402,23 @@ def upload_direct(
     apikey: str,
     clk_path: str,
     blocks_path: Optional[str] = None,
-    progress: bool = False,
-    wire_format: str = "binary",
     count: Optional[int] = None,
     size: Optional[int] = None,
-    raw_clk_size: Optional[int] = None,
+    *,
+    options: UploadOptions = UploadOptions(progress=False),
 ) -> Dict[str, Any]:
     """Send the encodings in the request body: binary to ``/binaryclks``, ``{"clks": [...]}``, or
     combined with their blocks (``{"clknblocks": [...]}``).
 
     All are streamed from the file, which a retry reads again from its start.
 
-    :param progress: show a progress bar of the bytes sent on stderr.
-    :param wire_format: ``binary`` or ``json`` (without blocks; with blocks the body is ``clknblocks``).
     :param count: / :param size: the number of CLKs and bytes per CLK, if known
         (from :func:`check_upload_files`; the file is checked again if not).
-    :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
+    :param options: how to upload: ``progress`` shows a progress bar of the bytes sent on stderr;
+        ``wire_format`` is ``binary`` or ``json`` (without blocks; with blocks the body is ``clknblocks``).
     :return: the service's receipt.
     """
+    wire_format, raw_clk_size = options.wire_format, options.raw_clk_size
     binary = False
     try:
         with contextlib.ExitStack() as stack:
@@ -432,7 +436,7 @@ def upload_direct(
                 stack.callback(stream.close)
                 body, length, binary = cast(IO[bytes], stream), stream.len, wire_format == "binary"
             sent = stack.enter_context(
-                bar(progress, f"Upload {os.path.basename(clk_path)}", length, "B", unit_divisor=1024)
+                bar(options.progress, f"Upload {os.path.basename(clk_path)}", length, "B", unit_divisor=1024)
             )
             counted = cast(IO[bytes], ReadProgress(body, sent))
             if binary and count is not None and size is not None:

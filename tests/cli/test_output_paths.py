@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from anonlinkclient.service.rest_client import RestClient
-from tests.helpers import data, run_anonlink, run_cli
-from tests.service_helpers import new_project, random_clks, schema_document, write_block_file, write_clk_file
+from tests.helpers import data, random_clks, run_anonlink, run_cli, schema_document, write_block_file, write_clk_file
+from tests.service.helpers import new_project
 
 
 def snapshot(directory: Path) -> dict:

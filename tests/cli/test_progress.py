@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from anonlinkclient.rest_client import RestClient
-from tests.helpers import data, run_anonlink
-from tests.service_helpers import new_project, random_clks, write_clk_file
+from tests.helpers import data, random_clks, run_anonlink, write_clk_file
+from tests.service.helpers import new_project
 
 SECRET = "progress-secret"
 

@@ -135,7 +135,7 @@ def test_combine_clks_blocks_random_files(tmp_path_factory, clks, blocks, count)
 
 
 @SETTINGS
-@given(body=csv_text, schema_name=st.sampled_from(["p-sig-schema.json", "lambda-fold-schema.json"]))
+@given(body=csv_text, schema_name=st.sampled_from(["p-sig-schema.json", "lambda-fold-one-feature-schema.json"]))
 def test_block_random_csv(tmp_path_factory, body, schema_name):
     directory = tmp_path_factory.mktemp("block")
     pii = directory / "pii.csv"

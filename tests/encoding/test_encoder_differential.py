@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import anonlinkclient.encoding.encoder as encoder_module
+from anonlinkclient.encoding.caches import ValueCache
+from anonlinkclient.encoding.dates import FastDate
 from anonlinkclient.encoding.encoder import ClkEncoder, schema_problem
 from anonlinkclient.errors import RecordError, UnhashableSchema
 
@@ -549,8 +551,8 @@ def test_many_chunks_with_small_caches(data: Any, hash_type: str, strategy: Dict
     }
     schema = from_json_dict(schema_dict)
     keys = derive(schema, "s")
-    old = (encoder_module._ValueCache.WINDOW, encoder_module._ValueCache.PAUSE_ROWS)
-    encoder_module._ValueCache.WINDOW, encoder_module._ValueCache.PAUSE_ROWS = 40, 90
+    old = (ValueCache.WINDOW, ValueCache.PAUSE_ROWS)
+    ValueCache.WINDOW, ValueCache.PAUSE_ROWS = 40, 90
     try:
         encoder = ClkEncoder(schema, keys, cache_bytes=data.draw(st.sampled_from([3000, 30_000, 10**6])))
         name = st.one_of(st.sampled_from(NAMES), st.text(string.ascii_letters + " ", max_size=10))
@@ -563,7 +565,7 @@ def test_many_chunks_with_small_caches(data: Any, hash_type: str, strategy: Dict
             assert isinstance(expected, tuple) and not isinstance(expected, (Failure, Crash))
             first += len(rows)
     finally:
-        encoder_module._ValueCache.WINDOW, encoder_module._ValueCache.PAUSE_ROWS = old
+        ValueCache.WINDOW, ValueCache.PAUSE_ROWS = old
 
 
 # --------------------------------------------------------------------------- schemas clkhash cannot hash
@@ -727,7 +729,7 @@ def test_fast_dates_agree_with_strptime(date_format: str, parts: List[Tuple[int,
     """Where the bulk parser gives a date, strptime gives the same one; elsewhere it defers."""
     from datetime import datetime
 
-    parser = encoder_module._FastDate.compile(date_format)
+    parser = FastDate.compile(date_format)
     assert parser is not None
     values = [
         date_format.replace("%Y", f"{y:04d}").replace("%m", f"{m:02d}").replace("%d", f"{d:02d}") for y, m, d in parts
@@ -755,4 +757,4 @@ def test_fast_dates_only_for_plain_formats() -> None:
         "%Y/%m/%d %",
         "%Y/%m/%d/%d",
     ]:
-        assert encoder_module._FastDate.compile(date_format) is None, date_format
+        assert FastDate.compile(date_format) is None, date_format

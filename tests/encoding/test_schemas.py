@@ -8,6 +8,8 @@ validate-schema``; each blocking schema example must conform to
 
 import json
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
@@ -15,8 +17,8 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 from anonlinkclient.encoding.schema import schema_file_fingerprint, schema_fingerprint
+from tests.encoding.published_schemas import SCHEMAS_DIR, clkhash_schema, errors, published, schema_id
 from tests.helpers import ROOT, TEST_DATA, run_anonlink, run_cli
-from tests.published_schemas import SCHEMAS_DIR, clkhash_schema, errors, published, schema_id
 
 DOCS = ROOT / "docs"
 BLOCKING_TYPES = ("p-sig", "lambda-fold")
@@ -148,3 +150,29 @@ def test_validate_schema_as_a_subprocess_on_a_tutorial_schema() -> None:
     result = run_anonlink("validate-schema", path)
     shown = f"schema is valid\nschema fingerprint: {schema_file_fingerprint(str(path))}\n"
     assert (result.returncode, result.stdout, result.stderr) == (0, shown, "")
+
+
+# Runs anonlink in a subprocess, then says whether NumPy was imported (after click's exit).
+NUMPY_PROBE = """
+import atexit, runpy, sys
+atexit.register(lambda: print("numpy imported:", "numpy" in sys.modules))
+sys.argv = ["anonlink", *sys.argv[1:]]
+runpy.run_module("anonlinkclient", run_name="__main__")
+"""
+
+
+def test_validate_schema_does_not_import_numpy(tmp_path: Path) -> None:
+    """The schema checks need no NumPy: validate-schema starts without it (hash needs it)."""
+    schemas = [TEST_DATA / "good-schema-v3.json", DOCS / "tutorial" / "data" / "novt_schema.json"]
+    for schema in schemas:
+        result = subprocess.run(
+            [sys.executable, "-c", NUMPY_PROBE, "validate-schema", str(schema)], capture_output=True, text=True
+        )
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout.startswith("schema is valid\n")
+        assert result.stdout.endswith("numpy imported: False\n")
+    clks = tmp_path / "clks.json"
+    pii, schema = TEST_DATA / "dirty_1000_50_1.csv", TEST_DATA / "dirty-data-schema.json"
+    command = ["hash", pii, "secret", schema, clks, "--workers", "1", "--quiet"]
+    result = subprocess.run([sys.executable, "-c", NUMPY_PROBE, *map(str, command)], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, "numpy imported: True\n"), result.stderr

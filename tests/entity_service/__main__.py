@@ -13,6 +13,10 @@ until interrupted::
 
     ENTITY_SERVICE_URL=http://127.0.0.1:8851
     S3_ENDPOINT=127.0.0.1:40123        (only with --s3)
+
+It needs the test requirements (PyYAML, the OpenAPI validators, moto); without
+them it says in one line what to install (:data:`MISSING_REQUIREMENTS`) and
+exits with status 1.
 """
 
 import argparse
@@ -21,13 +25,33 @@ import sys
 import threading
 from typing import List, Optional
 
-from tests.entity_service.objectstore import S3Server
-from tests.entity_service.process import announce
-from tests.entity_service.server import EntityService
+#: Said (on stderr) when a test requirement is not installed, with the module missing.
+MISSING_REQUIREMENTS = (
+    "python -m tests.entity_service needs the test requirements (no module named {module!r}); "
+    "install them with: pip install -e '.[test]'"
+)
+#: The exit status then.
+MISSING_REQUIREMENTS_STATUS = 1
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Serve (see :func:`serve`), or say what to install if a test requirement is missing."""
+    try:
+        return serve(argv)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or "?"
+        if missing.split(".")[0] in ("tests", "anonlinkclient"):
+            raise  # ours: a bug, not a requirement
+        print(MISSING_REQUIREMENTS.format(module=missing.split(".")[0]), file=sys.stderr, flush=True)
+        return MISSING_REQUIREMENTS_STATUS
+
+
+def serve(argv: Optional[List[str]] = None) -> int:
     """Parse arguments, start the service (and S3 server), serve until SIGINT/SIGTERM."""
+    from tests.entity_service.objectstore import S3Server
+    from tests.entity_service.process import announce
+    from tests.entity_service.server import EntityService
+
     parser = argparse.ArgumentParser(
         prog="python -m tests.entity_service",
         description="Run the test Entity Service (and an S3 server) on 127.0.0.1.",

@@ -33,7 +33,7 @@ from anonlinkclient.io.clk_file import (
     write_clks,
 )
 from anonlinkclient.io.clknblocks import combine_clks_blocks
-from tests.service_helpers import write_block_file
+from tests.helpers import write_block_file
 
 FINGERPRINT = "sha256:" + "0123456789abcdef" * 4
 META = ClkMeta("anonlink-client", "0.2.0", 64, FINGERPRINT, "1a2b")

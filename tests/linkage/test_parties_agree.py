@@ -14,8 +14,7 @@ import pytest
 from anonlinkclient.errors import EncodingsDiffer, InputFileError
 from anonlinkclient.io.clk_file import ClkMeta, no_metadata_note, write_clk_file
 from anonlinkclient.linkage.similarity import find_similarity
-from tests.helpers import data, run_anonlink, run_cli
-from tests.service_helpers import noisy, random_clks
+from tests.helpers import data, noisy, random_clks, run_anonlink, run_cli
 
 FINGERPRINT = "sha256:" + "ab" * 32
 OTHER_SCHEMA = "sha256:" + "cd" * 32

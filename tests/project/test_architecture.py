@@ -10,7 +10,7 @@ import pkgutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
@@ -87,6 +87,109 @@ def test_import_arrows_run_one_way() -> None:
             if LAYERS[there] >= LAYERS[here]:
                 wrong.setdefault(module, []).append(imported)
     assert wrong == {}
+
+
+def imported_modules(path: Path, module: str, modules: Set[str]) -> Set[str]:
+    """The package's modules that ``path`` imports, at any depth (function-level imports too);
+    ``from a.b import c`` counts as importing the module ``a.b.c`` if there is one, else ``a.b``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = imported_package_module(node, path, module)
+            if base is None:
+                continue
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in modules}
+    return found & modules
+
+
+def imported_package_module(node: ast.ImportFrom, path: Path, module: str) -> Optional[str]:
+    """The ``anonlinkclient`` module a ``from ... import`` names (absolute or relative), if it is one."""
+    if node.level:
+        names = module.split(".")
+        base = names[: len(names) - node.level + (path.name == "__init__.py")]
+        return ".".join(base + ([node.module] if node.module else []))
+    return node.module if node.module and node.module.split(".")[0] == "anonlinkclient" else None
+
+
+def import_circles(graph: Dict[str, Set[str]]) -> List[List[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm), each sorted."""
+    index: Dict[str, int] = {}
+    low: Dict[str, int] = {}
+    stack: List[str] = []
+    circles: List[List[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(circles)
+
+
+def test_no_import_circle_between_modules_even_through_function_level_imports() -> None:
+    """A module that needs another only inside a function still depends on it: no circles, at any depth."""
+    modules = dict(package_modules())
+    names = set(modules)
+    graph = {module: imported_modules(path, module, names) - {module} for module, path in modules.items()}
+    circles = import_circles(graph)
+    described = [[f"{member} -> {sorted(graph[member] & set(circle))}" for member in circle] for circle in circles]
+    assert described == []
+
+
+def test_the_circle_finder_finds_circles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": set()}
+    assert import_circles(graph) == [["a", "b", "c"]]
+    assert import_circles({"x": {"y"}, "y": {"x"}, "z": {"y"}}) == [["x", "y"]]
+
+
+#: Folders of tests/ that are no part of the package, and why.
+TEST_FOLDERS_OF_NO_PART = {
+    "entity_service": "the test Entity Service the service tests run against (no tests of its own)",
+    "project": "checks of the whole project: layout, docs, packaging, frozen executable, tutorials",
+    "data": "input files the tests read",
+}
+#: The files tests/ itself may hold: the shared helpers and the plugins every test runs under.
+TEST_ROOT_FILES = {"__init__.py", "conftest.py", "helpers.py", "secrets_guard.py"}
+
+
+def test_the_tests_mirror_the_package() -> None:
+    """Every test module sits in the folder of the part of the package it tests (tests/io/ for io/ ...)."""
+    parts = {part_of(module) for module, _path in package_modules()} - {"__init__", "__main__"}
+    folders = {path.parent.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("__init__.py")}
+    tests = ROOT / "tests"
+    misplaced = []
+    for path in sorted(tests.rglob("test_*.py")):
+        folder = path.parent.relative_to(tests).as_posix()
+        top = folder.split("/")[0]
+        if top in TEST_FOLDERS_OF_NO_PART and top != "data":
+            continue
+        if folder == "." or top not in parts or ("/" in folder and folder not in folders):
+            misplaced.append(path.relative_to(ROOT).as_posix())
+    assert misplaced == [], "test modules outside the package's layout"
+    stray = sorted(path.name for path in tests.iterdir() if path.is_file() and path.suffix == ".py")
+    assert set(stray) <= TEST_ROOT_FILES, "modules at the top of tests/: put them beside the tests that use them"
+    for folder in (path for path in tests.iterdir() if path.is_dir() and not path.name.startswith((".", "__"))):
+        assert folder.name in parts or folder.name in TEST_FOLDERS_OF_NO_PART, f"tests/{folder.name}: no such part"
 
 
 def test_every_exception_class_lives_in_errors_py_and_in_its_drawn_tree() -> None:
@@ -173,7 +276,11 @@ def test_service_settings_hold_the_defaults_the_cli_shows() -> None:
         settings.DEFAULT_RETRY_MAX_TIME_MS,
     ):
         assert f"default: {default}" in shown
-    client = settings.ServiceSettings("http://127.0.0.1:9/api/v1", timeout=3, verify_tls=False).client()
+    from anonlinkclient.service.rest_client import RestClient
+
+    client = RestClient.from_settings(
+        settings.ServiceSettings("http://127.0.0.1:9/api/v1", timeout=3, verify_tls=False)
+    )
     assert client.server == "http://127.0.0.1:9"
     assert client.timeout == 3
     assert client.verify_tls is False

@@ -116,9 +116,9 @@ def test_build_makes_a_wheel_and_an_sdist_with_the_package_data(dists: Dict[str,
         "anonlinkclient/cli/__init__.py",
         "anonlinkclient/py.typed",
         "anonlinkclient/schemas/blocking-schema.json",
-        "anonlinkclient/encoding/data/default-linkage-schema.json",
-        "anonlinkclient/encoding/data/default-psig-blocking-schema.json",
-        "anonlinkclient/encoding/data/default-lambda-fold-blocking-schema.json",
+        "anonlinkclient/synthetic/data/default-linkage-schema.json",
+        "anonlinkclient/synthetic/data/default-psig-blocking-schema.json",
+        "anonlinkclient/synthetic/data/default-lambda-fold-blocking-schema.json",
     ):
         assert path in wheel
     assert not [name for name in wheel if name.startswith("tests/")]

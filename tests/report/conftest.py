@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.report.synthetic import Linkage, make_linkage
+from tests.report.made_up import Linkage, make_linkage
 
 CHROMIUM = "/usr/bin/chromium"
 

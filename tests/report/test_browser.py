@@ -13,9 +13,9 @@ import pytest
 
 from anonlinkclient.report.blocks import block_report
 from anonlinkclient.report.threshold import threshold_report
+from tests.helpers import write_block_file
 from tests.report.browser import render, screenshot
-from tests.report.synthetic import Linkage, best_by_brute_force, brute_force
-from tests.service_helpers import write_block_file
+from tests.report.made_up import Linkage, best_by_brute_force, brute_force
 
 WHITE_MIX = 0.25  # bars are drawn at 75% opacity over white
 

@@ -11,9 +11,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.helpers import run_cli
-from tests.report.synthetic import Linkage, best_by_brute_force, brute_force
-from tests.service_helpers import noisy, random_clks, write_block_file, write_clk_file
+from tests.helpers import noisy, random_clks, run_cli, write_block_file, write_clk_file
+from tests.report.made_up import Linkage, best_by_brute_force, brute_force
 
 ANONLINK = Path(sys.executable).parent / "anonlink"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -10,7 +10,7 @@ from anonlinkclient.io.scores_file import read_scores
 from anonlinkclient.io.truth_file import read_truth
 from anonlinkclient.report.blocks import read_blocks
 from anonlinkclient.report.threshold import threshold_report
-from tests.service_helpers import random_clks, write_block_file, write_clk_file
+from tests.helpers import random_clks, write_block_file, write_clk_file
 
 HINT = (
     'expected similarity scores from "anonlink find-similarity" or the Entity Service: '

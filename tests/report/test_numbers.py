@@ -12,9 +12,10 @@ from bitarray import bitarray
 from anonlinkclient.io.scores_file import Scores, read_scores
 from anonlinkclient.io.truth_file import Truth, read_truth
 from anonlinkclient.linkage.similarity import Party, find_candidates, solve
-from anonlinkclient.report.threshold import ThresholdAnalysis, ThresholdReport, round_threshold, score_bins
-from tests.report.synthetic import Linkage, brute_force, make_linkage
-from tests.service_helpers import noisy, random_clks
+from anonlinkclient.report.analysis import ThresholdAnalysis, round_threshold, score_bins
+from anonlinkclient.report.threshold import ThresholdReport
+from tests.helpers import noisy, random_clks
+from tests.report.made_up import Linkage, brute_force, make_linkage
 
 
 def scores_of(pairs):
@@ -188,3 +189,23 @@ def test_make_linkage_is_reproducible(tmp_path: Path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     assert make_linkage(tmp_path / "a").scores == make_linkage(tmp_path / "b").scores
+
+
+def test_the_analysis_is_numbers_alone():
+    """report/analysis.py computes; it draws nothing and reads no file (so an estimator can stand beside it)."""
+    import ast
+
+    from tests.helpers import ROOT
+
+    tree = ast.parse((ROOT / "anonlinkclient" / "report" / "analysis.py").read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported == {
+        "math",
+        "dataclasses",
+        "typing",
+        "numpy",
+        "anonlinkclient.errors",
+        "anonlinkclient.io.scores_file",
+        "anonlinkclient.io.truth_file",
+    }

@@ -5,8 +5,8 @@ import re
 from pathlib import Path
 
 from anonlinkclient.service.rest_client import RestClient
-from tests.helpers import run_cli
-from tests.service_helpers import new_project, noisy, random_clks, write_clk_file
+from tests.helpers import noisy, random_clks, run_cli, write_clk_file
+from tests.service.helpers import new_project
 
 
 def test_a_similarity_scores_run_of_the_entity_service(entity_service, tmp_path: Path):

@@ -9,10 +9,12 @@ from IPython.display import HTML, SVG
 from anonlinkclient.io.scores_file import read_scores
 from anonlinkclient.io.truth_file import read_truth
 from anonlinkclient.report import svg
+from anonlinkclient.report.analysis import ThresholdAnalysis
 from anonlinkclient.report.blocks import BlockReport, read_blocks
-from anonlinkclient.report.threshold import ThresholdAnalysis, ThresholdReport
-from tests.report.synthetic import Linkage
-from tests.service_helpers import write_block_file
+from anonlinkclient.report.colours import COLOURS
+from anonlinkclient.report.threshold import ThresholdReport
+from tests.helpers import write_block_file
+from tests.report.made_up import Linkage
 
 
 @pytest.mark.parametrize(
@@ -58,7 +60,7 @@ def test_axis_counts_read_alike(value, largest, text):
 
 def test_text_is_escaped():
     chart = svg.Chart("c", 'a <b> & "c"', "d", "x", "y", (0, 1), (0, 1))
-    chart.bars([0, 0.5, 1], [1, 2], svg.BLUE, "s", "<label>", tips=["<1>", "2 & 3"])
+    chart.bars([0, 0.5, 1], [1, 2], COLOURS["links"], "s", "<label>", tips=["<1>", "2 & 3"])
     root = ElementTree.fromstring(chart.svg())
     assert root.find("{http://www.w3.org/2000/svg}title").text == 'a <b> & "c"'
 

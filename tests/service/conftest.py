@@ -1,4 +1,4 @@
-"""The projects the service tests start from, written once (helpers in ``tests/service_helpers.py``).
+"""The projects the service tests start from, written once (helpers in ``tests/service/helpers.py``).
 
 ``project`` (a 2-party ``groups`` project without blocking), ``blocked_project``
 (the same, with blocking), ``linked_project`` (``project`` with both parties'
@@ -12,7 +12,7 @@ from typing import Any, Dict
 import pytest
 
 from anonlinkclient.service.rest_client import RestClient
-from tests.service_helpers import new_linked_project, new_project
+from tests.service.helpers import new_linked_project, new_project
 
 
 @pytest.fixture

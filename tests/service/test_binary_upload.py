@@ -26,8 +26,8 @@ from anonlinkclient.service.upload import (
     UNKNOWN_OUTCOME,
     check_against_project,
 )
-from tests.helpers import run_anonlink, run_cli
-from tests.service_helpers import new_project, noisy, schema_document, write_block_file
+from tests.helpers import noisy, run_anonlink, run_cli, schema_document, write_block_file
+from tests.service.helpers import new_project
 
 PROJECT_SCHEMA = schema_document(1024)
 META = ClkMeta("anonlink-client", "0.2.0", 1024, schema_fingerprint(PROJECT_SCHEMA), "0667")

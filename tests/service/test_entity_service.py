@@ -9,6 +9,8 @@ import io
 import json
 import random
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -19,7 +21,7 @@ import requests
 from tests.entity_service.contract import Contract
 from tests.entity_service.framework import ROUTES, Response
 from tests.entity_service.objectstore import S3Server
-from tests.entity_service.process import start_service_process
+from tests.entity_service.process import REPO_ROOT, start_service_process
 from tests.entity_service.server import EntityService
 from tests.entity_service.state import DIRECT_DEFAULT_BLOCK, OBJECT_STORE_DEFAULT_BLOCK
 
@@ -661,3 +663,23 @@ def test_started_by_hand() -> None:
     finally:
         service.stop()
     assert service.process.returncode == 0
+
+
+@pytest.mark.parametrize("missing, arguments", [("yaml", ["--port", "0"]), ("moto", ["--port", "0", "--s3", "start"])])
+def test_started_by_hand_without_the_test_requirements_says_what_to_install(missing: str, arguments: List[str]) -> None:
+    """As after the README's set-up 1 (``pip install .``): one line saying what to install, exit 1."""
+    hide = (
+        "import runpy, sys\n"
+        f"sys.modules[{missing!r}] = None  # import {missing} fails as when it is not installed\n"
+        f"sys.argv = ['tests.entity_service', *{arguments!r}]\n"
+        "runpy.run_module('tests.entity_service', run_name='__main__', alter_sys=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hide], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"python -m tests.entity_service needs the test requirements (no module named '{missing}'); "
+        "install them with: pip install -e '.[test]'\n"
+    )

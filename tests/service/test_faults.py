@@ -16,8 +16,7 @@ import pytest
 
 from anonlinkclient.service.rest_client import ClientWaitingConfiguration, NoAnswer, RateLimitedClient, RestClient
 from anonlinkclient.service.upload import DIRECT_MESSAGE, UNKNOWN_OUTCOME
-from tests.helpers import data, run_anonlink, run_cli
-from tests.service_helpers import random_clks, write_clk_file
+from tests.helpers import data, random_clks, run_anonlink, run_cli, write_clk_file
 
 
 def fast(service, max_time_ms=500, timeout=None):

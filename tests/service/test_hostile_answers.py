@@ -22,9 +22,9 @@ from anonlinkclient.errors import AnswerTooLarge, ObjectStoreError, ServiceError
 from anonlinkclient.service.http import AnswerClock, bounded_pool_manager, create_session
 from anonlinkclient.service.objectstore import ObjectStore
 from anonlinkclient.service.rest_client import RestClient
-from tests.helpers import data, run_anonlink, run_cli
+from tests.helpers import data, random_clks, run_anonlink, run_cli, write_clk_file
+from tests.service.helpers import new_project
 from tests.service.hostile_server import HostileServer
-from tests.service_helpers import new_project, random_clks, write_clk_file
 
 DEEP = b"[" * 100_000
 HUGE_NUMBER = b'{"status": ' + b"9" * 5000 + b"}"

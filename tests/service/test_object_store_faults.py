@@ -15,8 +15,7 @@ import random
 import pytest
 
 from anonlinkclient.service.upload import REFRESH_MESSAGE
-from tests.helpers import run_cli
-from tests.service_helpers import random_clks, write_clk_file
+from tests.helpers import random_clks, run_cli, write_clk_file
 
 PART = 5 * 2**20  # minio's part size for these files
 OBJECT_STORE_ERROR = 7

@@ -23,8 +23,7 @@ from anonlinkclient.errors import (
 )
 from anonlinkclient.service.rest_client import RestClient, format_run_status
 from anonlinkclient.service.results import NOTHING_COMPARED, fetch_run_result
-from tests.helpers import run_cli
-from tests.service_helpers import noisy, random_clks, schema_document, write_block_file, write_clk_file
+from tests.helpers import noisy, random_clks, run_cli, schema_document, write_block_file, write_clk_file
 
 SERVICE_ERROR = 6
 SIZE_MISMATCH = "Mismatch in encoding sizes. Stopping"

@@ -1,6 +1,9 @@
 """The Entity Service client (``anonlinkclient.service.rest_client``) against the test Entity Service."""
 
+import logging
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,7 +19,9 @@ from anonlinkclient.service.rest_client import (
     format_run_status,
     normalise_server_url,
 )
-from tests.service_helpers import new_linked_project, new_project, random_clks, schema_document, write_clk_file
+from anonlinkclient.service.settings import Retry, ServiceSettings
+from tests.helpers import ROOT, random_clks, schema_document, write_clk_file
+from tests.service.helpers import new_linked_project, new_project
 
 FAST_RETRY = ClientWaitingConfiguration(
     wait_exponential_multiplier_ms=1, wait_exponential_max_ms=20, stop_max_delay_ms=300
@@ -311,3 +316,76 @@ def test_format_run_status():
     assert format_run_status(status) == "State: running\nStage (2/3): compute similarity scores\nProgress: 100.00%"
     status = {"state": "completed", "stages": 3, "current_stage": {"number": 3, "description": "compute output"}}
     assert format_run_status(status) == "State: completed\nStage (3/3): compute output"
+
+
+# ---- messages: the module's logger ----
+
+
+def ours(caplog):
+    """The records of the package's loggers (pytest also catches other libraries' own, e.g. retrying's)."""
+    return [record for record in caplog.records if record.name.startswith("anonlinkclient.")]
+
+
+def test_retries_of_a_busy_service_are_info_lines_of_the_clients_logger(client, entity_service, caplog):
+    entity_service.faults.fail_next(2, status=503, path_contains="/status")
+    with caplog.at_level(logging.INFO, logger="anonlinkclient"):
+        assert client.server_get_status()["status"] == "ok"
+    busy = "Getting the service status failed: the service is busy (HTTP 503), asking again"
+    assert [(record.name, record.levelname, record.getMessage()) for record in ours(caplog)] == [
+        ("anonlinkclient.service.rest_client", "INFO", f"{busy} (retry 1)"),
+        ("anonlinkclient.service.rest_client", "INFO", f"{busy} (retry 2)"),
+    ]
+
+
+def test_a_failed_query_asked_again_is_a_warning(client, caplog):
+    failures = [NoAnswer("Getting the run status failed: no answer")]
+
+    def query():
+        if failures:
+            raise failures.pop()
+        return "ok"
+
+    with caplog.at_level(logging.INFO, logger="anonlinkclient"):
+        assert client.keep_asking(query, 0.01) == "ok"
+    assert [(record.name, record.levelname, record.getMessage()) for record in ours(caplog)] == [
+        (
+            "anonlinkclient.service.rest_client",
+            "WARNING",
+            "Getting the run status failed: no answer; asking again in 0.01 s",
+        )
+    ]
+
+
+def test_a_library_user_who_configures_no_logging_sees_the_warnings_alone(entity_service):
+    """Python's last-resort handler shows warnings, as the message alone, on stderr; INFO lines are not shown."""
+    code = (
+        "from anonlinkclient.errors import NoAnswer\n"
+        "from anonlinkclient.service.rest_client import RestClient\n"
+        "from anonlinkclient.service.settings import Retry\n"
+        f"client = RestClient({entity_service.url!r}, Retry(multiplier_ms=1))\n"
+        "client.server_get_status()  # a 503 asked again: an INFO line\n"
+        "failures = [NoAnswer('Getting the run status failed: no answer')]\n"
+        "def query():\n"
+        "    if failures:\n"
+        "        raise failures.pop()\n"
+        "    return 'ok'\n"
+        "print(client.keep_asking(query, 0.01))\n"
+    )
+    entity_service.faults.fail_next(1, status=503, path_contains="/status")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
+    assert done.stderr == "Getting the run status failed: no answer; asking again in 0.01 s\n"
+    assert [r.status for r in entity_service.requests] == [503, 200]
+
+
+def test_the_client_follows_the_settings_retry_policy(entity_service):
+    policy = Retry(multiplier_ms=1, exponential_max_ms=5, max_time_ms=150, part_resends=1, credential_renewals=2)
+    client = RestClient.from_settings(ServiceSettings(entity_service.url, retry=policy, timeout=7))
+    assert (client.retry, client.timeout, client.server) == (policy, 7, entity_service.url)
+    assert client.client_waiting_configuration.retry is policy  # the manual's spelling is a view, not a copy
+    assert client.client_waiting_configuration.stop_max_delay_ms == 150
+    manual = ClientWaitingConfiguration(1, 5, 150)
+    assert RestClient(entity_service.url, manual).retry == Retry(1, 5, 150)
+    entity_service.faults.fail_next(None, status=503, path_contains="/status")
+    with pytest.raises(RateLimitedClient, match="still busy after retrying for 0.15 s"):
+        client.server_get_status()

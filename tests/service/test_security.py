@@ -25,8 +25,8 @@ from cryptography.x509.oid import NameOID
 
 from anonlinkclient.service.rest_client import RestClient, TLSError, is_transient
 from tests.entity_service.fault_proxy import FaultProxy
-from tests.helpers import data, run_anonlink, run_cli
-from tests.service_helpers import new_project, random_clks, write_clk_file
+from tests.helpers import data, random_clks, run_anonlink, run_cli, write_clk_file
+from tests.service.helpers import new_project
 
 
 @pytest.fixture(scope="module")

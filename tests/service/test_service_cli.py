@@ -6,8 +6,8 @@ import stat
 import pytest
 
 from tests.helpers import data, run_anonlink, run_cli
+from tests.service.helpers import secrets_of
 from tests.service.test_rest_client import closed_port
-from tests.service_helpers import secrets_of
 
 
 def service_args(service):

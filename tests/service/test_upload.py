@@ -1,25 +1,27 @@
 """``anonlink upload``: checks, the object store route, the direct route, and the fallback between them."""
 
+import dataclasses
 import json
+import logging
 import os
 import stat
 
 import pytest
 
+from anonlinkclient.errors import UsageError
 from anonlinkclient.io.clk_file import no_metadata_note
 from anonlinkclient.service.objectstore import credentials_provider, parse_endpoint, upload_place
 from anonlinkclient.service.rest_client import RestClient
-from anonlinkclient.service.upload import DIRECT_MESSAGE, OBJECT_STORE_MESSAGE, SAME_ROUTE_WARNING
-from tests.entity_service.server import EntityService
-from tests.helpers import run_anonlink, run_cli
-from tests.service_helpers import (
-    new_project,
-    noisy,
-    random_clks,
-    secrets_of,
-    write_block_file,
-    write_clk_file,
+from anonlinkclient.service.upload import (
+    DIRECT_MESSAGE,
+    OBJECT_STORE_MESSAGE,
+    SAME_ROUTE_WARNING,
+    UploadOptions,
+    upload_encodings,
 )
+from tests.entity_service.server import EntityService
+from tests.helpers import noisy, random_clks, run_anonlink, run_cli, write_block_file, write_clk_file
+from tests.service.helpers import new_project, secrets_of
 
 ObjectStoreError_EXIT = 7
 
@@ -312,3 +314,49 @@ def test_upload_as_a_subprocess_with_token_from_the_environment(entity_service, 
     assert_no_secret(result.stdout + result.stderr, project, entity_service)
     assert entity_service.uploads(project["project_id"])[0].count == 10
     assert os.path.exists(clk_file)
+
+
+# ---- the library: UploadOptions and messages ----
+
+
+def ours(caplog):
+    """The records of the package's loggers (pytest also catches other libraries' own, e.g. retrying's)."""
+    return [record for record in caplog.records if record.name.startswith("anonlinkclient.")]
+
+
+def test_upload_options_are_frozen_and_named(entity_service, project, tmp_path):
+    options = UploadOptions(to_entityservice=True, progress=False, wire_format="json")
+    with pytest.raises(TypeError):
+        UploadOptions(True)  # type: ignore[misc]  # keyword-only
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.progress = True  # type: ignore[misc]
+    with pytest.raises(UsageError, match="unknown upload format 'xml' \\(expected binary or json\\)"):
+        UploadOptions(wire_format="xml")
+    clk_file = str(write_clk_file(tmp_path / "clks.json", random_clks(3)))
+    client = RestClient(entity_service.url)
+    with pytest.raises(TypeError):  # options only by name
+        upload_encodings(client, project["project_id"], project["update_tokens"][0], clk_file, None, options)  # type: ignore[misc]
+    receipt = upload_encodings(client, project["project_id"], project["update_tokens"][0], clk_file, options=options)
+    assert receipt["message"] == "Updated"
+    assert entity_service.uploads(project["project_id"])[0].source == "clks"  # directly, as JSON
+
+
+def test_the_library_upload_says_things_through_its_logger(entity_service, project, tmp_path, caplog):
+    clk_file = str(write_clk_file(tmp_path / "clks.json", random_clks(5)))
+    client = RestClient(entity_service.url)
+    with caplog.at_level(logging.INFO, logger="anonlinkclient"):
+        upload_encodings(
+            client, project["project_id"], project["update_tokens"][0], clk_file, options=UploadOptions(progress=False)
+        )
+    upload_logger = "anonlinkclient.service.upload"
+    assert [(record.name, record.levelname, record.getMessage()) for record in ours(caplog)] == [
+        (upload_logger, "INFO", f"{clk_file}: 5 CLKs of 128 bytes (json file, sent as binary)"),
+        (
+            upload_logger,
+            "INFO",
+            "Note: the service does not show the project's linkage schema to this token (HTTP 403; only the result "
+            f"token may see it), so {clk_file} was not checked against it",
+        ),
+        (upload_logger, "WARNING", no_metadata_note(clk_file)),
+        (upload_logger, "WARNING", OBJECT_STORE_MESSAGE),
+    ]

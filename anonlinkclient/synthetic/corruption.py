@@ -18,7 +18,7 @@ import random
 from datetime import date
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from anonlinkclient.encoding.people import REFERENCE_YEAR, PeopleSource, Person
+from anonlinkclient.synthetic.people import REFERENCE_YEAR, PeopleSource, Person
 
 MAX_ERRORS = 4
 EARLIEST_YEAR = 1900

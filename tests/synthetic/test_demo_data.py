@@ -12,9 +12,9 @@ from typing import Dict, List, Set, Tuple
 import pytest
 
 from anonlinkclient.blocking.schema import load_blocking_schema
-from anonlinkclient.encoding import corruption, fake_pii
-from anonlinkclient.encoding.people import HEADER, PeopleSource, Person
 from anonlinkclient.errors import OutputFileError, UsageError
+from anonlinkclient.synthetic import corruption, fake_pii
+from anonlinkclient.synthetic.people import HEADER, PeopleSource, Person
 from tests.helpers import load_clks, run_anonlink, run_cli
 
 
@@ -433,6 +433,6 @@ def test_an_installation_without_the_default_schemas_says_so(tmp_path, monkeypat
     assert result.exit_code == 1
     assert result.stderr == (
         "Error: this installation of anonlink-client lacks "
-        "anonlinkclient/encoding/missing/default-linkage-schema.json; reinstall it\n"
+        "anonlinkclient/synthetic/missing/default-linkage-schema.json; reinstall it\n"
     )
     assert list(tmp_path.iterdir()) == []

@@ -8,13 +8,14 @@ the published schemas can be used for validation without a network.
 
 import json
 import pkgutil
-from pathlib import Path
 from typing import Any, Dict, List
 
 import jsonschema
 from referencing import Registry, Resource
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+from tests.helpers import ROOT
+
+SCHEMAS_DIR = ROOT / "schemas"
 CLKHASH_SCHEMA_FILES = ("v1.json", "v2.json", "v3.json")
 
 

@@ -1,6 +1,6 @@
 """Fake PII for trying the tool: ``anonlink generate`` and ``generate-default-schema``.
 
-:func:`write_fake_pii` writes made-up people (:mod:`~anonlinkclient.encoding.people`)
+:func:`write_fake_pii` writes made-up people (:mod:`~anonlinkclient.synthetic.people`)
 as a CSV with the columns of the default linkage schema: ``INDEX`` (the row's
 0-based number), ``NAME freetext``, ``DOB YYYY/MM/DD`` and ``GENDER M or F``.
 Records are written as they are made; with a linked party, only the shared
@@ -10,7 +10,7 @@ people and the linked party's order of rows are held in memory.
 records as the first, of which ``overlap × size`` (rounded half up) are people of
 the first party and the rest are new people, in random order. Every record of the linked
 party, shared or not, gets errors at the ``corruption`` rate
-(:mod:`~anonlinkclient.encoding.corruption`), so errors do not tell which records
+(:mod:`~anonlinkclient.synthetic.corruption`), so errors do not tell which records
 have a match; the first party has none. Its INDEX column numbers its own rows, so
 it does not tell which person of the first party a record is. Which rows match is
 written to a ground-truth CSV::
@@ -43,10 +43,10 @@ import random
 from collections import Counter
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from anonlinkclient.encoding.corruption import corrupt
-from anonlinkclient.encoding.people import HEADER, PeopleSource, Person
 from anonlinkclient.errors import AnonlinkClientError, UsageError
 from anonlinkclient.io.output import STDOUT, atomic_output
+from anonlinkclient.synthetic.corruption import corrupt
+from anonlinkclient.synthetic.people import HEADER, PeopleSource, Person
 
 __all__ = [
     "HEADER",
@@ -83,7 +83,7 @@ class DemoData:
     :ivar shared: the number of people in both parties (0 without a linked party).
     :ivar corrupted: the number of linked-party records with at least one error.
     :ivar errors: how many errors of each kind were made (see
-        :data:`~anonlinkclient.encoding.corruption.ERROR_KINDS`).
+        :data:`~anonlinkclient.synthetic.corruption.ERROR_KINDS`).
     """
 
     size: int
