@@ -1,6 +1,8 @@
 """What the audit reads: the custodian's records, the attacker's list, and both cut into tokens.
 
-A :class:`Population` holds, for each feature the schema hashes, every record's value
+:func:`read_population` reads the records through the record-source seam
+(:mod:`anonlinkclient.io.records`), as ``hash`` does. A :class:`Population` holds,
+for each feature the schema hashes, every record's value
 as a code into the feature's distinct values (so a million records take a few
 megabytes). :func:`tokenise` cuts the distinct values of the features the attacks
 apply to (n-gram comparisons) into tokens exactly as clkhash does (the schema's
@@ -18,11 +20,12 @@ import numpy as np
 from clkhash.comparators import ExactComparison, NgramComparison, NumericComparison
 from clkhash.field_formats import BitsPerTokenStrategy, FieldSpec
 from clkhash.schema import Schema
-from clkhash.validate_data import FormatError, validate_header
 
 from anonlinkclient.audit.attacks.model import Public, Reference
+from anonlinkclient.encoding.hashing import check_header
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.csv_records import CsvRecords, open_text_input
+from anonlinkclient.io.records import RecordSource
 
 #: The column of a reference list that may give each row's count (how many people it stands for).
 COUNT_COLUMN = "count"
@@ -101,19 +104,13 @@ def population_from_rows(
     return Population(name, count, columns, weight_array)
 
 
-def read_population(path: str, schema: Schema, header: bool = True) -> Population:
-    """The records of a PII CSV, as ``hash`` reads them (the header checked against the schema).
+def read_population(source: RecordSource, schema: Schema) -> Population:
+    """The records of a record source, as ``hash`` reads them (the column names checked against the schema).
 
-    :raises InputFileError: naming the row of a malformed record, or for a file with no records.
+    :raises InputFileError: naming the row of a malformed record.
     """
-    with open_text_input(path) as handle:
-        records = CsvRecords(handle, path, header=header, width=len(schema.fields))
-        if header and records.header is not None:
-            try:
-                validate_header(schema.fields, records.header)
-            except FormatError as exc:
-                raise InputFileError(path, f"header does not match the schema: {exc}", row=1) from None
-        return population_from_rows(path, schema, records)
+    check_header(source, schema)
+    return population_from_rows(source.name, schema, source.rows())
 
 
 def read_reference(path: str, schema: Schema) -> Population:

@@ -7,7 +7,6 @@ owner only).
 the figures as JSON. :func:`verdict` is the one sentence a privacy officer can quote.
 """
 
-import contextlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,20 +15,21 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from anonlinkclient.audit.run import REFERENCE, WORST_CASE, AuditResult, audit_files
 from anonlinkclient.audit.scoring import MAX_CANDIDATES, Figures
 from anonlinkclient.errors import UsageError
-from anonlinkclient.io.output import atomic_output, check_outputs
+from anonlinkclient.io.output import check_outputs
 from anonlinkclient.report import svg
+from anonlinkclient.report.colours import COLOURS
 from anonlinkclient.report.page import Page, Report, Table
 
 ATTACK_NAMES = {"frequency": "frequency alignment", "pattern-mining": "pattern mining"}
 SCENARIO_NAMES = {WORST_CASE: "worst case", REFERENCE: "reference list"}
-#: The colour of each attack and scenario in the chart (darker: worst case).
-SERIES_COLOURS = {
-    ("frequency", WORST_CASE): svg.BLUE,
-    ("frequency", REFERENCE): svg.SKY,
-    ("pattern-mining", WORST_CASE): svg.VERMILION,
-    ("pattern-mining", REFERENCE): svg.ORANGE,
-}
-CHANCE_COLOUR = svg.GREY
+#: The attacks and scenarios, in the order the chart draws them.
+SERIES = [(a, s) for s in (WORST_CASE, REFERENCE) for a in ("frequency", "pattern-mining")]
+
+
+def _role(attack: str, scenario: str) -> str:
+    """The colour role of an attack in a scenario (see :data:`anonlinkclient.report.colours.COLOURS`)."""
+    return f"{ATTACK_NAMES[attack]} ({SCENARIO_NAMES[scenario]})"
+
 
 #: What the page says about itself (and the CLI repeats): it holds plaintext.
 PLAINTEXT_NOTE = (
@@ -127,7 +127,7 @@ class AuditReport(Report):
         """Records re-identified one-to-one, per feature, attack and scenario, beside chance."""
         result = self.result
         features = list(dict.fromkeys(f.feature for f in result.figures))
-        series = [(a, s) for a, s in SERIES_COLOURS if any(f.attack == a and f.scenario == s for f in result.figures)]
+        series = [(a, s) for a, s in SERIES if any(f.attack == a and f.scenario == s for f in result.figures)]
         by_key = {(f.attack, f.scenario, f.feature): f for f in result.figures}
         slots = len(series) + 1
         width = 0.8 / slots
@@ -165,9 +165,9 @@ class AuditReport(Report):
             chart.bars(
                 edges,
                 counts,
-                SERIES_COLOURS[(attack, scenario)],
+                COLOURS[_role(attack, scenario)],
                 f"{attack}-{scenario}",
-                f"{ATTACK_NAMES[attack]} ({SCENARIO_NAMES[scenario]})",
+                _role(attack, scenario),
                 tips=tips,
                 keys=keys,
             )
@@ -180,7 +180,9 @@ class AuditReport(Report):
             tips += [f"{feature}: guessing the most common value: {chance:.1%} of records", ""]
             keys += [feature, ""]
         edges.append(edges[-1] + width)
-        chart.bars(edges, counts, CHANCE_COLOUR, "chance", "guessing the most common value", 0.6, tips=tips, keys=keys)
+        chart.bars(
+            edges, counts, COLOURS["chance"], "chance", "guessing the most common value", 0.6, tips=tips, keys=keys
+        )
         return chart
 
     def figures_table(self) -> Table:
@@ -443,15 +445,11 @@ def audit_report(
     if reference_path is not None:
         sources.append(("Attacker's list", reference_path))
     report = AuditReport(result, compared, sources)
-    document = report.html()
     figures: Dict[str, Any] = result.as_json()
     if compared:
         figures["compare"] = [audit.as_json() for audit in compared]
-    with contextlib.ExitStack() as stack:
-        page_out = stack.enter_context(atomic_output(output, private=True))
-        if json_output is not None:
-            json.dump(figures, stack.enter_context(atomic_output(json_output)), indent=1)
-        page_out.write(document)
+    also = [(json_output, json.dumps(figures, indent=1))] if json_output is not None else []
+    report.write(output, private=True, also=also)
     return report
 
 

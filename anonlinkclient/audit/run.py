@@ -16,7 +16,7 @@ has, after undoing what an attacker can undo of hardening (:mod:`.attacks.undo`)
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from clkhash.schema import Schema
@@ -37,13 +37,14 @@ from anonlinkclient.audit.data import (
     tokenise,
 )
 from anonlinkclient.audit.scoring import Figures, Recovered, Truth, score, translate
-from anonlinkclient.encoding.hashing import hash_csv
+from anonlinkclient.encoding.hashing import hash_source
 from anonlinkclient.encoding.parallel import Keys, derive_keys, encode_records
 from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
 from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError, UsageError
 from anonlinkclient.io.clk_file import open_clk_file
-from anonlinkclient.io.csv_records import open_text_input
+from anonlinkclient.io.csv_records import CsvSource, open_text_input
+from anonlinkclient.io.records import RecordSource
 
 logger = logging.getLogger(__name__)
 
@@ -172,21 +173,38 @@ def _attack(attack: Any, encodings: Encodings, items: Items, public: Public, sce
     return result
 
 
+#: Opens the records anew for each pass over them (a source is read once, front to back).
+Opener = Callable[[], RecordSource]
+
+
+def csv_opener(path: str, header: bool, schema: Schema) -> Opener:
+    """Opens a PII CSV as a record source, as ``hash`` reads it."""
+
+    def opener() -> RecordSource:
+        return CsvSource(open_text_input(path), path, header=header, width=len(schema.fields), owned=True)
+
+    return opener
+
+
 def hash_population(
-    pii_path: str, secret: Union[str, bytes], schema: Schema, header: bool = True, workers: Optional[int] = None
+    opener: Opener, secret: Union[str, bytes], schema: Schema, workers: Optional[int] = None
 ) -> Encodings:
-    """The CLKs of a PII CSV, hashed as ``hash`` hashes them.
+    """The CLKs of the records, hashed as ``hash`` hashes them.
 
     :raises InputFileError: naming row and column of a value that does not fit the
         schema, without showing the value (the audit prints no plaintext).
     """
-    with open_text_input(pii_path) as handle:
+    with opener() as source:
         try:
-            rows = _gather(hash_csv(handle, pii_path, secret, schema, header, True, workers), (schema.l + 7) // 8)
+            rows = _gather(hash_source(source, secret, schema, True, workers), (schema.l + 7) // 8)
         except InputFileError as exc:
             if exc.message.startswith("Invalid entry"):
                 raise InputFileError(
-                    pii_path, "Invalid entry: the value does not fit the schema (not shown)", exc.row, exc.column
+                    exc.path,
+                    "Invalid entry: the value does not fit the schema (not shown)",
+                    exc.row,
+                    exc.column,
+                    exc.row_label,
                 ) from None
             raise
     return Encodings(rows, schema.l)
@@ -206,13 +224,7 @@ def _gather(clks: Iterable[bytes], size: int) -> np.ndarray:
 
 
 def read_clks(
-    clk_path: str,
-    pii_path: str,
-    population: Population,
-    secret: Union[str, bytes],
-    schema_path: str,
-    schema: Schema,
-    header: bool = True,
+    clk_path: str, population: Population, secret: Union[str, bytes], schema_path: str, schema: Schema
 ) -> Encodings:
     """The CLKs of a CLK file, checked against the data they are said to come from.
 
@@ -251,14 +263,13 @@ def read_clks(
                 break
     if len(clks) != population.count:
         more = "more" if len(clks) > population.count else str(len(clks))
-        raise InputFileError(clk_path, f"holds {more} CLKs, but {pii_path} has {population.count} records")
-    _check_first(clks, pii_path, population, secret, schema, clk_path)
+        raise InputFileError(clk_path, f"holds {more} CLKs, but {population.name} has {population.count} records")
+    _check_first(clks, population, secret, schema, clk_path)
     return Encodings.from_clks(clks, schema.l)
 
 
 def _check_first(
     clks: Sequence[bytes],
-    pii_path: str,
     population: Population,
     secret: Union[str, bytes],
     schema: Schema,
@@ -281,7 +292,7 @@ def _check_first(
     if len(again) != count or differ is not None:
         raise InputFileError(
             clk_path,
-            f"does not hold the CLKs of {pii_path} with this secret and schema "
+            f"does not hold the CLKs of {population.name} with this secret and schema "
             f"(CLK {differ or 0} differs when hashed again)",
         )
 
@@ -303,13 +314,31 @@ def audit_files(
     :raises SchemaFileError: for an unusable schema.
     """
     schema = load_linkage_schema(schema_path)
+    return audit_source(csv_opener(pii_path, header, schema), secret, schema_path, reference_path, clk_path, workers)
+
+
+def audit_source(
+    opener: Opener,
+    secret: Union[str, bytes],
+    schema_path: str,
+    reference_path: Optional[str] = None,
+    clk_path: Optional[str] = None,
+    workers: Optional[int] = None,
+) -> AuditResult:
+    """Audit the CLKs of the records a source holds (see :func:`audit_files`).
+
+    :param opener: opens the records as a :class:`~anonlinkclient.io.records.RecordSource`
+        (called once to read the values, once more to hash them).
+    """
+    schema = load_linkage_schema(schema_path)
     keys = derive_keys(secret, schema)
-    population = read_population(pii_path, schema, header)
+    with opener() as source:
+        population = read_population(source, schema)
     if population.count < MIN_RECORDS:
-        raise InputFileError(pii_path, _too_few(population.count))
+        raise InputFileError(population.name, _too_few(population.count))
     reference = read_reference(reference_path, schema) if reference_path is not None else None
     if clk_path is None:
-        encodings = hash_population(pii_path, secret, schema, header, workers)
+        encodings = hash_population(opener, secret, schema, workers)
     else:
-        encodings = read_clks(clk_path, pii_path, population, secret, schema_path, schema, header)
+        encodings = read_clks(clk_path, population, secret, schema_path, schema)
     return audit_population(schema, keys, population, encodings, reference, schema_path)
