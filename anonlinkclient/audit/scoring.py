@@ -1,8 +1,9 @@
 """Scoring the attacks with the custodian's truth: the one part of the audit that sees the keys.
 
 :class:`Truth` knows where each token really lands in the CLK: it hashes the token
-with the real keys through clkhash's own hashing function (the oracle our encoder is
-bit-identical to), and follows the CLK's XOR folding. :func:`score` compares an
+with the real keys through the encoder's own token hashing
+(:class:`~anonlinkclient.encoding.token_hashing.Hasher`, bit-identical to clkhash's), and
+follows the CLK's XOR folding. :func:`score` compares an
 attack's guesses with that, and its candidate values with every record's true value,
 feature by feature:
 
@@ -22,11 +23,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
-from clkhash.bloomfilter import hashing_function_from_properties
 from clkhash.schema import Schema
 
 from anonlinkclient.audit.attacks.model import AttackResult
 from anonlinkclient.audit.data import Items, Population, Tokens, token_lengths
+from anonlinkclient.encoding.token_hashing import Hasher
 
 #: The most candidate values a guess may have to count (the published attacks' "1-to-m").
 MAX_CANDIDATES = 10
@@ -54,6 +55,21 @@ class Truth:
             ks = [k for n in lengths if n > 0 for k in strategy.bits_per_token(n)] or [0]
             self.ks[feature] = (min(ks), max(ks))
         self.cache: Dict[int, Tuple[FrozenSet[int], FrozenSet[int]]] = {}
+        self.hashers: Dict[int, Hasher] = {}
+
+    def hasher(self, feature: int) -> Hasher:
+        """The encoder's token hashing of a feature, with the real keys."""
+        known = self.hashers.get(feature)
+        if known is None:
+            fhp = self.schema.fields[feature].hashing_properties
+            words = (self.hash_l + 63) // 64
+            known = self.hashers[feature] = Hasher(fhp, self.keys[feature], self.hash_l, words, keep_seeds=True)
+        return known
+
+    def _bits(self, patterns: np.ndarray) -> List[FrozenSet[int]]:
+        """The positions in the CLK of each packed pattern (folded as the CLK is)."""
+        bits = np.unpackbits(np.ascontiguousarray(patterns).view(np.uint8), axis=1)[:, : self.hash_l]
+        return [frozenset((np.flatnonzero(row) % self.schema.l).tolist()) for row in bits]
 
     def positions(self, token: int) -> Tuple[FrozenSet[int], FrozenSet[int]]:
         """``(positions the token can set, positions it always sets)`` in the CLK."""
@@ -61,14 +77,10 @@ class Truth:
         if known is not None:
             return known
         feature, text = self.tokens.names[token]
-        fhp = self.schema.fields[feature].hashing_properties
-        hasher = hashing_function_from_properties(fhp)
+        hasher = self.hasher(feature)
         fewest, most = self.ks[feature]
-        found = []
-        for k in (most, fewest):
-            bits = hasher([text], self.keys[feature], [k], self.hash_l, fhp.encoding)
-            found.append(frozenset(int(p) % self.schema.l for p in bits.search(1)))
-        known = found[0], found[1]
+        messages = hasher.messages([text])
+        known = self._bits(hasher.patterns(messages, most))[0], self._bits(hasher.patterns(messages, fewest))[0]
         self.cache[token] = known
         return known
 
@@ -76,19 +88,18 @@ class Truth:
         """The mean number of distinct bits the given values of a feature set on their own."""
         spec = self.schema.fields[feature]
         fhp = spec.hashing_properties
-        hasher = hashing_function_from_properties(fhp)
+        hasher = self.hasher(feature)
         sizes = []
         for value in values:
             try:
                 tokens = list(fhp.comparator.tokenize(spec.format_value(value)))
-            except (ValueError, OverflowError):
+                messages = hasher.messages(tokens)
+            except (ValueError, OverflowError, UnicodeError):
                 continue
-            if not tokens:
-                sizes.append(0)
-                continue
-            ks = fhp.strategy.bits_per_token(len(tokens))
-            bits = hasher(tokens, self.keys[feature], ks, self.hash_l, fhp.encoding)
-            sizes.append(len({int(p) % self.schema.l for p in bits.search(1)}))
+            pattern = np.zeros((1, hasher.words), dtype=np.uint64)
+            for message, k in zip(messages, fhp.strategy.bits_per_token(len(tokens))):
+                pattern |= hasher.patterns([message], k)
+            sizes.append(len(self._bits(pattern)[0]))
         return float(np.mean(sizes)) if sizes else 0.0
 
 
