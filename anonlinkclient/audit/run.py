@@ -13,6 +13,7 @@ has, after undoing what an attacker can undo of hardening (:mod:`.attacks.undo`)
 :mod:`.scoring` then compares what they concluded with the truth.
 """
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -187,7 +188,7 @@ def csv_opener(path: str, header: bool, schema: Schema) -> Opener:
 
 
 def hash_population(
-    opener: Opener, secret: Union[str, bytes], schema: Schema, workers: Optional[int] = None
+    opener: Opener, secret: Union[str, bytes], schema: Schema, count: int, workers: Optional[int] = None
 ) -> Encodings:
     """The CLKs of the records, hashed as ``hash`` hashes them.
 
@@ -196,7 +197,9 @@ def hash_population(
     """
     with opener() as source:
         try:
-            rows = _gather(hash_source(source, secret, schema, True, workers), (schema.l + 7) // 8)
+            rows = _gather(hash_source(source, secret, schema, True, workers), (schema.l + 7) // 8, count)
+            if rows is None:
+                raise InputFileError(source.name, f"changed while it was audited (it had {count} records before)")
         except InputFileError as exc:
             if exc.message.startswith("Invalid entry"):
                 raise InputFileError(
@@ -210,17 +213,22 @@ def hash_population(
     return Encodings(rows, schema.l)
 
 
-def _gather(clks: Iterable[bytes], size: int) -> np.ndarray:
-    """CLKs as one ``(records, bytes)`` array, joined a few thousand at a time."""
-    blocks = []
+def _gather(clks: Iterable[bytes], size: int, count: int) -> Optional[np.ndarray]:
+    """The ``count`` CLKs as one ``(records, bytes)`` array, filled a few thousand at a time
+    (``None`` if there are more or fewer)."""
+    rows = np.empty((count, size), dtype=np.uint8)
     batch: List[bytes] = []
-    for clk in clks:
-        batch.append(clk)
-        if len(batch) == 8192:
-            blocks.append(np.frombuffer(b"".join(batch), dtype=np.uint8))
+    done = 0
+    for clk in itertools.chain(clks, [b""]):
+        if clk:
+            batch.append(clk)
+        if len(batch) == 8192 or (not clk and batch):
+            if done + len(batch) > count:
+                return None
+            rows[done : done + len(batch)] = np.frombuffer(b"".join(batch), dtype=np.uint8).reshape(-1, size)
+            done += len(batch)
             batch = []
-    blocks.append(np.frombuffer(b"".join(batch), dtype=np.uint8))
-    return np.concatenate(blocks).reshape(-1, size)
+    return rows if done == count else None
 
 
 def read_clks(
@@ -338,7 +346,7 @@ def audit_source(
         raise InputFileError(population.name, _too_few(population.count))
     reference = read_reference(reference_path, schema) if reference_path is not None else None
     if clk_path is None:
-        encodings = hash_population(opener, secret, schema, workers)
+        encodings = hash_population(opener, secret, schema, population.count, workers)
     else:
         encodings = read_clks(clk_path, population, secret, schema_path, schema)
     return audit_population(schema, keys, population, encodings, reference, schema_path)

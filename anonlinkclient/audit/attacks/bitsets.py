@@ -153,8 +153,13 @@ def fingerprints(words: np.ndarray, complement_within: Optional[np.ndarray] = No
 
 
 def distinct_rows(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct rows of a 2-D ``uint8`` array: (index of a first occurrence, inverse, counts)."""
-    contiguous = np.ascontiguousarray(rows)
-    keys = contiguous.view(np.dtype((np.void, contiguous.shape[1]))).ravel()
+    """The distinct rows of a 2-D ``uint8`` array: (index of a first occurrence, inverse, counts).
+
+    Rows are told apart by their 128-bit keys (:func:`row_keys`), made a block at a time,
+    so that no copy of the rows is sorted.
+    """
+    keys = np.empty(len(rows), dtype=KEY)
+    for start in range(0, len(rows), _BLOCK):
+        keys[start : start + _BLOCK] = row_keys(rows[start : start + _BLOCK])
     _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
     return first.astype(np.int64), inverse.astype(np.int64).ravel(), counts.astype(np.int64)
