@@ -17,22 +17,10 @@ import pytest
 
 from anonlinkclient.encoding.hashing import hash_csv_file
 from tests.audit import planted
+from tests.audit.test_scoring import JSON_KEYS
 from tests.helpers import run_anonlink, run_cli
 
 SECRET = planted.SECRET
-FIGURE_KEYS = [
-    "attack",
-    "scenario",
-    "feature",
-    "qgrams_identified",
-    "position_precision",
-    "position_recall",
-    "correct",
-    "one_to_many",
-    "wrong",
-    "no_guess",
-    "chance",
-]
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -95,7 +83,7 @@ def test_the_audit_writes_a_private_report_and_the_figures(records: Dict[str, st
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     document = json.loads(figures.read_text())
     assert document["records"] == 4000
-    assert [list(entry) for entry in document["attacks"]] == [FIGURE_KEYS] * 4
+    assert [list(entry) for entry in document["attacks"]] == [JSON_KEYS] * 4
     assert {(e["attack"], e["scenario"], e["feature"]) for e in document["attacks"]} == {
         (attack, "worst-case", feature)
         for attack in ("frequency", "pattern-mining")

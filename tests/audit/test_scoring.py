@@ -1,5 +1,7 @@
 """The scoring's truth is the encoder's, and its counts mean what the report says they mean."""
 
+from typing import Any, List, Tuple
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -30,20 +32,26 @@ def _bits(clk: bytes) -> set:
     return set(np.flatnonzero(np.unpackbits(np.frombuffer(clk, dtype=np.uint8))).tolist())
 
 
+def _truth_and_bits(schema: Any, values: List[str]) -> Tuple[Truth, List[Tuple[str, List[int], set]]]:
+    """The truth of a one-feature schema, and each value's token ids and the bits the encoder sets for it."""
+    population = population_from_rows("values", schema, [[v] for v in values])
+    tokens = tokenise(schema, [population])
+    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens, [population])
+    column = population.columns[0]
+    clks = planted.encode(schema, [[v] for v in values])
+    ids = [column.tokens.of(column.values.index(value)).tolist() for value in values]
+    return truth, [(value, i, _bits(row.tobytes())) for value, i, row in zip(values, ids, clks.rows)]
+
+
 @pytest.mark.parametrize("hash_type", ["doubleHash", "blakeHash"])
 @settings(max_examples=25, deadline=None)
 @given(values=st.lists(st.text(alphabet="abcdeéZ -", min_size=1, max_size=12), min_size=1, max_size=8))
 def test_the_true_positions_of_a_value_s_tokens_are_the_bits_the_encoder_sets(hash_type: str, values: list) -> None:
     schema = planted.schema(planted.feature("name", n=2, k=7, hash_type=hash_type), l=512)
-    population = population_from_rows("values", schema, [[v] for v in values])
-    tokens = tokenise(schema, [population])
-    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens, [population])
-    clks = planted.encode(schema, [[v] for v in values])
-    column = population.columns[0]
-    for value, row in zip(values, clks.rows):
-        ids = column.tokens.of(column.values.index(value)).tolist()
+    truth, hashed = _truth_and_bits(schema, values)
+    for value, ids, bits in hashed:
         expected = set().union(*(truth.positions(t)[0] for t in ids))
-        assert _bits(row.tobytes()) == expected
+        assert bits == expected
         assert truth.value_bits(0, [value]) == len(expected)
 
 
@@ -51,17 +59,11 @@ def test_under_bits_per_feature_a_token_can_set_more_positions_than_it_always_se
     document = planted.feature("name")
     document["hashing"]["strategy"] = {"bitsPerFeature": 60}
     schema = planted.schema(document)
-    values = ["Al", "Alexandra-Maria"]
-    population = population_from_rows("values", schema, [[v] for v in values])
-    tokens = tokenise(schema, [population])
-    truth = Truth(schema, derive_keys(planted.SECRET, schema), tokens, [population])
-    clks = planted.encode(schema, [[v] for v in values])
-    column = population.columns[0]
-    for value, row in zip(values, clks.rows):
-        ids = column.tokens.of(column.values.index(value)).tolist()
+    truth, hashed = _truth_and_bits(schema, ["Al", "Alexandra-Maria"])
+    for _value, ids, bits in hashed:
         most = set().union(*(truth.positions(t)[0] for t in ids))
         fewest = set().union(*(truth.positions(t)[1] for t in ids))
-        assert fewest <= _bits(row.tobytes()) <= most
+        assert fewest <= bits <= most
     assert truth.ks[0] == (60 // 16, 60 // 3)
 
 
