@@ -29,6 +29,8 @@ from anonlinkclient.io.records import RecordSource
 
 #: The column of a reference list that may give each row's count (how many people it stands for).
 COUNT_COLUMN = "count"
+#: Items whose tokens are gathered at a time.
+_CHUNK = 1 << 14
 #: The largest count one row of a reference list may give.
 MAX_COUNT = 10**12
 
@@ -298,11 +300,12 @@ def _concatenate(
     item_starts = np.zeros(items + 1, dtype=np.int64)
     np.cumsum(lengths, out=item_starts[1:])
     tokens = np.empty(int(item_starts[-1]), dtype=np.int32)
-    offset = item_starts[:-1].copy()
-    for starts, flat, codes in parts:
-        first = starts[codes]
-        size = starts[codes + 1] - first
-        within = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(np.cumsum(size) - size, size)
-        tokens[np.repeat(offset, size) + within] = flat[np.repeat(first, size) + within]
-        offset += size
+    for begin in range(0, items, _CHUNK):  # a few thousand items at a time: small temporaries
+        offset = item_starts[begin : min(begin + _CHUNK, items)].copy()
+        for starts, flat, codes in parts:
+            first = starts[codes[begin : begin + _CHUNK]]
+            size = starts[codes[begin : begin + _CHUNK] + 1] - first
+            within = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(np.cumsum(size) - size, size)
+            tokens[np.repeat(offset, size) + within] = flat[np.repeat(first, size) + within]
+            offset += size
     return Reference(counts, item_starts, tokens, token_count)

@@ -146,6 +146,7 @@ def audit_population(
                 recovered[(found.attack, scenario, found.feature)] = what
             if scenario == WORST_CASE and result.attack == "pattern-mining":
                 worst_guesses = result.guesses
+        del items, values  # before the next scenario's list is made
     the_census = census(schema, population, encodings, truth, tokens, worst_guesses, public.bits_per_token)
     return AuditResult(
         schema_name,

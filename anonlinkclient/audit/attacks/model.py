@@ -18,7 +18,7 @@ from anonlinkclient.audit.attacks.bitsets import BitColumns, distinct_rows
 from anonlinkclient.errors import UsageError
 
 #: Items whose pairs are gathered at a time.
-CHUNK_ITEMS = 1 << 16
+CHUNK_ITEMS = 1 << 14
 
 
 @dataclass(frozen=True)
