@@ -113,9 +113,10 @@ def is_progression(positions: Sequence[int], length: int, k: int) -> bool:
                 differences[step] = differences.get(step, 0) + 1
     steps = sorted(differences, key=lambda s: -differences[s])[:4]
     for step in steps:
-        for start in points:
-            if (start - step) % length in present:
-                continue  # not the first of a run
+        # The first of a run; when the progression wraps round onto itself (b shares a factor
+        # with the length), there is none, and any point can start it.
+        starts = [p for p in points if (p - step) % length not in present] or points
+        for start in starts:
             covered = {(start + i * step) % length for i in range(k)}
             if present <= covered:
                 return True
