@@ -111,7 +111,7 @@ def is_progression(positions: Sequence[int], length: int, k: int) -> bool:
             if a != b:
                 step = (b - a) % length
                 differences[step] = differences.get(step, 0) + 1
-    steps = sorted(differences, key=lambda s: -differences[s])[:4]
+    steps = sorted(differences, key=lambda s: (-differences[s], s))[:8]
     for step in steps:
         # The first of a run; when the progression wraps round onto itself (b shares a factor
         # with the length), there is none, and any point can start it.
