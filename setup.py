@@ -17,13 +17,19 @@ INSTALL_REQUIRES = [
     "ijson>=3.2",
     "jsonschema>=4.16",
     "minio>=7.2",
+    "openpyxl>=3.1",  # Excel workbooks (read-only streaming)
+    # Parquet files and DataFrames; pyarrow 26 needs NumPy 2, which blocklib does not allow
+    "pyarrow>=15,<26",
     "requests>=2.31",
     "retrying>=1.3.4",
+    "SQLAlchemy>=2.0",  # databases by URL; SQLite needs nothing more
     "tqdm>=4.65",
     "urllib3>=1.26",
 ]
 
 EXTRAS_REQUIRE = {
+    # PostgreSQL through SQLAlchemy: psycopg 3 with its binary wheels (libpq included, nothing to compile)
+    "postgresql": ["psycopg[binary]>=3.1"],
     "tutorials": [
         "jupyter-core>=5",
         "ipykernel>=6",
@@ -56,6 +62,8 @@ EXTRAS_REQUIRE = {
         "nbformat>=5",
         "pandas>=2",
         "recordlinkage>=0.16",
+        "psycopg[binary]>=3.1",  # the tests start a real PostgreSQL server
+        "polars>=1.0",  # hash_dataframe is tested with polars as well as pandas
     ],
 }
 

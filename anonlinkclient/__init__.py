@@ -7,13 +7,16 @@ What a notebook user imports, all from here::
     schema = al.load_linkage_schema("schema.json")
     with open("pii.csv") as f:
         clks = al.generate_clk_from_csv(f, "secret", schema)       # a list of bitarrays
+    clks = al.hash_dataframe(df, "secret", "schema.json")      # pandas or polars: a list of bytes
+    al.save_clks("clks.json", clks, "schema.json", "secret")   # the CLK file anonlink hash writes
     blocks = al.generate_candidate_blocks_from_csv("pii.csv", "blocking-schema.json")
     al.find_similarity(0.9, [("a.json", None), ("b.json", None)], "groups.json")
     client = al.RestClient.from_settings(al.ServiceSettings(server="https://linkage.example.org"))
 
 The package is laid out by job; each subpackage's docstring says what it holds:
 
-* :mod:`anonlinkclient.io` — files: atomic output, CSV records, CLK and block files;
+* :mod:`anonlinkclient.io` — files and records: atomic output, the record sources (CSV, Parquet, Excel,
+  databases, DataFrames), CLK and block files;
 * :mod:`anonlinkclient.encoding` — linkage schemas, secrets, the CLK encoder;
 * :mod:`anonlinkclient.blocking` — blocking schemas and blocklib;
 * :mod:`anonlinkclient.linkage` — local linkage (``find-similarity``);
@@ -38,6 +41,8 @@ _PUBLIC = {
     "generate_clk_from_csv": "anonlinkclient.encoding.hashing",
     "hash_csv": "anonlinkclient.encoding.hashing",
     "hash_csv_file": "anonlinkclient.encoding.hashing",
+    "hash_dataframe": "anonlinkclient.encoding.hashing",
+    "save_clks": "anonlinkclient.encoding.hashing",
     "load_linkage_schema": "anonlinkclient.encoding.schema",
     "resolve_secret": "anonlinkclient.encoding.secrets",
     "serialize_bitarray": "anonlinkclient.io.bits",

@@ -78,9 +78,10 @@ class UsageError(AnonlinkClientError, ValueError):
 
 
 class InputFileError(AnonlinkClientError, ValueError):
-    """A data file (PII CSV, CLK JSON, block JSON) is missing, unreadable or malformed.
+    """A data file (PII CSV, CLK JSON, block JSON) or a source of PII (Parquet, Excel, a database) is missing,
+    unreadable or malformed.
 
-    :param path: the file as the user named it.
+    :param path: the file as the user named it (a database: its URL without the password, and the table).
     :param message: what is wrong with it.
     :param row: 1-based row of a CSV (counting the header) or 0-based record
         index of a JSON list, where there is one.

@@ -2,13 +2,14 @@
 
 Service fixtures (the test Entity Service and the local S3 server) live in
 ``tests/entity_service``; ``tests/secrets_guard`` fails any test that leaks a
-secret. Both are loaded as plugins here; ``terminal`` makes in-process commands draw
+secret; ``tests/postgres`` starts a real PostgreSQL server (once, for the tests that ask
+for it). They are loaded as plugins here; ``terminal`` makes in-process commands draw
 progress bars.
 """
 
 import pytest
 
-pytest_plugins = ["tests.entity_service.fixtures", "tests.secrets_guard", "pytester"]
+pytest_plugins = ["tests.entity_service.fixtures", "tests.secrets_guard", "tests.postgres", "pytester"]
 
 
 @pytest.fixture

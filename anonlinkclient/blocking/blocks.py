@@ -41,6 +41,8 @@ from anonlinkclient.io.files import Source, first_line, open_input, source_name
 from anonlinkclient.io.output import atomic_output, check_outputs
 from anonlinkclient.io.progress import NoBar, bar
 from anonlinkclient.io.records import RecordSource
+from anonlinkclient.io.sources import PiiOptions, is_typed, open_source
+from anonlinkclient.io.sql_records import display_url, is_database_url
 
 CLK_FILE_FORM = 'a CLK file made by "anonlink hash" (JSON {"clks": [...]} or binary)'
 SNIFF_BYTES = 4096
@@ -183,18 +185,30 @@ def read_input(
     header: bool = True,
     counter: Any = NoBar(),
     raw_size: Optional[int] = None,
+    where: Optional[PiiOptions] = None,
 ) -> Tuple[str, Optional[List[str]], Records, int]:
     """Read the data a blocking schema asks for: the PII CSV or the CLK file, in one pass.
 
     A path or binary file is opened once: its first bytes are peeked at to tell a
     CLK file from a CSV, then the same handle is read as the one or the other. A
-    text stream (``io.StringIO``) is read whole.
+    text stream (``io.StringIO``) is read whole. A Parquet file, an Excel workbook or a
+    database (by extension, URL scheme or ``where.input_format``) is PII, read through its
+    record source with every column (typed values become text by
+    :mod:`anonlinkclient.io.typed`, dates as ISO 8601).
 
-    :param source: a path, or a file opened for reading.
+    :param source: a path, a database URL, or a file opened for reading.
     :param raw_size: the CLK file is headerless binary with CLKs of this many bytes.
+    :param where: which source and where in it (format, table or query, sheet).
     :return: ``(name, column names or None, records, bytes per CLK or 0)``.
     :raises InputFileError: for a missing or malformed file, or one of the other kind.
     """
+    where = where or PiiOptions()
+    if isinstance(source, str) and is_typed(source, where.input_format):
+        if expects_clks(schema):
+            raise _wrong_kind(source if not is_database_url(source) else display_url(source), schema, False)
+        with open_source(source, where.input_format, table=where.table, query=where.query, sheet=where.sheet) as pii:
+            names, rows = read_records(pii, counter)
+        return pii.name, names, rows, 0
     name = source_name(source)
     if isinstance(source, io.TextIOBase):
         content = cast(str, source.read())
@@ -341,6 +355,7 @@ def block_data(
     header: bool = True,
     progress: bool = False,
     raw_clk_size: Optional[int] = None,
+    where: Optional[PiiOptions] = None,
 ) -> BlockingResult:
     """Load a blocking schema, read the data it asks for, and block it.
 
@@ -351,6 +366,7 @@ def block_data(
     :param header: ``True`` if the CSV's first row is a header (not used for CLK files).
     :param progress: show a progress bar on stderr while the records are read.
     :param raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
+    :param where: for PII that is not a CSV: its format, table or query, sheet.
     :raises SchemaFileError: for a bad schema, or one that does not fit the data.
     :raises InputFileError: for bad data, or data of the other kind.
     """
@@ -358,7 +374,7 @@ def block_data(
     schema_name = source_name(schema_source)
     unit = "CLK" if expects_clks(schema) else "record"
     with bar(progress, f"reading {unit}s for {schema['type']} blocking", unit=unit) as counter:
-        name, names, records, clk_bytes = read_input(source, schema, header, counter, raw_clk_size)
+        name, names, records, clk_bytes = read_input(source, schema, header, counter, raw_clk_size, where)
     if clk_bytes:
         _check_clk_bits(schema, schema_name, clk_bytes, name)
     else:
@@ -373,8 +389,10 @@ def block_file(
     header: bool = True,
     progress: bool = False,
     raw_clk_size: Optional[int] = None,
+    where: Optional[PiiOptions] = None,
 ) -> BlockingResult:
-    """Block a PII CSV or CLK file (JSON or binary) into the block file ``output_path`` (``-``: stdout).
+    """Block PII (a CSV, Parquet, Excel or a database) or a CLK file (JSON or binary) into the block file
+    ``output_path`` (``-``: stdout).
 
     The output appears only when blocking succeeded.
 
@@ -385,7 +403,7 @@ def block_file(
     :raises InputFileError: for bad data, or data of the other kind.
     """
     check_outputs([output_path], [input_path, schema_path])
-    result = block_data(input_path, schema_path, header, progress, raw_clk_size)
+    result = block_data(input_path, schema_path, header, progress, raw_clk_size, where)
     with atomic_output(output_path) as out:
         write_block_file(out, result.entries(), result.meta())
     return result

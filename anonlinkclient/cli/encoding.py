@@ -5,7 +5,14 @@ from typing import Dict, Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import log, quiet_option, raw_clk_size_option, show_progress, verbose_option
+from anonlinkclient.cli.options import (
+    log,
+    quiet_option,
+    raw_clk_size_option,
+    show_progress,
+    source_options,
+    verbose_option,
+)
 from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
 
@@ -33,6 +40,13 @@ from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLA
     show_default=True,
     help="Write the CLKs as JSON, or in the Entity Service's binary format after a short header.",
 )
+@source_options
+@click.option(
+    "--columns",
+    metavar="FEATURE=COLUMN,...",
+    help="Read these features from columns of other names (for example dob=birth_date); "
+    "the input's columns are then found by name.",
+)
 @quiet_option
 @verbose_option
 def hash_command(
@@ -46,6 +60,11 @@ def hash_command(
     validate: bool,
     workers: Optional[int],
     clk_format: str,
+    input_format: Optional[str],
+    table: Optional[str],
+    query: Optional[str],
+    sheet: Optional[str],
+    columns: Optional[str],
     quiet: bool,
 ) -> None:
     """Process data to create CLKs
@@ -58,6 +77,13 @@ def hash_command(
     One word must be provided. For example:
 
         anonlink hash pii.csv horse_stable pii-schema.json clks.json
+
+    PII_CSV may also be a Parquet file (.parquet), an Excel workbook (.xlsx,
+    the first sheet or --sheet) or a database URL with --table or --query
+    (postgresql://user@host/db, sqlite:///people.db; the password comes from
+    PGPASSWORD, ~/.pgpass or ANONLINK_DB_PASSWORD, never the URL). Their
+    columns are found by the features' names (--columns maps others), and
+    typed values become the text the schema expects.
 
     To keep the secret out of your shell history and the process list, give
     SECRET as env:NAME (read the environment variable NAME) or file:PATH (read
@@ -73,8 +99,10 @@ def hash_command(
     format (to stdout or a pipe it is copied once complete).
     """
     from anonlinkclient.encoding.hashing import HeaderMode, hash_csv_file
+    from anonlinkclient.encoding.pii import parse_column_mapping
     from anonlinkclient.encoding.secrets import resolve_secret
     from anonlinkclient.io.output import check_outputs
+    from anonlinkclient.io.sources import is_typed
 
     if schema_option is not None:
         if clk_json is not None:
@@ -85,6 +113,8 @@ def hash_command(
     secret_file = secret[len("file:") :] if secret.startswith("file:") else None
     check_outputs([clk_json], [pii_csv, schema, secret_file])
     header: HeaderMode = False if no_header else (True if check_header else "ignore")
+    if no_header and is_typed(pii_csv, input_format):
+        raise click.UsageError("--no-header is for CSV files; this input names its columns")
     hash_csv_file(
         pii_csv,
         resolve_secret(secret),
@@ -95,6 +125,11 @@ def hash_command(
         workers,
         progress=show_progress(quiet),
         clk_format=clk_format,
+        input_format=input_format,
+        table=table,
+        query=query,
+        sheet=sheet,
+        columns=parse_column_mapping(columns) if columns is not None else None,
     )
     log(f"CLK data written to {'stdout' if clk_json == '-' else clk_json}")
 

@@ -277,3 +277,21 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
+
+
+def source_options(command: F) -> F:
+    """Where the PII is, when it is not a CSV: ``--input-format``, ``--table``, ``--query``, ``--sheet``."""
+    options = [
+        click.option(
+            "--input-format",
+            type=click.Choice(["csv", "parquet", "xlsx", "sql"]),
+            help="The kind of input, instead of what its extension (.parquet, .xlsx) or URL scheme "
+            "(postgresql://, sqlite:///) says; anything else is read as CSV.",
+        ),
+        click.option("--table", metavar="NAME", help="With a database URL: the table to read (schema.table allowed)."),
+        click.option("--query", metavar="SQL", help="With a database URL: the SELECT whose rows to read."),
+        click.option("--sheet", metavar="NAME", help="With an Excel workbook: the sheet to read (default: the first)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

@@ -9,25 +9,23 @@ turns a record that fails the schema into an
 
 import contextlib
 import time
-from typing import Iterable, Iterator, List, Optional, Sequence, TextIO, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, TextIO, Union
 
 from bitarray import bitarray
 from clkhash.schema import Schema
 from clkhash.stats import OnlineMeanVariance
-from clkhash.validate_data import FormatError, validate_header
 
 from anonlinkclient import __version__
 from anonlinkclient.encoding.parallel import ProgressCallback, encode_records, encode_source
+from anonlinkclient.encoding.pii import ColumnMapping, HeaderMode, check_header, open_pii
 from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
 from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError
 from anonlinkclient.io.bits import to_bitarray
 from anonlinkclient.io.clk_file import ClkMeta, write_clk_file
-from anonlinkclient.io.csv_records import CsvSource, open_text_input
+from anonlinkclient.io.csv_records import CsvSource
 from anonlinkclient.io.output import check_outputs
 from anonlinkclient.io.records import RecordSource
-
-HeaderMode = Union[bool, str]  # True: check it, "ignore": skip it, False: no header
 
 
 @contextlib.contextmanager
@@ -74,19 +72,6 @@ def hash_source(
             raise source.error(exc.record_index, f"Invalid entry: {exc.reason}", exc.column) from None
 
 
-def check_header(source: RecordSource, schema: Schema) -> None:
-    """Check a source's column names against the schema's features, as clkhash does.
-
-    :raises InputFileError: naming the source's first row, if they differ.
-    """
-    if source.columns is None:
-        return
-    try:
-        validate_header(schema.fields, source.columns)
-    except FormatError as exc:
-        raise InputFileError(source.name, f"header does not match the schema: {exc}", row=1) from None
-
-
 def hash_csv(
     handle: TextIO,
     name: str,
@@ -124,25 +109,74 @@ def hash_csv_file(
     workers: Optional[int] = None,
     progress: bool = False,
     clk_format: str = "json",
+    input_format: Optional[str] = None,
+    table: Optional[str] = None,
+    query: Optional[str] = None,
+    sheet: Optional[str] = None,
+    columns: Optional[ColumnMapping] = None,
 ) -> int:
-    """Hash the CSV at ``pii_path`` into the CLK file ``clk_path`` (``-``: stdout).
+    """Hash the PII at ``pii_path`` (a CSV, a Parquet file, an Excel workbook or a database URL) into the CLK
+    file ``clk_path`` (``-``: stdout).
 
     The file records how it was made (see :func:`clk_file_meta`). The output
     appears only when every record has been hashed.
 
     :param clk_format: ``json`` or ``binary`` (see :mod:`anonlinkclient.io.clk_file`).
+    :param input_format: / :param table: / :param query: / :param sheet: / :param columns:
+        which source and which of its columns (see :func:`~anonlinkclient.encoding.pii.open_pii`).
     :return: the number of CLKs written.
-    :raises InputFileError: for a bad CSV, or one with no records.
+    :raises InputFileError: for bad PII, or none.
     :raises SchemaFileError: for a bad schema.
-    :raises UsageError: for an unknown format, or binary output to a pipe.
+    :raises UsageError: for an unknown format, binary output to a pipe, or options that do not fit the source.
     """
     check_outputs([clk_path], [pii_path, schema_path])
     schema = load_linkage_schema(schema_path)
     meta = clk_file_meta(schema_path, schema, secret)
-    with open_text_input(pii_path) as handle:
-        clks = hash_csv(handle, pii_path, secret, schema, header, validate, workers, progress)
-        count = write_clk_file(clk_path, _some(clks, pii_path), meta, clk_format)
+    with open_pii(pii_path, schema, header, input_format, table, query, sheet, columns, progress) as source:
+        clks = hash_source(source, secret, schema, validate, workers, progress)
+        count = write_clk_file(clk_path, _some(clks, source.name), meta, clk_format)
     return count
+
+
+def hash_dataframe(
+    frame: Any,
+    secret: Union[str, bytes],
+    schema: Union[str, Schema],
+    columns: Optional[ColumnMapping] = None,
+    validate: bool = True,
+    workers: Optional[int] = None,
+    progress: bool = False,
+) -> List[bytes]:
+    """Hash every row of a DataFrame into a CLK, in row order, as :command:`anonlink hash` hashes the same rows.
+
+    Each feature reads the column of its name (or the one ``columns`` maps it to); typed
+    values become the text the feature expects (see :mod:`anonlinkclient.io.typed`).
+
+    :param frame: a pandas or polars DataFrame (or a pyarrow Table).
+    :param schema: the linkage schema, as a file path or a :class:`clkhash.schema.Schema`.
+    :param columns: feature -> column, e.g. ``{"dob": "birth_date"}``.
+    :param workers: worker processes (default: one per core; ``1`` starts none).
+    :return: the CLKs as bytes (write them with :func:`save_clks`).
+    :raises anonlinkclient.errors.InputFileError: naming the row index and column of the first value that
+        cannot be hashed, or a column the DataFrame lacks.
+    """
+    if isinstance(schema, str):
+        schema = load_linkage_schema(schema)
+    with open_pii(frame, schema, columns=columns) as source:
+        return list(hash_source(source, secret, schema, validate, workers, progress))
+
+
+def save_clks(
+    path: str, clks: Iterable[bytes], schema_path: str, secret: Union[str, bytes], clk_format: str = "json"
+) -> int:
+    """Write CLKs to a CLK file as :command:`anonlink hash` does, with what it records (schema fingerprint,
+    secret check value); ``-`` writes to stdout.
+
+    :param clk_format: ``json`` or ``binary``.
+    :return: the number of CLKs written.
+    """
+    schema = load_linkage_schema(schema_path)
+    return write_clk_file(path, clks, clk_file_meta(schema_path, schema, secret), clk_format)
 
 
 def clk_file_meta(schema_path: str, schema: Schema, secret: Union[str, bytes]) -> ClkMeta:
@@ -157,14 +191,14 @@ def clk_file_meta(schema_path: str, schema: Schema, secret: Union[str, bytes]) -
     )
 
 
-def _some(clks: Iterable[bytes], pii_path: str) -> Iterator[bytes]:
+def _some(clks: Iterable[bytes], name: str) -> Iterator[bytes]:
     """The CLKs, failing at the end if there were none (so that no output is written)."""
     count = 0
     for clk in clks:
         count += 1
         yield clk
     if count == 0:
-        raise InputFileError(pii_path, "contains no records to hash")
+        raise InputFileError(name, "contains no records to hash")
 
 
 def generate_clk_from_csv(

@@ -15,6 +15,7 @@ import os
 import signal
 from collections import deque
 from typing import (
+    Any,
     Callable,
     Iterable,
     Iterator,
@@ -200,7 +201,12 @@ def encode_source(
     from concurrent.futures import Future, ProcessPoolExecutor
 
     cache_bytes = max(MIN_CACHE_BYTES_PER_WORKER, CACHE_BYTES_ALL_WORKERS // workers)
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(keys, schema, validate, cache_bytes))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=_fresh_context() if source.fresh_workers else None,
+        initializer=_init_worker,
+        initargs=(keys, schema, validate, cache_bytes),
+    )
     try:
         in_flight: deque[Future[PieceResult]] = deque()
         for piece in itertools.chain(first_two, pieces):
@@ -215,6 +221,13 @@ def encode_source(
             yield from done.unpack(in_flight.popleft().result(), on_chunk)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _fresh_context() -> Any:
+    """Workers started as new interpreters that import only the encoder (not forks holding this process's memory)."""
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn")
 
 
 class _Done:

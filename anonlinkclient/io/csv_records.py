@@ -13,11 +13,12 @@ worker processes it hands out the CSV text itself, in pieces of whole records.
 import csv
 import io
 import itertools
-from typing import Generator, Iterator, List, Optional, TextIO, Tuple, cast
+from typing import Generator, Iterator, List, Optional, Sequence, TextIO, Tuple, cast
 
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.files import open_input
-from anonlinkclient.io.records import Location, Piece, PieceFailure, PieceSize, RecordSource, Row, RowsPiece
+from anonlinkclient.io.records import Column, Location, Piece, PieceFailure, PieceSize, RecordSource, Row, RowsPiece
+from anonlinkclient.io.typed import check_columns
 
 
 def open_text_input(path: str) -> TextIO:
@@ -47,6 +48,8 @@ class CsvRecords:
     def __init__(self, handle: TextIO, name: str, header: bool, width: Optional[int] = None) -> None:
         self.name = name
         self.width = width
+        #: what the width comes from, in messages
+        self.width_source = "the schema describes"
         self.rows_read = 0
         self._reader = csv.reader(handle)
         self.header: Optional[List[str]] = None
@@ -96,7 +99,7 @@ class CsvRecords:
             if self.width is not None and len(row) != self.width:
                 raise InputFileError(
                     self.name,
-                    f"has {len(row)} columns but the schema describes {self.width}",
+                    f"has {len(row)} columns but {self.width_source} {self.width}",
                     row=self.rows_read,
                 )
             yield row
@@ -114,18 +117,32 @@ class CsvRecords:
 LONGEST_LINE = 1 << 24
 
 
+Projection = Optional[List[Optional[int]]]  # the columns chosen by name (None: "", not in the file)
+
+
+def _project(rows: Iterator[List[str]], indices: Projection) -> Iterator[Row]:
+    if indices is None:
+        return rows
+    return ([row[i] if i is not None else "" for i in indices] for row in rows)
+
+
 class TextPiece(Piece):
     """CSV text of whole records (no quote character in it), for a worker to read with the CSV checks."""
 
-    def __init__(self, text: str, width: Optional[int]) -> None:
+    def __init__(self, text: str, width: Optional[int], indices: Projection = None, width_source: str = "") -> None:
         self.text = text
         self.width = width
+        self.indices = indices
+        self.width_source = width_source
 
     def read(self) -> Tuple[List[Row], Optional[PieceFailure]]:
         """The piece's records; a record the CSV reader refuses ends them (see :class:`PieceFailure`)."""
         rows: List[Row] = []
+        records = CsvRecords(io.StringIO(self.text, newline=""), "", header=False, width=self.width)
+        if self.width_source:
+            records.width_source = self.width_source
         try:
-            rows.extend(CsvRecords(io.StringIO(self.text, newline=""), "", header=False, width=self.width))
+            rows.extend(_project(iter(records), self.indices))
         except InputFileError as exc:
             return rows, PieceFailure((exc.row or 1) - 1, exc.column, exc.message)
         return rows, None
@@ -190,10 +207,27 @@ class CsvSource(RecordSource):
         self.columns = self._records.header
         self._first_row = 2 if header else 1
         self._count = None if lines is None else lines - (1 if header else 0)
+        self._indices: Projection = None
+
+    def select(self, requested: Sequence[Column]) -> None:
+        """Read only these columns, found by their names in the header.
+
+        Every record must then have as many columns as the header.
+
+        :raises InputFileError: if there is no header, or it lacks a required column.
+        """
+        header = [name.strip() for name in self.columns] if self.columns is not None else None
+        if header is None:
+            raise InputFileError(self.name, "is read without a header, so its columns cannot be chosen by name")
+        check_columns(self.name, header, requested)
+        self._indices = [header.index(column.name) if column.name in header else None for column in requested]
+        self.width = self._records.width = len(header)
+        self._records.width_source = "the header has"
+        self.columns = [column.name for column in requested]
 
     def rows(self) -> Iterator[Row]:
         """Yield each data record, raising :class:`InputFileError` on the first bad one."""
-        return iter(self._records)
+        return _project(iter(self._records), self._indices)
 
     def location(self, index: int) -> Location:
         """Record ``index`` is CSV row ``index + 2`` after a header, ``index + 1`` without."""
@@ -213,7 +247,9 @@ class CsvSource(RecordSource):
             return
         # Quotes ahead: the rest is read here, record by record.
         lines = itertools.chain(io.StringIO(rest, newline=""), self.handle)
-        records = iter(CsvRecords(lines, self.name, header=False, width=self.width))  # type: ignore[arg-type]
+        reader = CsvRecords(lines, self.name, header=False, width=self.width)  # type: ignore[arg-type]
+        reader.width_source = self._records.width_source
+        records = _project(iter(reader), self._indices)
         while True:
             chunk: List[Row] = []
             try:
@@ -239,14 +275,18 @@ class CsvSource(RecordSource):
                 if text and '"' in text:
                     return text
                 if text:
-                    yield TextPiece(text, self.width)
+                    yield self._piece(text)
                 return None
             cut = text.rfind("\n") + 1
             if '"' in text[:cut] or (cut == 0 and len(text) > LONGEST_LINE):
                 return text + self.handle.readline()
             pending = text[cut:]
             if cut:
-                yield TextPiece(text[:cut], self.width)
+                yield self._piece(text[:cut])
+
+    def _piece(self, text: str) -> TextPiece:
+        selected = self._indices is not None
+        return TextPiece(text, self.width, self._indices, self._records.width_source if selected else "")
 
     def close(self) -> None:
         """Close the stream if it was opened for this source."""

@@ -6,7 +6,8 @@ helpers, the audit) reads it through one :class:`RecordSource`:
 * :attr:`RecordSource.name` names the source in messages: a file name, or a database
   URL (never with its password) and table;
 * :attr:`RecordSource.columns` are the column names (``None`` when there are none, a
-  CSV read with ``--no-header``);
+  CSV read with ``--no-header``); :meth:`RecordSource.select` reads only some columns,
+  by name (:class:`Column`, which also says how typed values become text);
 * :meth:`RecordSource.rows` yields every record as a sequence of strings, in order;
 * :meth:`RecordSource.location` says where the record with a 0-based index is (file
   or table, and row), and :meth:`RecordSource.error` builds the
@@ -26,9 +27,11 @@ implements :meth:`~RecordSource.rows` and :meth:`~RecordSource.location` (and
 
 import abc
 import itertools
-from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from anonlinkclient.errors import InputFileError
+from anonlinkclient.errors import InputFileError, UsageError
 
 Row = Sequence[str]
 
@@ -45,6 +48,22 @@ class Location(NamedTuple):
     source: str
     row: int
     row_label: str = "row"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column to read, by name, and how its typed values become text (see :mod:`.typed`).
+
+    :ivar name: the column's name in the source.
+    :ivar date_format: the ``strftime`` format for dates and timestamps (``None``: ISO 8601).
+    :ivar missing: the text of a NULL.
+    :ivar required: ``False`` if the source may lack the column (its values are then ``""``).
+    """
+
+    name: str
+    date_format: Optional[str] = None
+    missing: str = ""
+    required: bool = True
 
 
 class PieceFailure(NamedTuple):
@@ -105,6 +124,12 @@ class RecordSource(abc.ABC):
 
     name: str
     columns: Optional[List[str]] = None
+    #: feature -> the column that holds it, where they differ (so that messages name the column)
+    renamed: Mapping[str, str] = MappingProxyType({})
+    #: Worker processes should start fresh rather than as forks of this process: a source whose reader
+    #: loads a large library the workers do not need (pyarrow) sets it, so that the workers do not carry
+    #: that memory too (starting them costs about a second).
+    fresh_workers: bool = False
 
     @abc.abstractmethod
     def rows(self) -> Iterator[Row]:
@@ -118,9 +143,21 @@ class RecordSource(abc.ABC):
     def location(self, index: int) -> Location:
         """Where the record with the 0-based ``index`` (counting records only) is."""
 
+    def select(self, requested: Sequence[Column]) -> None:
+        """Read only these columns, by name, in this order (before reading any row).
+
+        After it, :attr:`columns` are the requested names and each row has one value per
+        requested column; typed sources also apply each column's text rules.
+
+        :raises InputFileError: naming the required columns the source lacks (and the ones it has).
+        """
+        raise UsageError(f"{self.name} is read by column position; it cannot select columns by name", "columns")
+
     def error(self, index: int, message: str, column: Optional[str] = None) -> InputFileError:
         """The error to raise for the record with the 0-based ``index``: source, row (and column), ``message``."""
         where = self.location(index)
+        if column is not None:
+            column = self.renamed.get(column, column)
         return InputFileError(where.source, message, row=where.row, column=column, row_label=where.row_label)
 
     def count(self) -> Optional[int]:

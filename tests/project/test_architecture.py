@@ -168,8 +168,9 @@ TEST_FOLDERS_OF_NO_PART = {
     "project": "checks of the whole project: layout, docs, packaging, frozen executable, tutorials",
     "data": "input files the tests read",
 }
-#: The files tests/ itself may hold: the shared helpers and the plugins every test runs under.
-TEST_ROOT_FILES = {"__init__.py", "conftest.py", "helpers.py", "secrets_guard.py"}
+#: The files tests/ itself may hold: the shared helpers and the plugins every test runs under
+#: (secrets_guard.py checks every run's output; postgres.py starts the session's PostgreSQL server).
+TEST_ROOT_FILES = {"__init__.py", "conftest.py", "helpers.py", "secrets_guard.py", "postgres.py"}
 
 
 def test_the_tests_mirror_the_package() -> None:

@@ -23,6 +23,7 @@ DOCS = ROOT / "docs"
 MANUAL_SECTIONS = [
     "Tutorials",
     "Command Line Tool",
+    "Where your data lives",
     "Linkage Schema",
     "Privacy audit",
     "Blocking Schema",
