@@ -22,7 +22,6 @@ from clkhash.field_formats import BitsPerTokenStrategy, FieldSpec
 from clkhash.schema import Schema
 
 from anonlinkclient.audit.attacks.model import Public, Reference
-from anonlinkclient.encoding.hashing import check_header
 from anonlinkclient.errors import InputFileError
 from anonlinkclient.io.csv_records import CsvRecords, open_text_input
 from anonlinkclient.io.records import RecordSource
@@ -107,11 +106,11 @@ def population_from_rows(
 
 
 def read_population(source: RecordSource, schema: Schema) -> Population:
-    """The records of a record source, as ``hash`` reads them (the column names checked against the schema).
+    """The records of a record source opened for the schema (:func:`~anonlinkclient.encoding.pii.open_pii`),
+    as ``hash`` reads them.
 
     :raises InputFileError: naming the row of a malformed record.
     """
-    check_header(source, schema)
     return population_from_rows(source.name, schema, source.rows())
 
 

@@ -14,8 +14,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from anonlinkclient.audit.run import REFERENCE, WORST_CASE, AuditResult, audit_files
 from anonlinkclient.audit.scoring import MAX_CANDIDATES, Figures
+from anonlinkclient.encoding.pii import ColumnMapping
 from anonlinkclient.errors import UsageError
 from anonlinkclient.io.output import check_outputs
+from anonlinkclient.io.sources import PiiOptions
 from anonlinkclient.report import svg
 from anonlinkclient.report.colours import COLOURS
 from anonlinkclient.report.page import Page, Report, Table
@@ -425,9 +427,13 @@ def audit_report(
     header: bool = True,
     workers: Optional[int] = None,
     inputs: Sequence[Optional[str]] = (),
+    options: Optional[PiiOptions] = None,
+    columns: Optional[ColumnMapping] = None,
 ) -> AuditReport:
-    """Audit the CLKs of a PII CSV and write the report (readable by its owner only) and the JSON figures.
+    """Audit the CLKs of PII and write the report (readable by its owner only) and the JSON figures.
 
+    :param pii_path: a CSV, a Parquet file, an Excel workbook or a database URL, as
+        ``hash`` reads them (``options`` and ``columns``: see :func:`~.run.audit_files`).
     :param output: the HTML report; not ``-``: it holds plaintext.
     :param json_output: also write the figures as JSON here.
     :param compare: other linkage schemas to audit the same records with, side by side.
@@ -439,9 +445,14 @@ def audit_report(
     if output == "-":
         raise UsageError("the audit report holds plaintext values, so it is written to a file, not stdout", "output")
     check_outputs([output, json_output], [pii_path, schema_path, reference_path, clk_path, *compare, *inputs])
-    result = audit_files(pii_path, secret, schema_path, reference_path, clk_path, header, workers)
-    compared = [audit_files(pii_path, secret, path, reference_path, None, header, workers) for path in compare]
-    sources = [("Records read from", pii_path), ("CLKs", f"read from {clk_path}" if clk_path else "hashed from them")]
+    result = audit_files(pii_path, secret, schema_path, reference_path, clk_path, header, workers, options, columns)
+    compared = [
+        audit_files(pii_path, secret, path, reference_path, None, header, workers, options, columns) for path in compare
+    ]
+    sources = [
+        ("Records read from", result.source_name),
+        ("CLKs", f"read from {clk_path}" if clk_path else "hashed from them"),
+    ]
     if reference_path is not None:
         sources.append(("Attacker's list", reference_path))
     report = AuditReport(result, compared, sources)

@@ -40,12 +40,13 @@ from anonlinkclient.audit.data import (
 from anonlinkclient.audit.scoring import Figures, Recovered, Truth, score, translate
 from anonlinkclient.encoding.hashing import hash_source
 from anonlinkclient.encoding.parallel import Keys, derive_keys, encode_records
+from anonlinkclient.encoding.pii import ColumnMapping, open_pii
 from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
 from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError, UsageError
 from anonlinkclient.io.clk_file import open_clk_file
-from anonlinkclient.io.csv_records import CsvSource, open_text_input
 from anonlinkclient.io.records import RecordSource
+from anonlinkclient.io.sources import PiiOptions
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class AuditResult:
     seconds: float = 0.0
     recovered: Dict[Tuple[str, str, str], Recovered] = field(default_factory=dict)
     clk_bits: int = 0
+    source_name: str = ""
 
     def as_json(self) -> Dict[str, Any]:
         """The figures as ``--json`` writes them."""
@@ -159,6 +161,7 @@ def audit_population(
         time.perf_counter() - started,
         recovered,
         encodings.bits,
+        population.name,
     )
 
 
@@ -179,11 +182,19 @@ def _attack(attack: Any, encodings: Encodings, items: Items, public: Public, sce
 Opener = Callable[[], RecordSource]
 
 
-def csv_opener(path: str, header: bool, schema: Schema) -> Opener:
-    """Opens a PII CSV as a record source, as ``hash`` reads it."""
+def pii_opener(
+    argument: Any,
+    schema: Schema,
+    header: bool = True,
+    options: Optional[PiiOptions] = None,
+    columns: Optional[ColumnMapping] = None,
+) -> Opener:
+    """Opens the PII as ``hash`` opens it (:func:`~anonlinkclient.encoding.pii.open_pii`): a CSV, a Parquet
+    file, an Excel workbook, a database URL or a DataFrame."""
+    where = options or PiiOptions()
 
     def opener() -> RecordSource:
-        return CsvSource(open_text_input(path), path, header=header, width=len(schema.fields), owned=True)
+        return open_pii(argument, schema, header, where.input_format, where.table, where.query, where.sheet, columns)
 
     return opener
 
@@ -307,23 +318,29 @@ def _check_first(
 
 
 def audit_files(
-    pii_path: str,
+    pii: Any,
     secret: Union[str, bytes],
     schema_path: str,
     reference_path: Optional[str] = None,
     clk_path: Optional[str] = None,
     header: bool = True,
     workers: Optional[int] = None,
+    options: Optional[PiiOptions] = None,
+    columns: Optional[ColumnMapping] = None,
 ) -> AuditResult:
-    """Audit the CLKs of a PII CSV (hashed now, or read from ``clk_path``) hashed with a schema and secret.
+    """Audit the CLKs of PII (hashed now, or read from ``clk_path``) hashed with a schema and secret.
 
+    :param pii: a CSV, a Parquet file, an Excel workbook or a database URL (``options``
+        say which, and the table, query or sheet), or a DataFrame, as ``hash`` reads them.
     :param reference_path: the attacker's list for the reference scenario (a CSV
         whose header names some of the schema's features, and optionally ``count``).
+    :param columns: feature -> column, for columns not named as the features.
     :raises InputFileError: for unusable data, CLK or reference files.
     :raises SchemaFileError: for an unusable schema.
     """
     schema = load_linkage_schema(schema_path)
-    return audit_source(csv_opener(pii_path, header, schema), secret, schema_path, reference_path, clk_path, workers)
+    opener = pii_opener(pii, schema, header, options, columns)
+    return audit_source(opener, secret, schema_path, reference_path, clk_path, workers)
 
 
 def audit_source(

@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import log, verbose_option
+from anonlinkclient.cli.options import log, source_options, verbose_option
 from anonlinkclient.errors import UsageError
 
 #: The library's usage errors of the audit, said in terms of the command's options.
@@ -39,6 +39,13 @@ IN_OPTIONS_WORDS = {
     help="Also audit the same records hashed with this linkage schema, side by side (repeat for more).",
 )
 @click.option("--no-header", is_flag=True, help="PII_CSV has no header row.")
+@source_options
+@click.option(
+    "--columns",
+    metavar="FEATURE=COLUMN,...",
+    help="Read these features from columns of other names (for example dob=birth_date); "
+    "the input's columns are then found by name.",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes for hashing (default: one per core).")
 @verbose_option
 def audit(
@@ -51,6 +58,11 @@ def audit(
     reference: Optional[str],
     compare: Tuple[str, ...],
     no_header: bool,
+    input_format: Optional[str],
+    table: Optional[str],
+    query: Optional[str],
+    sheet: Optional[str],
+    columns: Optional[str],
     workers: Optional[int],
 ) -> None:
     """Attack your own CLKs before sharing them, and report how much leaks
@@ -76,12 +88,19 @@ def audit(
         anonlink audit pii.csv env:SECRET schema.json audit.html --json audit.json
         anonlink audit pii.csv env:SECRET schema.json audit.html --reference names.csv --compare hardened.json
 
+    PII_CSV may also be a Parquet file, an Excel workbook or a database URL
+    with --table or --query, read as "anonlink hash" reads them.
+
     Give SECRET as env:NAME or file:PATH to keep it out of your shell history.
     """
     from anonlinkclient.audit.page import audit_report, format_summary
+    from anonlinkclient.encoding.pii import parse_column_mapping
     from anonlinkclient.encoding.secrets import resolve_secret
+    from anonlinkclient.io.sources import PiiOptions, is_typed
 
     secret_file = secret[len("file:") :] if secret.startswith("file:") else None
+    if no_header and is_typed(pii_csv, input_format):
+        raise click.UsageError("--no-header is for CSV files; this input names its columns")
     try:
         report = audit_report(
             pii_csv,
@@ -95,6 +114,8 @@ def audit(
             header=not no_header,
             workers=workers,
             inputs=[secret_file],
+            options=PiiOptions(input_format, table, query, sheet),
+            columns=parse_column_mapping(columns) if columns is not None else None,
         )
     except UsageError as exc:
         raise click.UsageError(IN_OPTIONS_WORDS.get(exc.argument or "", str(exc))) from None

@@ -125,6 +125,35 @@ def test_the_clks_of_a_file_are_audited_when_they_fit(records: Dict[str, str], t
     assert json.loads(figures.read_text())["attacks"] == json.loads(again.read_text())["attacks"]
 
 
+def test_pii_where_it_lives_is_audited_as_its_csv(records: Dict[str, str], tmp_path: Path) -> None:
+    import sqlite3
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(records["pii"], newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    parquet = tmp_path / "pii.parquet"
+    pq.write_table(pa.table({name: [row[i] for row in rows] for i, name in enumerate(header)}), parquet)
+    database = tmp_path / "pii.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE people (given TEXT, state TEXT)")
+        connection.executemany("INSERT INTO people VALUES (?, ?)", rows)
+    figures = {}
+    for name, extra in {
+        "csv": [records["pii"]],
+        "parquet": [parquet],
+        "sqlite": [f"sqlite:///{database}", "--table", "people", "--columns", "first name=given"],
+    }.items():
+        out = tmp_path / f"{name}.json"
+        result = run_cli(
+            "audit", extra[0], SECRET, records["schema"], tmp_path / f"{name}.html", "--json", out, *extra[1:]
+        )
+        assert result.exit_code == 0, result.output
+        figures[name] = json.loads(out.read_text())["attacks"]
+    assert figures["parquet"] == figures["csv"] and figures["sqlite"] == figures["csv"]
+
+
 def _fails(args: List[object], code: int, message: str, directory: Path) -> None:
     before = sorted(os.listdir(directory))
     result = run_cli("audit", *args)
