@@ -31,11 +31,12 @@ ANONLINK = [sys.executable, "-m", "anonlinkclient"]
 
 AUDIT = """
 import json, sys, time
+from anonlinkclient.audit.page import verdict
 from anonlinkclient.audit.run import audit_files
 pii, schema, reference = sys.argv[1:4]
 start = time.perf_counter()
 result = audit_files(pii, "secret", schema, reference_path=reference or None)
-print(json.dumps({"seconds": time.perf_counter() - start, "attacks": [f.as_json() for f in result.figures]}))
+print(json.dumps({"seconds": time.perf_counter() - start, "verdict": verdict(result)}))
 """
 
 FIRST_NAMES = {
@@ -83,11 +84,9 @@ def _run(label: str, pii: str, schema: str, reference: str, directory: str) -> N
         measured = measure_all([sys.executable, "-c", AUDIT, pii, schema, reference], stdout=handle)
     with open(out) as handle:
         figures = json.load(handle)
-    best = max(figures["attacks"], key=lambda f: f["correct"])
     print(
         f"{label}: {measured.seconds:.0f} s wall, parent CPU {measured.parent_cpu_seconds:.0f} s, "
-        f"all CPU {measured.cpu_seconds:.0f} s, peak {measured.peak_mib:.0f} MiB summed RSS; "
-        f"most re-identified: {best['correct']} ({best['attack']}, {best['scenario']}, {best['feature']})"
+        f"all CPU {measured.cpu_seconds:.0f} s, peak {measured.peak_mib:.0f} MiB summed RSS\n    {figures['verdict']}"
     )
 
 
