@@ -29,6 +29,8 @@ from anonlinkclient.audit.scoring import Truth
 TINY_VALUE_SET = 20
 #: A feature whose values set fewer bits than this on average is encoded with very few bits.
 FEW_BITS = 8
+#: A pattern is a progression with at most one position in this many off it.
+OFF_PROGRESSION = 10
 #: Values per feature whose bits the census counts (a sample of the most frequent).
 BITS_SAMPLE = 500
 
@@ -96,7 +98,9 @@ def describe_comparison(schema: Schema, feature: int) -> str:
 
 
 def is_progression(positions: Sequence[int], length: int, k: int) -> bool:
-    """Whether the positions lie on ``a + i*b mod length`` for some ``a``, ``b`` and ``0 <= i < k``.
+    """Whether the positions lie on ``a + i*b mod length`` for some ``a``, ``b`` and ``0 <= i < k``,
+    but for at most one in :data:`OFF_PROGRESSION` (positions a mined pattern holds by chance,
+    which an attacker who knows the structure drops).
 
     The step is looked for among the most common differences between the positions
     (in a progression, ``b`` is the difference of ``k - 1`` pairs).
@@ -118,7 +122,7 @@ def is_progression(positions: Sequence[int], length: int, k: int) -> bool:
         starts = [p for p in points if (p - step) % length not in present] or points
         for start in starts:
             covered = {(start + i * step) % length for i in range(k)}
-            if present <= covered:
+            if len(present - covered) <= len(present) // OFF_PROGRESSION:
                 return True
     return False
 

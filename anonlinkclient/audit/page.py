@@ -410,7 +410,9 @@ class AuditReport(Report):
             page.table(self.recovered_table())
         page.heading("How the attacks went")
         for attack, scenario, line in result.notes:
-            name = "undoing hardening" if attack == "all" else f"{ATTACK_NAMES[attack]}, {SCENARIO_NAMES[scenario]}"
+            scenario, _, list_of = scenario.partition(": ")
+            where = SCENARIO_NAMES.get(scenario, scenario) + (f" of {list_of}" if list_of else "")
+            name = "undoing hardening" if attack == "all" else f"{ATTACK_NAMES[attack]}, {where}"
             page.paragraph(f"{name}: {line}.")
         return page
 

@@ -6,7 +6,8 @@ work on records and CLKs already in memory. Two scenarios:
 - **worst case**: the attacker's list is the custodian's own records (the attacker
   knows the population exactly, values and frequencies);
 - **reference**: the attacker's list is another file (a public list such as a voter
-  roll, or a disjoint sample), holding some of the schema's columns.
+  roll, or a disjoint sample), holding some of the schema's columns; each column is
+  a list of its own (the combinations in it are other people's).
 
 In each, both attacks (:mod:`.attacks`) run on the CLKs with only what an attacker
 has, after undoing what an attacker can undo of hardening (:mod:`.attacks.undo`);
@@ -128,27 +129,31 @@ def audit_population(
     public = public_parameters(schema, tokens, populations, exact=True)
     attacked_encodings, kept, undone = undo_hardening(encodings)
     notes += [("all", "all", line) for line in undone]
-    plans: List[Tuple[str, Population, bool]] = [(WORST_CASE, population, True)]
+    # The worst case: the list is the records themselves, every feature together.
+    plans: List[Tuple[str, Population, bool, List[int]]] = [(WORST_CASE, population, True, attacked)]
     if reference is not None:
-        plans.append((REFERENCE, reference, False))
-    for scenario, source, exact in plans:
-        features = [f for f in attacked if f in source.columns]
+        # A list an attacker could have: the values of each feature on their own (whose
+        # combinations are other people's), as the published attacks use name lists.
+        plans += [(REFERENCE, reference, False, [f]) for f in attacked if f in reference.columns]
+    for scenario, source, exact, features in plans:
         if not features:
             continue
-        scenarios.append(scenario)
+        if scenario not in scenarios:
+            scenarios.append(scenario)
         items = reference_items(source, features, tokens)
         values = {f: translate(items, column, source, population, f) for column, f in enumerate(features)}
         public = public_parameters(schema, tokens, populations, exact=exact)
         for attack in ATTACKS:
             result = _attack(attack, attacked_encodings, items, public, scenario)
             result.guesses = [Guess(g.tokens, kept[g.positions], g.support) for g in result.guesses]
-            notes += [(result.attack, scenario, line) for line in result.notes]
+            label = scenario if scenario == WORST_CASE else f"{scenario}: {schema.fields[features[0]].identifier}"
+            notes += [(result.attack, label, line) for line in result.notes]
             for found, what in score(result, scenario, items, values, population, truth):
                 figures.append(found)
                 recovered[(found.attack, scenario, found.feature)] = what
             if scenario == WORST_CASE and result.attack == "pattern-mining":
                 worst_guesses = result.guesses
-        del items, values  # before the next scenario's list is made
+        del items, values  # before the next list is made
     the_census = census(schema, population, encodings, truth, tokens, worst_guesses, public.bits_per_token)
     return AuditResult(
         schema_name,
