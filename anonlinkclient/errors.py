@@ -30,6 +30,7 @@ column or server), built when the error is raised and never rewritten after; its
      │         └── EncodingSizeMismatch  exit 6   because the parties' encodings differ in size
      ├── ObjectStoreError                exit 7   the object store (S3/MinIO) failed
      │    └── CredentialsExpired         exit 7   the store says the temporary credentials expired
+     ├── WorkerFailed                    exit 1   a worker process died (e.g. out of memory) or failed
      └── Interrupted                     exit 130/143  stopped by SIGINT or SIGTERM
 
     RecordError (ValueError)             internal: a record does not fit the schema; the
@@ -374,6 +375,14 @@ class ObjectStoreError(AnonlinkClientError):
 
 class CredentialsExpired(ObjectStoreError):
     """The object store refused the upload because the credentials have expired."""
+
+
+class WorkerFailed(AnonlinkClientError):
+    """A worker process ended without finishing its work (killed, out of memory) or its work raised.
+
+    :param message: what happened to which worker, e.g. ``a linkage worker process ended
+        unexpectedly (exit code -9)``; the other workers have been stopped.
+    """
 
 
 class Interrupted(AnonlinkClientError):

@@ -12,6 +12,7 @@ from anonlinkclient.cli.options import (
     show_progress,
     source_options,
     verbose_option,
+    workers_option,
 )
 from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLAP
 
@@ -29,9 +30,7 @@ from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLA
 @click.option(
     "--validate", type=bool, default=True, show_default=True, help="If true, validate the entries against the schema"
 )
-@click.option(
-    "--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core; 1 starts no subprocess)."
-)
+@workers_option
 @click.option(
     "--format",
     "clk_format",
@@ -165,13 +164,14 @@ def validate_schema(schema: str) -> None:
     version, formatting or key order), and recorded in the CLK files hashed
     with it.
     """
-    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint
+    from anonlinkclient.encoding.schema import load_schema_document, schema_fingerprint, warn_about_folds
     from anonlinkclient.errors import InvalidSchema
 
     try:
         document = load_schema_document(schema)
     except InvalidSchema as exc:
         raise InvalidSchema(exc.path, exc.kind, exc.problems, every_problem=True) from None
+    warn_about_folds(document)
     click.echo("schema is valid")
     click.echo(f"schema fingerprint: {schema_fingerprint(document)}")
 

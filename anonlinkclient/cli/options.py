@@ -116,6 +116,15 @@ def clk_files_option(help_text: str) -> Callable[[F], F]:
     return click.option("--clk", "clk_files", multiple=True, metavar="CLK_JSON", help=help_text)
 
 
+def workers_option(command: F) -> F:
+    """``--workers N``: worker processes (the command's ``workers`` parameter; ``None``: one per core)."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        help="Worker processes (default: one per core; 1 starts no subprocess).",
+    )(command)
+
+
 def quiet_option(command: F) -> F:
     """``-q/--quiet``: no progress bar (the command's ``quiet`` parameter)."""
     return click.option(

@@ -183,7 +183,7 @@ def upload(
     With -v, the lines 0.1.5 printed come first: "Uploading CLK data from
     CLK_JSON", "Project ID: ..." and "Uploading CLK data to the server".
     """
-    from anonlinkclient.encoding.schema import fingerprint_if_valid
+    from anonlinkclient.encoding.schema import schema_meta_if_valid
     from anonlinkclient.io.output import check_outputs
     from anonlinkclient.service.upload import UploadOptions, upload_encodings
 
@@ -198,7 +198,7 @@ def upload(
         progress=show_progress(quiet),
         wire_format=wire_format,
         raw_clk_size=raw_clk_size,
-        fingerprint=fingerprint_if_valid,
+        expected_meta=schema_meta_if_valid,
     )
     receipt = upload_encodings(service_client(settings), project, settings.token(), clk_json, blocks, options=options)
     if output is not None:

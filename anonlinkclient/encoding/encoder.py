@@ -27,12 +27,13 @@ of records at a time, a column at a time (one module per job):
    :mod:`.dates`);
 2. tokenise: cut them into tokens (:meth:`.Feature.tokenise`, :mod:`.tokens`);
 3. hash tokens: the k bits of each token (:meth:`.Feature.hash_tokens`,
-   :mod:`.token_hashing`, cached in :mod:`.caches`);
+   :mod:`.token_hashing`, cached in :mod:`.caches`); the tokens of a feature a ``salt``
+   hardening entry names are hashed together with the record's salt (:mod:`.salting`);
 4. combine into the filter: a value's pattern is the OR of its tokens', a record's filter
    the OR of its values' (:func:`.combine_tokens`, :meth:`.Feature.contribute`), a filter of
    :attr:`ClkEncoder.hash_bits` bits;
-5. post-steps: clkhash's XOR folding and any other step of :mod:`.post_steps`, giving CLKs
-   of :attr:`ClkEncoder.clk_bits` bits; then the CLKs' bytes and popcounts.
+5. post-steps: XOR folding and the hardening steps of :mod:`.post_steps` (:mod:`.hardening`),
+   giving CLKs of :attr:`ClkEncoder.clk_bits` bits; then the CLKs' bytes and popcounts.
 
 Where the speed comes from (clkhash spends its time in Python per bit and per token):
 
@@ -56,14 +57,17 @@ Every cache is bounded in entries and in bytes and is emptied when full; records
 encoded in blocks bounded in bytes. So memory does not grow with the number of records.
 """
 
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from clkhash.schema import Schema
 
 from anonlinkclient.encoding.caches import DEFAULT_CACHE_BYTES
 from anonlinkclient.encoding.features import Feature
+from anonlinkclient.encoding.hardening import leading_gathers
+from anonlinkclient.encoding.hardening_schema import hardening_of
 from anonlinkclient.encoding.post_steps import apply_steps, final_length, plan
+from anonlinkclient.encoding.salting import SaltedFeature, Salts
 from anonlinkclient.encoding.schema_checks import BLAKE_MAX_KEY_BYTES, hash_bits, schema_problem
 from anonlinkclient.errors import EncodingFallback, RecordError, UnhashableSchema
 
@@ -73,8 +77,18 @@ Keys = Sequence[Sequence[bytes]]
 BLOCK_BYTES = 8 * 2**20
 #: Bytes of intermediate data (token strings and codes) one block of records may make.
 BLOCK_LOAD = 64 * 2**20
+#: Shares of the cache budget a salted feature gets (an unsalted one gets one).
+SALTED_CACHE_SHARES = 3
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+def _words(bits: np.ndarray, words: int) -> np.ndarray:
+    """A row of bits (bool) as a row of ``words`` 64-bit words, clkhash's byte order (zero-padded)."""
+    packed = np.zeros(8 * words, dtype=np.uint8)
+    data = np.packbits(bits)
+    packed[: len(data)] = data
+    return packed.view(np.uint64)
 
 
 def _popcount_words(words: np.ndarray) -> np.ndarray:
@@ -92,15 +106,24 @@ class ClkEncoder:
     :param keys: the keys of :func:`clkhash.key_derivation.generate_key_lists` for this
         schema (one sequence of keys per feature).
     :param cache_bytes: bytes all caches of this encoder may hold together.
-    :raises UnhashableSchema: if clkhash could not hash records with this schema.
+    :param step_keys: for a hardened schema (:class:`~.hardening_schema.HardenedSchema`), the key
+        of each entry of its ``clkConfig.hardening``
+        (:func:`~anonlinkclient.encoding.parallel.derive_step_keys`).
+    :raises UnhashableSchema: if clkhash could not hash records with this schema, or the
+        hardening keys are missing.
 
     :ivar hash_bits: bits of the filter the features are hashed into (clkhash's ``hash_l``,
         ``l * 2**xor_folds``).
-    :ivar clk_bits: bits of a CLK, after the post-steps (``l`` today): what ``encode``
-        returns, its popcounts count, and CLK files record.
+    :ivar filter_bits: bits of a record's filter as the features are combined: ``hash_bits``,
+        or what the leading bit gathers (``permute``, ``balance``, done on the token patterns:
+        :func:`~.hardening.leading_gathers`) make of it.
+    :ivar clk_bits: bits of a CLK, after the post-steps (``l`` unless hardening steps change
+        it): what ``encode`` returns, its popcounts count, and CLK files record.
     """
 
-    def __init__(self, schema: Schema, keys: Keys, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(
+        self, schema: Schema, keys: Keys, cache_bytes: int = DEFAULT_CACHE_BYTES, step_keys: Sequence[bytes] = ()
+    ) -> None:
         problem = schema_problem(schema)
         if problem is not None:
             raise UnhashableSchema(*problem)
@@ -108,14 +131,22 @@ class ClkEncoder:
             raise UnhashableSchema(None, f"{len(keys)} keys for {len(schema.fields)} features")
         self.schema = schema
         self.hash_bits = hash_bits(schema)
-        self.words = (self.hash_bits + 63) // 64
-        self.post_steps = plan(schema)
+        self.post_steps = plan(schema, step_keys)
         self.clk_bits = final_length(self.post_steps, self.hash_bits)
+        # Leading bit gathers (permute, balance) are done to the token patterns, once per token.
+        fused, spread, flip = leading_gathers([(p.name, p.key) for p in self.post_steps], self.hash_bits)
+        self.post_steps = self.post_steps[fused:]
+        self.filter_bits = self.hash_bits if spread is None else spread.size
+        self.words = (self.filter_bits + 63) // 64
+        self.flip = None if flip is None or not flip.any() else _words(flip, self.words)
         self.out_bytes = (self.clk_bits + 7) // 8
         self.field_count = len(schema.fields)
         self.columns = {field.identifier: i for i, field in enumerate(schema.fields)}
+        salted = self._salts(schema, step_keys)
         hashed = [(i, f) for i, f in enumerate(schema.fields) if f.hashing_properties is not None]
-        budget = cache_bytes // max(1, len(hashed))
+        # A salted feature's values and tokens are many more (one set per salt): it gets a larger share.
+        shares = {i: SALTED_CACHE_SHARES if field.identifier in salted else 1 for i, field in hashed}
+        budget = cache_bytes // max(1, sum(shares.values()))
         self.features: List[Tuple[int, Feature]] = []
         for i, field in hashed:
             fhp = field.hashing_properties
@@ -124,8 +155,26 @@ class ClkEncoder:
                 raise UnhashableSchema(field.identifier, "blakeHash takes keys of at most 64 bytes")
             if fhp.hash_type == "doubleHash" and len(key) < 2:
                 raise UnhashableSchema(field.identifier, "doubleHash needs two keys per feature")
-            self.features.append((i, Feature(field, key, self.hash_bits, self.words, budget)))
+            share = budget * shares[i]
+            if field.identifier in salted:
+                salts = salted[field.identifier]
+                feature: Feature = SaltedFeature(field, key, self.hash_bits, self.words, share, salts, spread)
+            else:
+                feature = Feature(field, key, self.hash_bits, self.words, share, spread)
+            self.features.append((i, feature))
         self.block_rows = max(1, BLOCK_BYTES // (8 * self.words))
+
+    def _salts(self, schema: Schema, step_keys: Sequence[bytes]) -> Dict[str, Salts]:
+        """The salts of the schema's ``salt`` entries, by the identifier of each feature they salt."""
+        salted: Dict[str, Salts] = {}
+        for step in hardening_of(schema).salts:
+            salt_feature = step.params["saltFeature"]
+            salts = Salts(
+                step_keys[step.index], self.columns[salt_feature], step.params["missingValues"].get(salt_feature)
+            )
+            for identifier in step.params["features"]:
+                salted[identifier] = salts
+        return salted
 
     def encode(
         self, rows: Sequence[Sequence[str]], validate: bool = True, first_index: int = 0
@@ -172,18 +221,27 @@ class ClkEncoder:
     def _hash_features(self, columns: Sequence[Sequence[str]], count: int, validate: bool) -> np.ndarray:
         """Stages 1-4: each feature's column formatted, tokenised, hashed and ORed into the records' filters.
 
-        :return: the filters, ``count`` rows of :attr:`hash_bits` bits packed in ``uint64`` words.
+        :return: the filters, ``count`` rows of :attr:`filter_bits` bits packed in ``uint64`` words.
         """
         filters = np.zeros((count, self.words), dtype=np.uint64)
+        salt_ids: Dict[int, np.ndarray] = {}  # per Salts (by id()), the salt id of each record
         for i, feature in self.features:
-            feature.contribute(columns[i], validate, filters)
+            if isinstance(feature, SaltedFeature):
+                salts = feature.salts
+                if id(salts) not in salt_ids:
+                    salt_ids[id(salts)] = salts.ids_of(columns[salts.column])
+                feature.contribute_salted(columns[i], salt_ids[id(salts)], validate, filters)
+            else:
+                feature.contribute(columns[i], validate, filters)
+        if self.flip is not None:
+            filters ^= self.flip
         return filters
 
     def _post_steps(self, filters: np.ndarray, rows: Sequence[Sequence[str]]) -> np.ndarray:
         """Stage 5: the packed CLKs (``uint8``, :attr:`out_bytes` or more a row) from the filters."""
         if not self.post_steps:
             return filters.view(np.uint8)[:, : self.out_bytes]
-        return apply_steps(self.post_steps, filters, self.hash_bits, rows, self.columns)
+        return apply_steps(self.post_steps, filters, self.filter_bits, rows, self.columns)
 
     def _emit(self, packed: np.ndarray, clks: List[bytes], pops: List[int]) -> None:
         """Append the CLKs' bytes and popcounts."""

@@ -148,9 +148,19 @@ class Feature:
     :param hash_l: bits of the filter the features are hashed into.
     :param words: 64-bit words of a filter.
     :param budget: bytes the feature's caches may hold.
+    :param spread: where each filter position lands in a pattern (see
+        :class:`~anonlinkclient.encoding.token_hashing.Hasher`); ``words`` counts the pattern's words.
     """
 
-    def __init__(self, field: FieldSpec, key: Sequence[bytes], hash_l: int, words: int, budget: int) -> None:
+    def __init__(
+        self,
+        field: FieldSpec,
+        key: Sequence[bytes],
+        hash_l: int,
+        words: int,
+        budget: int,
+        spread: Optional[np.ndarray] = None,
+    ) -> None:
         fhp = field.hashing_properties
         assert fhp is not None
         self.field = field
@@ -187,7 +197,7 @@ class Feature:
             strategy.bits_per_token(1)[0] if isinstance(strategy, BitsPerTokenStrategy) else None
         )
         self.k_by_count: Dict[int, np.ndarray] = {}
-        self.hasher = Hasher(fhp, key, hash_l, words, keep_seeds=self.constant_k is None)
+        self.hasher = Hasher(fhp, key, hash_l, words, keep_seeds=self.constant_k is None, spread=spread)
         self.words = words
         # Values whose tokens are cut in bulk (n-grams) are cheaper to hash again than to look up;
         # the value cache serves the others (numeric, exact, long n-grams).
@@ -345,8 +355,12 @@ class Feature:
         tokens = self.tokenise(formatted)
         if tokens.total == 0:
             return np.zeros((len(values), self.words), dtype=np.uint64), valid
-        source, ids = self.hash_tokens(tokens)
+        source, ids = self.hash_tokens(self.cache_keys(tokens))
         return combine_tokens(source, ids, tokens.counts, self.words), valid
+
+    def cache_keys(self, tokens: Tokens) -> Tokens:
+        """The tokens as the token cache keys them: themselves (a salted feature adds the salt)."""
+        return tokens
 
     def format(self, values: List[str], validate: bool) -> Tuple[List[str], Optional[List[bool]]]:
         """The formatted values (sentinels replaced), and which are valid (``None``: all are).
@@ -494,9 +508,7 @@ class Feature:
             ids = lookup.ids
             if len(lookup.new_keys):
                 keys = lookup.new_keys
-                made = self._new_patterns(
-                    decode_ngrams(keys, self.n, self.positional) if isinstance(keys, np.ndarray) else keys, lookup.k
-                )
+                made = self._new_patterns(keys, lookup.k)
                 if keep:
                     new_ids = cache.store.add(made)
                     if isinstance(keys, np.ndarray):
@@ -571,7 +583,9 @@ class Feature:
                 parts.append(ks)
         return np.concatenate(parts)
 
-    def _new_patterns(self, tokens: Sequence[str], k: int) -> np.ndarray:
+    def _new_patterns(self, keys: Union[np.ndarray, List[str]], k: int) -> np.ndarray:
+        """The patterns of new tokens, given as the token cache keys them (n-gram codes or texts)."""
+        tokens = decode_ngrams(keys, self.n, self.positional) if isinstance(keys, np.ndarray) else keys
         try:
             messages = self.hasher.messages(tokens)
         except UnicodeError:

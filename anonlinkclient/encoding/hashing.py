@@ -8,6 +8,7 @@ turns a record that fails the schema into an
 """
 
 import contextlib
+import dataclasses
 import time
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, TextIO, Union
 
@@ -18,7 +19,13 @@ from clkhash.stats import OnlineMeanVariance
 from anonlinkclient import __version__
 from anonlinkclient.encoding.parallel import ProgressCallback, encode_records, encode_source
 from anonlinkclient.encoding.pii import ColumnMapping, HeaderMode, check_header, open_pii
-from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
+from anonlinkclient.encoding.schema import (
+    linkage_schema,
+    load_linkage_schema,
+    load_schema_document,
+    schema_meta,
+    warn_about_folds,
+)
 from anonlinkclient.encoding.secrets import secret_check_value
 from anonlinkclient.errors import InputFileError, RecordError
 from anonlinkclient.io.bits import to_bitarray
@@ -130,7 +137,9 @@ def hash_csv_file(
     :raises UsageError: for an unknown format, binary output to a pipe, or options that do not fit the source.
     """
     check_outputs([clk_path], [pii_path, schema_path])
-    schema = load_linkage_schema(schema_path)
+    document = load_schema_document(schema_path)
+    schema = linkage_schema(document)
+    warn_about_folds(document)
     meta = clk_file_meta(schema_path, schema, secret)
     with open_pii(pii_path, schema, header, input_format, table, query, sheet, columns, progress) as source:
         clks = hash_source(source, secret, schema, validate, workers, progress)
@@ -181,12 +190,12 @@ def save_clks(
 
 def clk_file_meta(schema_path: str, schema: Schema, secret: Union[str, bytes]) -> ClkMeta:
     """What a CLK file hashed with this schema and secret records: this tool and its version, the CLK
-    length, the schema's fingerprint and the secret's check value."""
-    return ClkMeta(
+    length (after the hardening steps), the schema's fingerprint, the secret's check value, and the
+    XOR folds and hardening steps applied (when there are any; see :func:`~.schema.schema_meta`)."""
+    return dataclasses.replace(
+        schema_meta(load_schema_document(schema_path)),
         tool="anonlink-client",
         tool_version=__version__,
-        clk_bits=schema.l,
-        schema_fingerprint=schema_file_fingerprint(schema_path),
         secret_check=secret_check_value(secret),
     )
 

@@ -11,7 +11,6 @@ to :func:`clkhash.clk.hash_chunk`, with the same validation) with keys from
 """
 
 import itertools
-import os
 import signal
 from collections import deque
 from typing import (
@@ -31,8 +30,10 @@ from clkhash.key_derivation import generate_key_lists
 from clkhash.schema import Schema
 
 from anonlinkclient.encoding.encoder import DEFAULT_CACHE_BYTES, ClkEncoder, schema_problem
-from anonlinkclient.encoding.orphans import exit_with_parent
+from anonlinkclient.encoding.hardening_schema import hardening_of
+from anonlinkclient.encoding.keyed import step_key
 from anonlinkclient.errors import InputFileError, RecordError, UnhashableSchema
+from anonlinkclient.io.processes import default_workers, exit_with_parent
 from anonlinkclient.io.records import IterableRecords, Piece, PieceFailure, PieceSize, RecordSource
 
 CHUNK_ROWS = 1000
@@ -74,6 +75,23 @@ def derive_keys(secret: Union[str, bytes], schema: Schema) -> Keys:
     )
 
 
+def derive_step_keys(secret: Union[str, bytes], schema: Schema) -> Tuple[bytes, ...]:
+    """The key of each entry of the schema's ``clkConfig.hardening``, in order (none for an unhardened schema).
+
+    HKDF from ``secret`` with the schema's KDF hash and salt, under labels of their own
+    (:func:`~anonlinkclient.encoding.keyed.step_key`), so that they are never CLK keys.
+    """
+    return tuple(
+        step_key(secret, step.type, step.index, schema.kdf_hash, schema.kdf_salt, schema.kdf_info)
+        for step in hardening_of(schema).steps
+    )
+
+
+def new_encoder(secret: Union[str, bytes], schema: Schema, cache_bytes: int = DEFAULT_CACHE_BYTES) -> ClkEncoder:
+    """A :class:`ClkEncoder` for ``schema`` with every key derived from ``secret`` (hardening keys too)."""
+    return ClkEncoder(schema, derive_keys(secret, schema), cache_bytes, derive_step_keys(secret, schema))
+
+
 def _hash(encoder: ClkEncoder, validate: bool, chunk: Chunk) -> ChunkResult:
     first_index, rows = chunk
     try:
@@ -106,12 +124,12 @@ CACHE_BYTES_ALL_WORKERS = 2 * DEFAULT_CACHE_BYTES
 MIN_CACHE_BYTES_PER_WORKER = 8 * 2**20
 
 
-def _init_worker(keys: Keys, schema: Schema, validate: bool, cache_bytes: int) -> None:
+def _init_worker(keys: Keys, step_keys: Sequence[bytes], schema: Schema, validate: bool, cache_bytes: int) -> None:
     # Ctrl-C goes to the whole process group; only the parent handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent()  # kill -9 of the parent ends the workers too
     global _worker_state
-    _worker_state = (ClkEncoder(schema, keys, cache_bytes), validate)
+    _worker_state = (ClkEncoder(schema, keys, cache_bytes, step_keys), validate)
 
 
 def _hash_piece_in_worker(piece: Piece) -> PieceResult:
@@ -133,11 +151,6 @@ def _until_error(pieces: Iterator[Piece]) -> Iterator[Union[Piece, _Stop]]:
         yield from pieces
     except InputFileError as exc:
         yield _Stop(exc)
-
-
-def default_workers() -> int:
-    """The number of worker processes used when none is given: one per core."""
-    return os.cpu_count() or 1
 
 
 def encode_records(
@@ -185,8 +198,8 @@ def encode_source(
     :raises InputFileError: on the first record the source cannot read.
     :raises UnhashableSchema: if the schema cannot be hashed at all.
     """
-    keys = derive_keys(secret, schema)
-    encoder = ClkEncoder(schema, keys)  # refuses keys it cannot use here, not in a worker
+    keys, step_keys = derive_keys(secret, schema), derive_step_keys(secret, schema)
+    encoder = ClkEncoder(schema, keys, step_keys=step_keys)  # refuses keys it cannot use here, not in a worker
     workers = workers or default_workers()
     pieces = _until_error(source.pieces(PieceSize(CHUNK_ROWS, PIECE_CHARACTERS, workers > 1)))
     first_two = list(itertools.islice(pieces, 2))
@@ -205,7 +218,7 @@ def encode_source(
         workers,
         mp_context=_fresh_context() if source.fresh_workers else None,
         initializer=_init_worker,
-        initargs=(keys, schema, validate, cache_bytes),
+        initargs=(keys, step_keys, schema, validate, cache_bytes),
     )
     try:
         in_flight: deque[Future[PieceResult]] = deque()

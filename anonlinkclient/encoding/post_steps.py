@@ -3,8 +3,9 @@
 The encoder (:class:`~anonlinkclient.encoding.encoder.ClkEncoder`) hashes the features of a
 chunk of records into filters of :func:`~anonlinkclient.encoding.schema_checks.hash_bits`
 bits, then applies the schema's post-steps in order (:func:`plan`); what comes out is the
-CLK. Today the one post-step is clkhash's XOR folding (``xor_folds``); the hardening steps
-plug in here the same way.
+CLK. The steps are clkhash's XOR folding (``xor_folds``, and the schema's ``xorFolds``) and
+the hardening steps of ``clkConfig.hardening`` (:mod:`.hardening`; specified to the byte in
+docs/linkage-schema.rst).
 
 A post-step is a function ``step(bits, context) -> bits``:
 
@@ -27,6 +28,10 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Seq
 import numpy as np
 from clkhash.schema import Schema
 
+from anonlinkclient.encoding import hardening
+from anonlinkclient.encoding.hardening_schema import hardening_of
+from anonlinkclient.errors import UnhashableSchema
+
 #: A step's parameters, as the schema gives them (e.g. ``{"folds": 2}``).
 Params = Mapping[str, Any]
 
@@ -36,9 +41,9 @@ class StepContext:
     """What a post-step is given beside the bits of a chunk.
 
     :ivar params: the step's parameters.
-    :ivar key: the step's key material (``b""`` for a step that takes none). Keys of keyed
-        steps are derived from the secret, under labels of their own, by whoever plans the
-        steps (:func:`plan`); no step takes one yet.
+    :ivar key: the step's key (``b""`` for a step that takes none): derived from the secret
+        under a label of its own (:func:`~anonlinkclient.encoding.keyed.step_key`) and given
+        to :func:`plan`.
     :ivar records: the chunk's raw records (each a sequence of one string per schema
         feature), in the order of the rows of ``bits``.
     :ivar columns: feature identifier -> its index in a record.
@@ -92,6 +97,11 @@ def same_length(length: int, params: Params) -> int:
     return length
 
 
+def doubled_length(length: int, params: Params) -> int:
+    """``balance``'s length rule: twice the length."""
+    return 2 * length
+
+
 # --------------------------------------------------------------------------- the steps
 
 
@@ -116,6 +126,13 @@ def folded_length(length: int, params: Params) -> int:
 #: Every post-step there is, by the name a schema gives it.
 POST_STEPS: Dict[str, PostStep] = {
     "xorFold": PostStep(xor_fold, folded_length, packed=xor_fold),
+    "permute": PostStep(hardening.permute, same_length),
+    "balance": PostStep(hardening.balance, doubled_length),
+    "rule90": PostStep(hardening.rule90, same_length, packed=hardening.rule90_packed),
+    "rehash": PostStep(hardening.rehash, same_length, packed=hardening.rehash_packed),
+    "randomizedResponse": PostStep(
+        hardening.randomized_response, same_length, packed=hardening.randomized_response_packed
+    ),
 }
 
 
@@ -135,15 +152,25 @@ class PlannedStep(NamedTuple):
         return StepContext(self.params, self.key, records, columns)
 
 
-def plan(schema: Schema) -> List[PlannedStep]:
+def plan(schema: Schema, step_keys: Sequence[bytes] = ()) -> List[PlannedStep]:
     """The post-steps ``schema`` asks for, in the order they apply.
 
-    clkhash's ``xor_folds`` first (XOR folding, ``xorFold``); a step the schema lists later
-    would follow it, each with its key derived from the secret here.
+    XOR folding first (clkhash's ``xor_folds``, or the schema's ``xorFolds``: ``xorFold``),
+    then the schema's hardening steps in list order (not its salts, which apply while the
+    features are hashed), each with its key.
+
+    :param step_keys: the key of each entry of the schema's ``clkConfig.hardening``, in order
+        (:func:`~anonlinkclient.encoding.parallel.derive_step_keys`).
+    :raises UnhashableSchema: if the schema hardens but the keys are missing.
     """
     steps = []
     if schema.xor_folds:
         steps.append(PlannedStep("xorFold", POST_STEPS["xorFold"], {"folds": schema.xor_folds}))
+    hardened = hardening_of(schema)
+    if len(step_keys) < len(hardened.steps):
+        raise UnhashableSchema(None, f"{len(hardened.steps)} hardening steps need their keys (given {len(step_keys)})")
+    for step in hardened.post_steps:
+        steps.append(PlannedStep(step.type, POST_STEPS[step.type], step.params, step_keys[step.index]))
     return steps
 
 

@@ -20,8 +20,18 @@ import jsonschema
 from clkhash import schema as clkhash_schema
 from clkhash.field_formats import spec_from_json_dict
 
+from anonlinkclient.encoding.hardening_schema import (
+    HardenedSchema,
+    folds,
+    folds_problem,
+    hardening_problems,
+    keep_as_written,
+    read_hardening,
+    xor_folds_warning,
+)
 from anonlinkclient.encoding.schema_checks import schema_problem
 from anonlinkclient.errors import InvalidSchema, SchemaFileError
+from anonlinkclient.io.clk_file import ClkMeta
 from anonlinkclient.io.files import (
     MAX_DOCUMENT_BYTES,
     first_line,
@@ -70,7 +80,10 @@ def schema_errors(document: Any) -> List[str]:
         return [f"features[{error.field_spec_index}]: {error}" for error in exc.errors] or [exc.msg]
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         return [_parse_failure(document, exc)]
-    return _hashing_problems(document, schema)
+    problems = hardening_problems(document)  # clkConfig.hardening and xorFolds
+    if folds_problem(document) is None:
+        schema.xor_folds = folds(document)[0]
+    return problems + _hashing_problems(document, schema)
 
 
 def _parse_failure(document: Dict[str, Any], exc: Exception) -> str:
@@ -122,18 +135,40 @@ def load_schema_document(path: str) -> Dict[str, Any]:
     return valid
 
 
-def load_linkage_schema(path: str) -> clkhash_schema.Schema:
+def load_linkage_schema(path: str) -> HardenedSchema:
     """Load and validate the linkage schema at ``path`` (any version) as a clkhash Schema.
+
+    Its ``xor_folds`` are the folds the schema asks for, as ``xorFolds`` (which clkhash
+    ignores) or as clkhash's ``xor_folds``, and it carries the schema's hardening (see
+    :mod:`~.hardening_schema`).
 
     :raises SchemaFileError: with the first problem found, on one line.
     """
-    return clkhash_schema.from_json_dict(load_schema_document(path), validate=False)
+    return linkage_schema(load_schema_document(path))
+
+
+def warn_about_folds(document: Dict[str, Any]) -> None:
+    """Say, in one warning line, that clkhash-based tools ignore the schema's ``xorFolds`` (if it has any)."""
+    warning = xor_folds_warning(document)
+    if warning is not None:
+        logger.warning(warning)
+
+
+def linkage_schema(document: Dict[str, Any]) -> HardenedSchema:
+    """The clkhash Schema of a valid linkage schema document, with its folds (``xorFolds`` too) and hardening."""
+    schema = clkhash_schema.from_json_dict(copy.deepcopy(document), validate=False)
+    return HardenedSchema(schema, read_hardening(document))
+
+
+def convert_to_v3(document: Dict[str, Any]) -> Dict[str, Any]:
+    """clkhash's conversion of a valid schema to version 3, with ``hardening`` and ``xorFolds`` as written."""
+    converted: Dict[str, Any] = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+    return keep_as_written(document, converted)
 
 
 def convert_schema(path: str) -> Dict[str, Any]:
-    """Return the schema at ``path`` converted to the latest version (v3), validated."""
-    converted: Dict[str, Any] = clkhash_schema.convert_to_latest_version(copy.deepcopy(load_schema_document(path)))
-    return converted
+    """Return the schema at ``path`` converted to the latest version (v3), validated (hardening kept as written)."""
+    return convert_to_v3(load_schema_document(path))
 
 
 DIFF_FORMATS = ("context", "unified", "ndiff", "html")
@@ -167,7 +202,7 @@ def comparable_lines(path: str, as_written: bool = False) -> Tuple[List[str], Op
     problems = schema_errors(document)
     if not problems:
         try:
-            document = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+            document = convert_to_v3(document)
         except (clkhash_schema.SchemaError, ValueError, KeyError, TypeError) as exc:
             problems = [f"cannot be converted ({first_line(exc)})"]
     note = None
@@ -236,11 +271,14 @@ FINGERPRINT_PREFIX = "sha256:"
 def canonical_schema(document: Dict[str, Any]) -> bytes:
     """The canonical form of a valid linkage schema (any version): converted to v3, as compact JSON.
 
+    It includes ``clkConfig.hardening`` (salts too) and ``xorFolds`` as written, so the
+    fingerprint tells schemas that harden or fold differently apart.
+
     Keys are sorted, there is no whitespace, strings are UTF-8 (not ``\\u`` escapes)
     and numbers with no fractional part are written as integers (``1.0`` as ``1``),
     so that formatting, key order and v1/v2/v3 spelling do not change it.
     """
-    converted = clkhash_schema.convert_to_latest_version(copy.deepcopy(document))
+    converted = convert_to_v3(document)
     return json.dumps(_canonical_numbers(converted), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
         "utf-8"
     )
@@ -274,6 +312,25 @@ def schema_file_fingerprint(path: str) -> str:
     :raises SchemaFileError: if the file is missing, not JSON or not a valid schema.
     """
     return schema_fingerprint(load_schema_document(path))
+
+
+def schema_meta(document: Dict[str, Any]) -> ClkMeta:
+    """What a CLK file hashed with a valid linkage schema records about the schema: the CLK length
+    (after hardening), the fingerprint, and the XOR folds and hardening steps applied (if any)."""
+    hardening = read_hardening(document)
+    return ClkMeta(
+        clk_bits=hardening.clk_bits,
+        schema_fingerprint=schema_fingerprint(document),
+        xor_folds=hardening.xor_folds or None,
+        hardening=tuple(hardening.summary()) or None,
+    )
+
+
+def schema_meta_if_valid(document: Any) -> Optional[ClkMeta]:
+    """:func:`schema_meta` of ``document`` if it is a valid linkage schema (such as a project's), else ``None``."""
+    if schema_errors(document):
+        return None
+    return schema_meta(document)
 
 
 def fingerprint_if_valid(document: Any) -> str | None:

@@ -61,13 +61,26 @@ class Hasher:
     :param hash_l: bits of the filter (clkhash's ``hash_l``).
     :param words: 64-bit words of a pattern.
     :param keep_seeds: keep each token's seeds (for a strategy whose k varies).
+    :param spread: where each of the ``hash_l`` positions lands in a pattern, when the filter's
+        first post-steps are bit gathers done on the patterns instead
+        (:func:`~anonlinkclient.encoding.hardening.leading_gathers`): ``(hash_l, m)`` positions
+        of a pattern of ``m * hash_l`` bits. ``None``: position ``i`` is bit ``i``.
     """
 
     MAX_SEEDS = 1 << 16
 
-    def __init__(self, fhp: Any, key: Sequence[bytes], hash_l: int, words: int, keep_seeds: bool) -> None:
+    def __init__(
+        self,
+        fhp: Any,
+        key: Sequence[bytes],
+        hash_l: int,
+        words: int,
+        keep_seeds: bool,
+        spread: Optional[np.ndarray] = None,
+    ) -> None:
         self.hash_l = hash_l
         self.words = words
+        self.spread = spread
         self.encoding: str = fhp.encoding
         self.blake = fhp.hash_type == "blakeHash"
         self.non_singular = bool(fhp.prevent_singularity)
@@ -103,8 +116,10 @@ class Hasher:
         for start in range(0, count, step):
             part = messages[start : start + step]
             positions = self._positions(part, k)
+            if self.spread is not None:
+                positions = self.spread[positions].reshape(len(part), -1)
             matrix = np.zeros((len(part), bits_row), dtype=np.uint8)
-            rows = np.repeat(np.arange(len(part)), k)
+            rows = np.repeat(np.arange(len(part)), positions.shape[1])
             matrix[rows, positions.ravel()] = 1
             out[start : start + len(part)] = np.packbits(matrix, axis=1).view(np.uint64)
         return out

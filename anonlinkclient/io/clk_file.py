@@ -3,10 +3,12 @@ r"""CLK files, the one place that knows their formats: JSON and binary, each rea
 **JSON**, what ``anonlink hash`` writes by default (``json.dump`` of this, keys in this order)::
 
     {"meta": {"tool": "anonlink-client", "tool_version": "0.2.0", "clk_bits": 1024,
-              "schema_fingerprint": "sha256:<64 hex digits>", "secret_check": "<4 hex digits>"},
+              "schema_fingerprint": "sha256:<64 hex digits>", "secret_check": "<4 hex digits>",
+              "xor_folds": <folds>, "hardening": ["<step>", ...]},
      "clks": ["<base64 CLK>", ...],
      "clk_count": <number of CLKs>}
 
+``xor_folds`` and ``hardening`` are written only for a schema that folds or hardens.
 ``meta`` comes before ``clks``, so a reader learns what the file is before the
 first CLK; ``clk_count`` comes after them, as the count is known only once the
 last CLK is written. Tools that read ``{"clks": [...]}`` (anonlink-client 0.1,
@@ -47,7 +49,7 @@ import re
 import struct
 from dataclasses import dataclass
 from itertools import islice
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, cast
+from typing import IO, Any, Callable, ClassVar, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple, cast
 
 import ijson
 
@@ -97,11 +99,15 @@ class ClkMeta:
     """What a CLK file records about how it was made (``None``: not recorded).
 
     :ivar tool: / :ivar tool_version: the program that made the file, e.g. ``anonlink-client`` ``0.2.0``.
-    :ivar clk_bits: the length of each CLK in bits (the linkage schema's ``clkConfig.l``).
+    :ivar clk_bits: the length of each CLK in bits (the linkage schema's ``clkConfig.l``, or what
+        its hardening steps make of it).
     :ivar schema_fingerprint: ``sha256:`` and 64 hex digits: the linkage schema's
         fingerprint (:func:`anonlinkclient.encoding.schema.schema_fingerprint`).
     :ivar secret_check: the secret's check value, a few hex digits
         (:func:`anonlinkclient.encoding.secrets.secret_check_value`).
+    :ivar xor_folds: the XOR folds applied after hashing (recorded only when there were some).
+    :ivar hardening: the hardening steps applied, in order, one short text each (recorded
+        only for a hardened schema).
     """
 
     tool: Optional[str] = None
@@ -109,11 +115,25 @@ class ClkMeta:
     clk_bits: Optional[int] = None
     schema_fingerprint: Optional[str] = None
     secret_check: Optional[str] = None
+    xor_folds: Optional[int] = None
+    hardening: Optional[Tuple[str, ...]] = None
+
+    FIELDS: ClassVar[Tuple[str, ...]] = (
+        "tool",
+        "tool_version",
+        "clk_bits",
+        "schema_fingerprint",
+        "secret_check",
+        "xor_folds",
+        "hardening",
+    )
 
     def to_json(self) -> Dict[str, Any]:
         """The ``meta`` object, its keys in the documented order, without the fields not recorded."""
-        fields = ("tool", "tool_version", "clk_bits", "schema_fingerprint", "secret_check")
-        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
+        found = {name: getattr(self, name) for name in self.FIELDS if getattr(self, name) is not None}
+        if "hardening" in found:
+            found["hardening"] = list(found["hardening"])
+        return found
 
     @classmethod
     def from_json(cls, value: Any, path: str) -> "ClkMeta":
@@ -132,16 +152,50 @@ class ClkMeta:
                 '"sha256:" and 64 hex digits',
             ),
             "secret_check": (lambda v: isinstance(v, str) and bool(_HEX.match(v)), "hex digits"),
+            "xor_folds": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number"),
+            "hardening": (
+                lambda v: isinstance(v, list) and len(v) <= 1000 and all(isinstance(s, str) for s in v),
+                "a list of step descriptions (strings)",
+            ),
         }
         for name, (valid, expected) in checks.items():
             if name in value and not valid(value[name]):
                 raise InputFileError(path, f"its metadata field {name} is {json.dumps(value[name])}, not {expected}")
-        return cls(**{name: value.get(name) for name in checks})
+        found = {name: value.get(name) for name in checks}
+        if found["hardening"] is not None:
+            found["hardening"] = tuple(found["hardening"])
+        return cls(**found)
 
     @property
     def checkable(self) -> bool:
         """Whether the file records anything to check parties against (a schema fingerprint or secret check)."""
         return self.schema_fingerprint is not None or self.secret_check is not None
+
+    @property
+    def knows_hardening(self) -> bool:
+        """Whether the tool that made the file folds and hardens as the schema says (anonlink-client 0.4.0 or later).
+
+        clkhash and anonlink-client up to 0.3.0 ignore ``xorFolds`` and ``clkConfig.hardening``.
+        """
+        if self.tool != "anonlink-client" or self.tool_version is None:
+            return False
+        numbers = re.findall(r"\d+", self.tool_version)[:2]
+        return len(numbers) == 2 and (int(numbers[0]), int(numbers[1])) >= (0, 4)
+
+    @property
+    def made_by(self) -> str:
+        """The tool and version that made the file, e.g. ``anonlink-client 0.3.0`` (``a tool`` if not recorded)."""
+        return f"{self.tool or 'a tool'} {self.tool_version or ''}".rstrip()
+
+    @property
+    def encoding(self) -> str:
+        """What the file says was done after hashing: e.g. ``XOR folds 1, hardening balance`` or ``none``."""
+        parts = []
+        if self.xor_folds:
+            parts.append(f"XOR folds {self.xor_folds}")
+        if self.hardening:
+            parts.append(f"hardening {', '.join(self.hardening)}")
+        return "; ".join(parts) or "no folding or hardening"
 
     def lines(self) -> List[str]:
         """What ``anonlink describe`` shows of the metadata, one line per field recorded."""
@@ -154,15 +208,29 @@ class ClkMeta:
             lines.append(f"schema fingerprint: {self.schema_fingerprint}")
         if self.secret_check is not None:
             lines.append(f"secret check value: {self.secret_check}")
+        if self.xor_folds is not None:
+            lines.append(f"XOR folds applied: {self.xor_folds}")
+        if self.hardening is not None:
+            lines.append(f"hardening: {', '.join(self.hardening) if self.hardening else 'none'}")
         return lines
 
 
-def no_metadata_note(path: str) -> str:
-    """The one-line note for a CLK file whose schema and secret cannot be checked."""
-    return (
+def no_metadata_note(path: str, hardened: bool = False) -> str:
+    """The one-line note for a CLK file whose schema and secret cannot be checked.
+
+    :param hardened: the other parties' files are folded or hardened, which the tools that
+        write no metadata (clkhash, anonlink-client before 0.2) do not do.
+    """
+    note = (
         f"Note: {path} records no schema fingerprint or secret check value (older tools do not), "
         "so its schema and secret cannot be checked"
     )
+    if hardened:
+        note += (
+            "; the other files are folded or hardened, which clkhash and older anonlink-client versions "
+            "do not do even with the same schema"
+        )
+    return note
 
 
 @dataclass

@@ -3,11 +3,11 @@
 :func:`upload_encodings` is what ``anonlink upload`` does:
 
 1. check the files before anything is sent: the CLK file (JSON or binary) is
-   whole and all its CLKs have one size, and the block file was made for this
-   many CLKs; binary uploads must also have a size the service takes
-   (:data:`MAX_HASH_SIZE`);
+   whole and all its CLKs have one size the service takes (:data:`MAX_HASH_SIZE`;
+   hardened CLKs can be longer), and the block file was made for this many CLKs;
 2. check the CLKs fit the project, where the service shows the project's
-   linkage schema to the token (:func:`check_against_project`);
+   linkage schema to the token (:func:`check_against_project`): their length,
+   the schema fingerprint and the folding and hardening the file records;
 3. unless told to upload directly, ask the service for temporary object-store
    credentials (``authorize-external-upload``), upload ``encodings.bin`` (the
    binary format; ``encodings.json`` with ``{"clks": [...]}`` for the JSON
@@ -68,6 +68,7 @@ from anonlinkclient.io.block_file import blocks_by_record
 from anonlinkclient.io.clk_file import (
     WIRE_FORMATS,
     ClkFileSummary,
+    ClkMeta,
     EncodedClks,
     check_clk_file,
     clk_bytes,
@@ -94,8 +95,8 @@ REFRESH_MESSAGE = "Anonlink client: the object store credentials have expired; a
 ENCODINGS_OBJECT = "encodings.json"
 BINARY_ENCODINGS_OBJECT = "encodings.bin"
 BLOCKS_OBJECT = "blocks.json"
-#: The largest CLK (in bytes) the service takes in the binary format: ``MAX_ENCODING_SIZE``
-#: of a default Entity Service deployment (its ``Hash-Size`` check; the least is 1).
+#: The largest CLK (in bytes) the service takes: ``MAX_ENCODING_SIZE`` of a default Entity
+#: Service deployment (its ``Hash-Size`` check for binary uploads; the least is 1).
 MAX_HASH_SIZE = 1024
 #: authorize-external-upload answers after which the upload goes directly to the service.
 NO_OBJECT_STORE_STATUSES = frozenset({404, 500, 501})
@@ -107,6 +108,10 @@ Log = Callable[[str], None]
 #: Gives a linkage schema's fingerprint, or ``None`` if it is not a valid schema
 #: (:func:`anonlinkclient.encoding.schema.fingerprint_if_valid`).
 Fingerprint = Callable[[Mapping[str, Any]], Optional[str]]
+#: Gives what a CLK file hashed with a linkage schema records about it (length after hardening,
+#: fingerprint, folds, hardening), or ``None`` if it is not a valid schema
+#: (:func:`anonlinkclient.encoding.schema.schema_meta_if_valid`).
+ExpectedMeta = Callable[[Mapping[str, Any]], Optional[ClkMeta]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,8 +127,11 @@ class UploadOptions:
         (``{"clks": [...]}``); a direct upload with blocks is always JSON (``clknblocks``).
     :ivar raw_clk_size: the CLK file is headerless binary with CLKs of this many bytes.
     :ivar fingerprint: gives a linkage schema's fingerprint, to check the file's
-        against the project's (see :func:`check_against_project`); without it only
-        the CLKs' length is checked.
+        against the project's (see :func:`check_against_project`); without it (or
+        ``expected_meta``) only the CLKs' length is checked.
+    :ivar expected_meta: gives what a file hashed with a linkage schema records (CLK length
+        after hardening, fingerprint, folds and hardening), to check the file against the
+        project's schema, hardened or not; it takes the place of ``fingerprint``.
     :raises UsageError: for an unknown ``wire_format``.
     """
 
@@ -133,6 +141,7 @@ class UploadOptions:
     wire_format: str = "binary"
     raw_clk_size: Optional[int] = None
     fingerprint: Optional[Fingerprint] = None
+    expected_meta: Optional[ExpectedMeta] = None
 
     def __post_init__(self) -> None:
         if self.wire_format not in WIRE_FORMATS:
@@ -163,15 +172,16 @@ def _check_files(clk_path: str, blocks_path: Optional[str], raw_clk_size: Option
 
 
 def check_hash_size(clk_path: str, size: int) -> None:
-    """Check the service takes CLKs of ``size`` bytes in the binary format (``Hash-Size``).
+    """Check the service takes CLKs of ``size`` bytes (its ``MAX_ENCODING_SIZE``, ``Hash-Size`` in binary).
 
     :raises InputFileError: if they are larger than :data:`MAX_HASH_SIZE`.
     """
     if size > MAX_HASH_SIZE:
         raise InputFileError(
             clk_path,
-            f"its CLKs are {size} bytes, but the Entity Service takes binary uploads of at most "
-            f"{MAX_HASH_SIZE} bytes per CLK (Hash-Size); upload them as JSON",
+            f"its CLKs are {size} bytes ({size * 8} bits), but the Entity Service takes CLKs of at most "
+            f"{MAX_HASH_SIZE} bytes ({MAX_HASH_SIZE * 8} bits) by default; hash with a schema whose "
+            "CLKs are shorter (a smaller l, or fewer balance steps)",
         )
 
 
@@ -183,17 +193,22 @@ def check_against_project(
     summary: ClkFileSummary,
     fingerprint: Optional[Fingerprint] = None,
     log: Optional[Log] = None,
+    expected_meta: Optional[ExpectedMeta] = None,
 ) -> None:
-    """Check the CLKs fit the project: their length, and the schema fingerprint the file records.
+    """Check the CLKs fit the project: their length, and the schema fingerprint and hardening the file records.
 
     The service shows a project's linkage schema (``GET /projects/{id}``) only
     to its result token; with an upload token it answers 403, and the check is
     skipped with a note.
 
-    :param fingerprint: gives a schema's fingerprint; without it only the CLK length is checked.
+    :param fingerprint: gives a schema's fingerprint; without it (or ``expected_meta``) only
+        the CLK length is checked.
     :param log: 0.3.0's hook, kept: called with the note when the check is skipped, instead of
         logging it. The note is ``INFO`` (the CLI's ``-v``): it is the usual case (an upload token).
-    :raises InputFileError: if the CLKs' length or the schema fingerprint differ from the project's schema's.
+    :param expected_meta: gives what a file hashed with a schema records (its CLK length after
+        hardening, fingerprint, folds and hardening): the file must record the same.
+    :raises InputFileError: if the CLKs' length, the schema fingerprint or the hardening differ
+        from the project's schema's.
     :raises ServiceConnectionError: if the service cannot be reached.
     """
     say = log or logger.info
@@ -209,21 +224,37 @@ def check_against_project(
         )
         return
     schema = description.get("schema")
+    expected = expected_meta(schema) if expected_meta is not None and isinstance(schema, dict) else None
     bits = schema.get("clkConfig", {}).get("l") if isinstance(schema, dict) else None
+    if expected is not None:
+        bits = expected.clk_bits
     if isinstance(bits, int) and not isinstance(bits, bool) and clk_bytes(bits) != summary.size:
+        hardened = f" (it hardens: {expected.encoding})" if expected is not None and expected.hardening else ""
         raise InputFileError(
             clk_path,
-            f"its CLKs are {summary.size * 8} bits, but project {project}'s linkage schema makes {bits}-bit CLKs",
+            f"its CLKs are {summary.size * 8} bits, but project {project}'s linkage schema makes "
+            f"{bits}-bit CLKs{hardened}",
         )
-    recorded = summary.info.meta.schema_fingerprint if summary.info.meta is not None else None
-    if fingerprint is None or recorded is None or not isinstance(schema, dict):
+    meta = summary.info.meta
+    if meta is None or not isinstance(schema, dict):
         return
-    expected = fingerprint(schema)
-    if expected is not None and expected != recorded:
+    wanted = expected.schema_fingerprint if expected is not None else fingerprint(schema) if fingerprint else None
+    recorded = meta.schema_fingerprint
+    if wanted is not None and recorded is not None and wanted != recorded:
+        detail = ""
+        if expected is not None and meta.encoding != expected.encoding:
+            detail = f" (the file records {meta.encoding}, the project's schema asks for {expected.encoding})"
         raise InputFileError(
             clk_path,
             f"was hashed with the linkage schema of fingerprint {recorded}, but project {project}'s schema has "
-            f"fingerprint {expected}; hash with the project's schema",
+            f"fingerprint {wanted}{detail}; hash with the project's schema",
+        )
+    if expected is not None and meta.encoding != expected.encoding and not meta.knows_hardening:
+        raise InputFileError(
+            clk_path,
+            f"was made by {meta.made_by}, which ignores xorFolds and clkConfig.hardening, but project {project}'s "
+            f"schema asks for {expected.encoding}: its CLKs are not folded or hardened; hash with anonlink-client "
+            "0.4.0 or later",
         )
 
 
@@ -257,9 +288,10 @@ def upload_encodings(
         f"{clk_path}: {count} CLKs of {size} bytes ({summary.info.format} file, sent as {sent_as})"
         + (f", blocks {blocks_path}" if blocks_path else "")
     )
-    if sent_as == "binary":
-        check_hash_size(clk_path, size)
-    check_against_project(client, project, apikey, clk_path, summary, options.fingerprint)
+    check_hash_size(clk_path, size)
+    check_against_project(
+        client, project, apikey, clk_path, summary, options.fingerprint, expected_meta=options.expected_meta
+    )
     if not summary.info.checkable:
         logger.warning(no_metadata_note(clk_path))
     if not options.to_entityservice:

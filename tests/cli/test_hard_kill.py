@@ -91,7 +91,7 @@ def test_kill_9_of_hash_leaves_no_worker_and_no_part_file(tmp_path, large_pii):
 def test_a_worker_whose_parent_is_killed_exits(tmp_path):
     code = (
         "import multiprocessing, os, sys, time\n"
-        "from anonlinkclient.encoding.orphans import exit_with_parent\n"
+        "from anonlinkclient.io.processes import exit_with_parent\n"
         "def work():\n"
         "    exit_with_parent()\n"
         "    time.sleep(600)\n"

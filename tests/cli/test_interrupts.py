@@ -135,13 +135,73 @@ def random_clk_files(tmp_path_factory: pytest.TempPathFactory) -> List[str]:
     return paths
 
 
+def linkage_workers(pid: int, count: int) -> List[int]:
+    """The worker processes (spawned) of a running find-similarity, once ``count`` of them run."""
+    from tests.cli.test_hard_kill import children
+
+    deadline = time.monotonic() + 30
+    while True:
+        spawned = [child for child in children(pid) if b"multiprocessing.spawn" in _cmdline(child)]
+        if len(spawned) >= count:
+            return spawned
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.05)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def assert_all_ended(pids: List[int]) -> None:
+    from tests.cli.test_hard_kill import alive
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in pids if alive(pid)]
+    for pid in left:  # only if the test failed: do not leave them behind
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
 @pytest.mark.parametrize("how, exit_code, name", [("ctrl-c", 130, "SIGINT"), ("sigterm", 143, "SIGTERM")])
-def test_interrupted_find_similarity_leaves_nothing(tmp_path, random_clk_files, how, exit_code, name):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_interrupted_find_similarity_leaves_nothing(tmp_path, random_clk_files, how, exit_code, name, workers):
     out, scores = tmp_path / "groups.json", tmp_path / "scores.json"
-    args = ["find-similarity", "0.6", str(out), "--scores", str(scores)]
+    args = ["find-similarity", "0.6", str(out), "--scores", str(scores), "--workers", workers]
     process = start(args + ["--clk", random_clk_files[0], "--clk", random_clk_files[1]])
-    stderr = interrupt_after(process, 1.5, how)
+    if workers == "1":
+        stderr = interrupt_after(process, 1.5, how)
+        spawned: List[int] = []
+    else:
+        from tests.cli.test_hard_kill import children
+
+        spawned = linkage_workers(process.pid, 2)
+        helpers = children(process.pid)  # the workers and multiprocessing's resource tracker
+        stderr = interrupt_after(process, 0.5, how)
+        assert_all_ended(helpers)
     assert process.returncode == exit_code, stderr
     assert stderr.splitlines()[-1] == f"Error: interrupted by {name}; no output was written"
     assert "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+    assert len(spawned) == (2 if workers == "2" else 0)
+
+
+def test_kill_9_of_find_similarity_leaves_no_worker(tmp_path, random_clk_files):
+    out = tmp_path / "groups.json"
+    process = start(["find-similarity", "0.6", str(out), "--workers", "2", "--clk", random_clk_files[0],
+                     "--clk", random_clk_files[1]])  # fmt: skip
+    try:
+        spawned = linkage_workers(process.pid, 2)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        assert_all_ended(spawned)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
     assert list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ validation error), ours must report a record, the first one that crashes clkhash
 """
 
 import base64
+import copy
 import string
 from datetime import date
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -25,6 +26,7 @@ import anonlinkclient.encoding.encoder as encoder_module
 from anonlinkclient.encoding.caches import ValueCache
 from anonlinkclient.encoding.dates import FastDate
 from anonlinkclient.encoding.encoder import ClkEncoder, schema_problem
+from anonlinkclient.encoding.schema import linkage_schema, schema_errors
 from anonlinkclient.errors import RecordError, UnhashableSchema
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -215,7 +217,7 @@ def v3_schema(draw: Any) -> Dict[str, Any]:
     if folds:
         clk_config["xor_folds"] = folds
     if draw(st.integers(0, 5)) == 0:
-        clk_config["xorFolds"] = draw(st.integers(0, 2))  # clkhash reads xor_folds; xorFolds has no effect
+        clk_config["xorFolds"] = draw(st.integers(0, 2))  # clkhash reads xor_folds and ignores xorFolds
     features = []
     for i in range(draw(st.integers(1, 5))):
         if draw(st.integers(0, 6)) == 0:
@@ -509,6 +511,33 @@ def test_v2_schemas(schema_dict: Dict[str, Any], data: Any, validate: bool, cach
 @given(v1_schema(), st.data(), st.booleans(), CACHE_SIZES)
 def test_v1_schemas(schema_dict: Dict[str, Any], data: Any, validate: bool, cache_bytes: int) -> None:
     check_schema(schema_dict, data, validate, cache_bytes, 0)
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(v3_schema(), st.data(), st.booleans(), st.integers(1, 3))
+def test_xor_folds_as_the_reference_says_is_clkhash_given_xor_folds(
+    schema_dict: Dict[str, Any], data: Any, validate: bool, folds: int
+) -> None:
+    """Our loader folds for ``xorFolds`` (which clkhash ignores) exactly as clkhash folds for the
+    ``xor_folds`` it reads: the oracle stays clkhash's own code, given the folds it would ignore."""
+    config = schema_dict["clkConfig"]
+    config.pop("xor_folds", None)
+    config.pop("xorFolds", None)
+    ours_dict = copy.deepcopy(schema_dict)
+    ours_dict["clkConfig"]["xorFolds"] = folds
+    theirs_dict = copy.deepcopy(schema_dict)
+    theirs_dict["clkConfig"]["xor_folds"] = folds
+    if schema_errors(ours_dict):
+        note_event("schema refused")
+        return
+    ours, theirs = linkage_schema(ours_dict), from_json_dict(theirs_dict)
+    assert (ours.xor_folds, ours.l) == (folds, theirs.l)
+    keys = derive(theirs, "secret")
+    encoder = build(ours, keys, encoder_module.DEFAULT_CACHE_BYTES)
+    if encoder is None:
+        note_event("schema refused")
+        return
+    assert_same(encoder, keys, theirs, data.draw(rows_for(theirs_dict, theirs)), validate, 0)
 
 
 # --------------------------------------------------------------------------- many rows, caches cycling

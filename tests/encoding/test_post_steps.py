@@ -1,7 +1,7 @@
 """The post-step seam: bit conversions in clkhash's order, XOR folding as clkhash folds, and
 steps plugged in through the one table changing the CLKs, their length and their popcounts."""
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 import pytest
@@ -131,9 +131,9 @@ def test_a_step_added_to_the_table_runs_after_the_folds(monkeypatch: Any) -> Non
     monkeypatch.setitem(POST_STEPS, "balance", PostStep(balance, lambda length, params: 2 * length))
     monkeypatch.setitem(POST_STEPS, "markEmpty", PostStep(mark_empty_names, same_length))
 
-    def plan_with_steps(s: Schema) -> List[PlannedStep]:
+    def plan_with_steps(s: Schema, step_keys: Sequence[bytes] = ()) -> List[PlannedStep]:
         extra = [("balance", {}), ("markEmpty", {"feature": "name"})]
-        return plan(s) + [PlannedStep(name, POST_STEPS[name], params) for name, params in extra]
+        return plan(s, step_keys) + [PlannedStep(name, POST_STEPS[name], params) for name, params in extra]
 
     monkeypatch.setattr(encoder_module, "plan", plan_with_steps)
     s = schema(1020, xor_folds=1)

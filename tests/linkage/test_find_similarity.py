@@ -8,6 +8,7 @@ The CLKs here are made by hand (64 bits each) so that every similarity is known:
 """
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -87,6 +88,7 @@ def test_two_parties_without_blocking(tmp_path, parties):
     assert json.loads(scores.read_text())["similarity_scores"] == anonlink_scores([[A0, A1, A2], [B0, B1, B2]], 0.9)
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
+        f"Writing 2 similarity scores to {scores} (about 97 bytes)",
         "Found 2 candidate pairs with similarity of at least 0.9",
         "Solved into 2 groups linking 4 records of 2 parties",
         f"Groups written to {out}",
@@ -121,18 +123,27 @@ def test_with_blocking_only_records_sharing_a_block_are_compared(tmp_path, parti
     assert json.loads(out.read_text()) == {"groups": [[[0, 0], [1, 1]], [[0, 1], [1, 2]]]}
     # Only pairs sharing block x or y are compared: A1-B0 (1.0) and A0-B2 (0.5) are not.
     assert json.loads(scores.read_text()) == {"similarity_scores": [[[0, 0], [1, 1], 60 / 62], [[0, 1], [1, 2], 0.5]]}
-    assert result.stderr.splitlines() == [
+    lines = result.stderr.splitlines()
+    assert lines == [
+        f"Writing 2 similarity scores to {scores} (about 97 bytes)",
         f"Party 0: 3 CLKs from {a}, blocks from {a_blocks}",
         f"Party 1: 3 CLKs from {b}, blocks from {b_blocks}",
         f"Warning: 1 of 3 records of party 0 ({a_blocks}) are in no block, so they are not compared",
         "Found 2 candidate pairs with similarity of at least 0.4",
         "Solved into 2 groups linking 4 records of 2 parties",
         "    groups of 2 records: 2",
-        result.stderr.splitlines()[6],
+        lines[7],
+        lines[8],
         f"Groups written to {out}",
         f"Similarity scores written to {scores}",
     ]
-    assert result.stderr.splitlines()[6].startswith("Linkage took ")
+    # Two pairs share a block (A0-B1 in x, A1-B2 in y); too few to start worker processes.
+    assert re.fullmatch(
+        r"Compared 2 pairs of records in \d+\.\d\d seconds with one process "
+        r"\([\d,]+\.\d million a second; CPU seconds: \d+\.\d\d\)",
+        lines[7],
+    )
+    assert lines[8].startswith("Linkage took ")
 
 
 def test_block_files_from_anonlink_block_are_read(tmp_path, parties):

@@ -25,6 +25,7 @@ MANUAL_SECTIONS = [
     "Command Line Tool",
     "Where your data lives",
     "Linkage Schema",
+    "Hardening",
     "Privacy audit",
     "Blocking Schema",
     "File Formats",

@@ -5,7 +5,10 @@ example data next to ``python -m anonlinkclient``: both must write the same
 files, print the same output and exit with the same codes.
 """
 
+import base64
 import csv
+import json
+import random
 import re
 import subprocess
 import sys
@@ -150,3 +153,25 @@ def test_validate_schema(both: List[Runner]) -> None:
     assert good.stdout == f"schema is valid\nschema fingerprint: {fingerprint}\n"
     bad = same([run("validate-schema", TEST_DATA / "bad-schema-v3.json") for run in both])
     assert bad.returncode == 4 and bad.stderr.startswith("Error: ")
+
+
+def test_find_similarity_on_worker_processes(both: List[Runner], tmp_path: Path) -> None:
+    """The frozen program starts its linkage workers as the installed package does (spawned), with the same result."""
+    rng = random.Random(3)
+    base = [rng.randbytes(128) for _ in range(7200)]  # 2 x 7,200 CLKs: enough comparisons to start workers
+    for party, flips in (("a", 0), ("b", 3)):
+        clks = []
+        for clk in base:
+            changed = bytearray(clk)
+            for _ in range(flips):
+                changed[rng.randrange(128)] ^= 1 << rng.randrange(8)
+            clks.append(base64.b64encode(bytes(changed)).decode())
+        for name in ("frozen", "package"):
+            (tmp_path / name / f"{party}.json").write_text(json.dumps({"clks": clks}))
+    args = ["find-similarity", "0.9", "groups.json", "--clk", "a.json", "--clk", "b.json", "--workers", "2"]
+    result = same([run(*args, "--scores", "scores.bin", "--scores-format", "binary") for run in both])
+    assert result.returncode == 0, result.stderr
+    for output in ("groups.json", "scores.bin"):
+        assert (tmp_path / "frozen" / output).read_bytes() == (tmp_path / "package" / output).read_bytes()
+    verbose = both[0](*args, "-v", "--workers", "2")
+    assert "with 2 worker processes" in verbose.stderr, verbose.stderr

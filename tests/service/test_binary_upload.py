@@ -252,8 +252,8 @@ def bad_files(tmp_path: Path) -> List[Any]:
         (
             huge,
             [],
-            "its CLKs are 1032 bytes, but the Entity Service takes binary uploads of at most 1024 bytes per CLK "
-            "(Hash-Size); upload them as JSON",
+            "its CLKs are 1032 bytes (8256 bits), but the Entity Service takes CLKs of at most 1024 bytes "
+            "(8192 bits) by default; hash with a schema whose CLKs are shorter (a smaller l, or fewer balance steps)",
         ),
     ]
 

@@ -1,7 +1,10 @@
-"""Worker processes that end when the process that started them dies, even by ``kill -9``.
+"""Worker processes: how many to start, and that they end when the process that started them dies.
 
-A worker of the hashing pool waits for work from its parent; if the parent is
-killed outright it gets no word and would wait forever. :func:`exit_with_parent`,
+:func:`default_workers` is the number of worker processes the commands that use
+them (``hash``, ``find-similarity``) start when none is given: one per core.
+
+A worker of the hashing pool or of the linkage waits for work from its parent; if the parent is
+killed outright (``kill -9``) it gets no word and would wait forever. :func:`exit_with_parent`,
 called once in each worker as it starts, makes sure it does not:
 
 * on Linux the kernel sends the worker ``SIGKILL`` the moment its parent dies
@@ -27,6 +30,11 @@ PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5
 #: The exit status of a worker whose parent died.
 ORPHAN_EXIT_STATUS = 1
+
+
+def default_workers() -> int:
+    """The number of worker processes used when none is given: one per core."""
+    return os.cpu_count() or 1
 
 
 def _kernel_kills_orphans() -> bool:
