@@ -24,6 +24,7 @@ from anonlinkclient.audit.attacks.bitsets import distinct_rows
 from anonlinkclient.audit.attacks.model import Encodings, Guess
 from anonlinkclient.audit.data import Population, Tokens, applicable
 from anonlinkclient.audit.scoring import Truth
+from anonlinkclient.encoding.hardening_schema import hardening_of
 
 #: A feature with at most this many distinct values has a tiny value set.
 TINY_VALUE_SET = 20
@@ -177,6 +178,9 @@ def census(
                 tuple(warnings),
             )
         )
+    # Only in the CLK as hashed: folding and hardening steps move the positions off the progressions.
+    hardening = hardening_of(schema)
+    flat = bool(hardening.xor_folds or hardening.post_steps)
     double_hashed = [
         guess
         for guess in guesses
@@ -186,7 +190,7 @@ def census(
     progressions = sum(
         is_progression(guess.positions.tolist(), schema.l * 2**schema.xor_folds, int(bits_per_token[guess.tokens[0]]))
         for guess in double_hashed
-        if not schema.xor_folds
+        if not flat
     )
     return Census(
         population.count,

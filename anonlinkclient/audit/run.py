@@ -39,8 +39,9 @@ from anonlinkclient.audit.data import (
     tokenise,
 )
 from anonlinkclient.audit.scoring import Figures, Recovered, Truth, score, translate
+from anonlinkclient.encoding.hardening_schema import hardening_of
 from anonlinkclient.encoding.hashing import hash_source
-from anonlinkclient.encoding.parallel import Keys, derive_keys, encode_records
+from anonlinkclient.encoding.parallel import Keys, derive_keys, derive_step_keys, encode_records
 from anonlinkclient.encoding.pii import ColumnMapping, open_pii
 from anonlinkclient.encoding.schema import load_linkage_schema, schema_file_fingerprint
 from anonlinkclient.encoding.secrets import secret_check_value
@@ -102,10 +103,12 @@ def audit_population(
     encodings: Encodings,
     reference: Optional[Population] = None,
     schema_name: str = "the schema",
+    step_keys: Sequence[bytes] = (),
 ) -> AuditResult:
     """Attack the CLKs of ``population`` in both scenarios and score the attacks.
 
     :param keys: the keys the CLKs were hashed with (only the scoring and census use them).
+    :param step_keys: the keys of a hardened schema's steps (only the scoring uses them).
     :param encodings: the CLK of each record of ``population``, in order.
     :param reference: the attacker's list for the reference scenario, if any.
     """
@@ -116,7 +119,7 @@ def audit_population(
         raise InputFileError(population.name, _too_few(population.count))
     populations = [population] + ([reference] if reference is not None else [])
     tokens = tokenise(schema, populations)
-    truth = Truth(schema, keys, tokens, populations)
+    truth = Truth(schema, keys, tokens, populations, step_keys)
     attacked = [f for f in sorted(population.columns) if applicable(schema.fields[f]) is None]
     not_audited = [
         (schema.fields[f].identifier, why) for f in sorted(population.columns) if (why := applicable(schema.fields[f]))
@@ -129,6 +132,8 @@ def audit_population(
     public = public_parameters(schema, tokens, populations, exact=True)
     attacked_encodings, kept, undone = undo_hardening(encodings)
     notes += [("all", "all", line) for line in undone]
+    unscored = {truth.unscored(f) for f in attacked} - {None}
+    notes += [("all", "all", f"position precision and recall are not scored: {why}") for why in sorted(unscored)]
     # The worst case: the list is the records themselves, every feature together.
     plans: List[Tuple[str, Population, bool, List[int]]] = [(WORST_CASE, population, True, attacked)]
     if reference is not None:
@@ -212,9 +217,10 @@ def hash_population(
     :raises InputFileError: naming row and column of a value that does not fit the
         schema, without showing the value (the audit prints no plaintext).
     """
+    bits = hardening_of(schema).clk_bits
     with opener() as source:
         try:
-            rows = _gather(hash_source(source, secret, schema, True, workers), (schema.l + 7) // 8, count)
+            rows = _gather(hash_source(source, secret, schema, True, workers), (bits + 7) // 8, count)
             if rows is None:
                 raise InputFileError(source.name, f"changed while it was audited (it had {count} records before)")
         except InputFileError as exc:
@@ -227,7 +233,7 @@ def hash_population(
                     exc.row_label,
                 ) from None
             raise
-    return Encodings(rows, schema.l)
+    return Encodings(rows, bits)
 
 
 def _gather(clks: Iterable[bytes], size: int, count: int) -> Optional[np.ndarray]:
@@ -259,14 +265,13 @@ def read_clks(
 
     :raises InputFileError: naming what does not fit.
     """
-    size = (schema.l + 7) // 8
+    bits = hardening_of(schema).clk_bits
+    size = (bits + 7) // 8
     with open_clk_file(clk_path) as clk_file:
         meta = clk_file.info.meta
         if meta is not None:
-            if meta.clk_bits is not None and meta.clk_bits != schema.l:
-                raise InputFileError(
-                    clk_path, f"holds {meta.clk_bits}-bit CLKs, but the schema makes {schema.l}-bit CLKs"
-                )
+            if meta.clk_bits is not None and meta.clk_bits != bits:
+                raise InputFileError(clk_path, f"holds {meta.clk_bits}-bit CLKs, but the schema makes {bits}-bit CLKs")
             fingerprint = schema_file_fingerprint(schema_path)
             if meta.schema_fingerprint is not None and meta.schema_fingerprint != fingerprint:
                 raise InputFileError(
@@ -290,7 +295,7 @@ def read_clks(
         more = "more" if len(clks) > population.count else str(len(clks))
         raise InputFileError(clk_path, f"holds {more} CLKs, but {population.name} has {population.count} records")
     _check_first(clks, population, secret, schema, clk_path)
-    return Encodings.from_clks(clks, schema.l)
+    return Encodings.from_clks(clks, bits)
 
 
 def _check_first(
@@ -362,7 +367,7 @@ def audit_source(
         (called once to read the values, once more to hash them).
     """
     schema = load_linkage_schema(schema_path)
-    keys = derive_keys(secret, schema)
+    keys, step_keys = derive_keys(secret, schema), derive_step_keys(secret, schema)
     with opener() as source:
         population = read_population(source, schema)
     if population.count < MIN_RECORDS:
@@ -372,4 +377,4 @@ def audit_source(
         encodings = hash_population(opener, secret, schema, population.count, workers)
     else:
         encodings = read_clks(clk_path, population, secret, schema_path, schema)
-    return audit_population(schema, keys, population, encodings, reference, schema_path)
+    return audit_population(schema, keys, population, encodings, reference, schema_path, step_keys)

@@ -3,7 +3,12 @@
 :class:`Truth` knows where each token really lands in the CLK: it hashes the token
 with the real keys through the encoder's own token hashing
 (:class:`~anonlinkclient.encoding.token_hashing.Hasher`, bit-identical to clkhash's), and
-follows the CLK's XOR folding. :func:`score` compares an
+follows it through the CLK's post-steps (:func:`position_map`: XOR folding, and the
+hardening steps that move a position as a whole: ``permute``, ``balance``, whose
+uncomplemented copy is the one an attacker keeps, and ``randomizedResponse``, which only
+adds noise). After ``rule90`` or ``rehash`` a token has no positions of its own in the CLK,
+and a salted feature's tokens have other positions under every salt: there, the position
+figures are not scored (``None``), and the re-identification figures still are. :func:`score` compares an
 attack's guesses with that, and its candidate values with every record's true value,
 feature by feature:
 
@@ -27,6 +32,10 @@ from clkhash.schema import Schema
 
 from anonlinkclient.audit.attacks.model import AttackResult
 from anonlinkclient.audit.data import Items, Population, Tokens, token_lengths
+from anonlinkclient.encoding.hardening import gather_of
+from anonlinkclient.encoding.hardening_schema import hardening_of
+from anonlinkclient.encoding.post_steps import PlannedStep, plan
+from anonlinkclient.encoding.schema_checks import hash_bits
 from anonlinkclient.encoding.token_hashing import Hasher
 
 #: The most candidate values a guess may have to count (the published attacks' "1-to-m").
@@ -35,19 +44,56 @@ MAX_CANDIDATES = 10
 Keys = Sequence[Sequence[bytes]]
 
 
+def position_map(steps: Sequence[PlannedStep], length: int) -> Tuple[Optional[np.ndarray], Optional[str]]:
+    """Where each position of the hashed filter (of ``length`` bits) lands in the CLK after ``steps``.
+
+    :return: ``(where, None)``, ``where[p]`` the CLK position of filter position ``p`` (its
+        uncomplemented copy after ``balance``); or ``(None, step)`` for the first step that
+        scatters positions (``rule90``, ``rehash``).
+    """
+    where = np.arange(length, dtype=np.int64)
+    for planned in steps:
+        gathered = gather_of(planned.name, planned.key, length)
+        if gathered is not None:
+            source, flip = gathered
+            destination = np.zeros(length, dtype=np.int64)
+            kept = np.flatnonzero(~flip)
+            destination[source[kept]] = kept
+            where, length = destination[where], len(source)
+        elif planned.name == "xorFold":
+            for _ in range(int(planned.params["folds"])):
+                length //= 2
+                where = np.where(where >= length, where - length, where)
+        elif planned.name != "randomizedResponse":
+            return None, planned.name
+    return where, None
+
+
 class Truth:
     """The true bit positions of tokens, from the real keys.
 
     Under ``bitsPerFeature`` a token is inserted with a number of bits that depends on
     the value it is in: :meth:`positions` gives the positions it can set (with the most
     bits any value gives it) and those it always sets (with the fewest).
+
+    :param step_keys: the keys of a hardened schema's steps
+        (:func:`~anonlinkclient.encoding.parallel.derive_step_keys`).
     """
 
-    def __init__(self, schema: Schema, keys: Keys, tokens: Tokens, populations: Sequence[Population] = ()) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        keys: Keys,
+        tokens: Tokens,
+        populations: Sequence[Population] = (),
+        step_keys: Sequence[bytes] = (),
+    ) -> None:
         self.schema = schema
         self.keys = keys
         self.tokens = tokens
-        self.hash_l = schema.l * 2**schema.xor_folds
+        self.hash_l = hash_bits(schema)
+        self.where, self.scattered_by = position_map(plan(schema, step_keys), self.hash_l)
+        self.salted = {identifier for step in hardening_of(schema).salts for identifier in step.params["features"]}
         self.ks: Dict[int, Tuple[int, int]] = {}
         for feature in sorted({feature for feature, _ in tokens.names}):
             strategy = schema.fields[feature].hashing_properties.strategy
@@ -66,10 +112,21 @@ class Truth:
             known = self.hashers[feature] = Hasher(fhp, self.keys[feature], self.hash_l, words, keep_seeds=True)
         return known
 
+    def unscored(self, feature: int) -> Optional[str]:
+        """Why the positions of a feature's tokens cannot be scored (``None``: they can)."""
+        if self.scattered_by is not None:
+            return f"after {self.scattered_by} a q-gram has no bit positions of its own in the CLK"
+        if self.schema.fields[feature].identifier in self.salted:
+            return "it is salted: its q-grams set other bit positions under every salt"
+        return None
+
     def _bits(self, patterns: np.ndarray) -> List[FrozenSet[int]]:
-        """The positions in the CLK of each packed pattern (folded as the CLK is)."""
+        """The positions in the CLK of each packed pattern (as the post-steps move them; where
+        they scatter them, the positions in the folded filter)."""
         bits = np.unpackbits(np.ascontiguousarray(patterns).view(np.uint8), axis=1)[:, : self.hash_l]
-        return [frozenset((np.flatnonzero(row) % self.schema.l).tolist()) for row in bits]
+        if self.where is None:
+            return [frozenset((np.flatnonzero(row) % self.schema.l).tolist()) for row in bits]
+        return [frozenset(self.where[np.flatnonzero(row)].tolist()) for row in bits]
 
     def positions(self, token: int) -> Tuple[FrozenSet[int], FrozenSet[int]]:
         """``(positions the token can set, positions it always sets)`` in the CLK."""
@@ -195,11 +252,15 @@ def score(
 def _positions(result: AttackResult, truth: Truth, feature: int) -> Tuple[int, Optional[float], Optional[float]]:
     tokens = set()
     guessed = hit = needed = found = 0
+    unscored = truth.unscored(feature) is not None
     for guess in result.guesses:
         mine = [t for t in guess.tokens if truth.tokens.names[t][0] == feature]
         if not mine:
             continue
         tokens.update(mine)
+        if unscored or any(truth.unscored(truth.tokens.names[t][0]) for t in guess.tokens):
+            unscored = True
+            continue
         can = frozenset().union(*(truth.positions(t)[0] for t in guess.tokens))
         always = frozenset().union(*(truth.positions(t)[1] for t in guess.tokens))
         positions = set(guess.positions.tolist())
@@ -209,6 +270,8 @@ def _positions(result: AttackResult, truth: Truth, feature: int) -> Tuple[int, O
         found += len(positions & always)
     if not tokens:
         return 0, None, None
+    if unscored:
+        return len(tokens), None, None
     return len(tokens), hit / guessed if guessed else None, found / needed if needed else None
 
 

@@ -16,7 +16,9 @@ from anonlinkclient.audit.attacks.model import Encodings
 from anonlinkclient.audit.data import Population, population_from_rows
 from anonlinkclient.audit.run import AuditResult, audit_population
 from anonlinkclient.audit.scoring import Figures
-from anonlinkclient.encoding.parallel import derive_keys, encode_records
+from anonlinkclient.encoding.hardening_schema import hardening_of
+from anonlinkclient.encoding.parallel import derive_keys, derive_step_keys, encode_records
+from anonlinkclient.encoding.schema import linkage_schema
 
 SECRET = "correct horse battery staple"
 KDF = {
@@ -41,14 +43,17 @@ def feature(identifier: str, n: int = 2, k: int = 15, hash_type: str = "doubleHa
     }
 
 
-def schema_document(*features: Dict, l: int = 1024) -> Dict:  # noqa: E741
-    """A v3 linkage schema with these features."""
-    return {"version": 3, "clkConfig": {"l": l, "kdf": KDF}, "features": list(features)}
+def schema_document(*features: Dict, l: int = 1024, hardening: Optional[List[Dict]] = None) -> Dict:  # noqa: E741
+    """A v3 linkage schema with these features (and ``clkConfig.hardening`` if given)."""
+    config: Dict[str, Any] = {"l": l, "kdf": KDF}
+    if hardening:
+        config["hardening"] = hardening
+    return {"version": 3, "clkConfig": config, "features": list(features)}
 
 
-def schema(*features: Dict, l: int = 1024) -> clkhash_schema.Schema:  # noqa: E741
-    """The clkhash schema of :func:`schema_document`."""
-    return clkhash_schema.from_json_dict(schema_document(*features, l=l))
+def schema(*features: Dict, l: int = 1024, hardening: Optional[List[Dict]] = None) -> clkhash_schema.Schema:  # noqa: E741
+    """The schema of :func:`schema_document`, as the linkage-schema loader reads it (with its hardening)."""
+    return linkage_schema(schema_document(*features, l=l, hardening=hardening))
 
 
 def first_names(count: int, seed: int = 1) -> List[str]:
@@ -68,7 +73,7 @@ def skewed(count: int, values: Sequence[str], seed: int = 2) -> List[str]:
 def encode(the_schema: clkhash_schema.Schema, rows: Sequence[Sequence[str]], secret: str = SECRET) -> Encodings:
     """The CLKs of ``rows``, as ``hash`` makes them."""
     clks = list(encode_records(rows, secret, the_schema, workers=1))
-    return Encodings.from_clks(clks, the_schema.l)
+    return Encodings.from_clks(clks, hardening_of(the_schema).clk_bits)
 
 
 def encode_salted(the_schema: clkhash_schema.Schema, rows: Sequence[Sequence[str]]) -> Encodings:
@@ -101,7 +106,8 @@ def audit(
     """Audit ``rows`` (hashed with :data:`SECRET` unless ``encodings`` are given)."""
     population = population_from_rows("records.csv", the_schema, rows)
     encodings = encodings if encodings is not None else encode(the_schema, rows)
-    return audit_population(the_schema, derive_keys(SECRET, the_schema), population, encodings, reference)
+    keys, step_keys = derive_keys(SECRET, the_schema), derive_step_keys(SECRET, the_schema)
+    return audit_population(the_schema, keys, population, encodings, reference, step_keys=step_keys)
 
 
 def figures(result: AuditResult, attack: str, feature: str, scenario: str = "worst-case") -> Figures:
