@@ -132,8 +132,8 @@ def audit_population(
     public = public_parameters(schema, tokens, populations, exact=True)
     attacked_encodings, kept, undone = undo_hardening(encodings)
     notes += [("all", "all", line) for line in undone]
-    unscored = {truth.unscored(f) for f in attacked} - {None}
-    notes += [("all", "all", f"position precision and recall are not scored: {why}") for why in sorted(unscored)]
+    unscored = sorted({why for f in attacked if (why := truth.unscored(f)) is not None})
+    notes += [("all", "all", f"position precision and recall are not scored: {why}") for why in unscored]
     # The worst case: the list is the records themselves, every feature together.
     plans: List[Tuple[str, Population, bool, List[int]]] = [(WORST_CASE, population, True, attacked)]
     if reference is not None:
