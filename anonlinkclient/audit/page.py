@@ -373,6 +373,7 @@ class AuditReport(Report):
         facts = list(self.sources) + [
             ("Records", f"{result.records:,}"),
             ("CLK length", f"{result.clk_bits:,} bits"),
+            ("Hardening", ", ".join(result.hardening) or "none"),
             ("Scenarios", ", ".join(SCENARIO_NAMES[s] for s in result.scenarios) or "none"),
             ("Features attacked", ", ".join(dict.fromkeys(f.feature for f in result.figures)) or "none"),
         ]

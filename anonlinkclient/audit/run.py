@@ -71,6 +71,7 @@ class AuditResult:
     :ivar notes: ``(attack, scenario, line)``: what each attack did.
     :ivar recovered: by ``(attack, scenario, feature)``, the values and q-grams recovered
         (plaintext: for the report, never the terminal or the JSON).
+    :ivar hardening: the schema's folding and hardening steps, one short text each.
     """
 
     schema_name: str
@@ -84,6 +85,7 @@ class AuditResult:
     recovered: Dict[Tuple[str, str, str], Recovered] = field(default_factory=dict)
     clk_bits: int = 0
     source_name: str = ""
+    hardening: List[str] = field(default_factory=list)
 
     def as_json(self) -> Dict[str, Any]:
         """The figures as ``--json`` writes them."""
@@ -172,7 +174,15 @@ def audit_population(
         recovered,
         encodings.bits,
         population.name,
+        _steps(schema),
     )
+
+
+def _steps(schema: Schema) -> List[str]:
+    """The schema's folding and hardening, one short text each."""
+    hardening = hardening_of(schema)
+    folds = [f"xorFolds: {hardening.xor_folds}"] if hardening.xor_folds else []
+    return folds + hardening.summary()
 
 
 def _too_few(count: int) -> str:

@@ -293,7 +293,7 @@ def test_hardened_clks_are_audited_as_an_attacker_undoes_them(records: Dict[str,
     assert done.returncode == 0, done.stderr
     assert json.loads(figures.read_text())["attacks"] == json.loads(plain.read_text())["attacks"]
     page = report.read_text()
-    assert "2,048 bits" in page
+    assert "2,048 bits" in page and "permute, balance" in page
     assert "with their complements (balance)" in page
     # The unhardened CLKs are not those of the hardened schema: one line.
     unhardened = tmp_path / "unhardened-clks.json"
