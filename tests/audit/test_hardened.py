@@ -9,8 +9,13 @@ figures are not scored, and the audit says so.
 
 from typing import Dict, List, Optional
 
+import numpy as np
 import pytest
 
+from anonlinkclient.audit.scoring import position_map
+from anonlinkclient.encoding.parallel import derive_step_keys
+from anonlinkclient.encoding.post_steps import plan
+from anonlinkclient.encoding.schema_checks import hash_bits
 from tests.audit import planted
 from tests.audit.planted import figures
 
@@ -71,3 +76,28 @@ def test_a_salted_feature_is_not_scored_by_position_and_gives_less_away(unharden
     mined, plain = figures(result, "pattern-mining", "first name"), figures(unhardened, "pattern-mining", "first name")
     assert plain.correct > 0.1 * result.records and mined.correct < 0.1 * plain.correct
     assert figures(result, "frequency", "first name").correct == 0
+
+
+def test_the_true_positions_follow_each_step_as_the_encoder_moves_the_bits() -> None:
+    """position_map against the encoder: every position of the hashed filter is found where the map says
+    (after folding, with the value folding gives it; after balance, uncomplemented)."""
+    unigrams = planted.feature("letter", n=1, k=20)
+    (clean,) = planted.encode(planted.schema(unigrams, l=256), [["q"]]).unpacked()
+    folded = clean[:128] ^ clean[128:]
+    for steps, filtered in (
+        ([{"type": "permute"}], clean),
+        ([{"type": "randomizedResponse", "probability": 0.01, "seedFeatures": ["letter"]}, {"type": "permute"}], None),
+        ([{"type": "xorFold", "folds": 1}, {"type": "balance"}], np.concatenate([folded, folded])),
+    ):
+        hardened = planted.schema(unigrams, l=256, hardening=steps)
+        where, scattered_by = position_map(
+            plan(hardened, derive_step_keys(planted.SECRET, hardened)), hash_bits(hardened)
+        )
+        assert where is not None and scattered_by is None
+        (bits,) = planted.encode(hardened, [["q"]]).unpacked()
+        if filtered is None:  # noise: most positions keep their value
+            assert (bits[where] == clean).mean() > 0.95
+        else:
+            assert np.array_equal(bits[where], filtered)
+    rule90 = planted.schema(unigrams, l=256, hardening=[{"type": "rule90"}])
+    assert position_map(plan(rule90, derive_step_keys(planted.SECRET, rule90)), 256) == (None, "rule90")
