@@ -195,8 +195,11 @@ class AuditReport(Report):
                 f"{ATTACK_NAMES[f.attack]}, {SCENARIO_NAMES[f.scenario]}",
                 f.feature,
                 f"{f.qgrams_identified:,}",
-                _fraction(f.position_precision),
-                _fraction(f.position_recall),
+                *(
+                    ["not scored"] * 2
+                    if f.qgrams_identified and f.position_precision is None
+                    else [_fraction(f.position_precision), _fraction(f.position_recall)]
+                ),
                 f"{f.correct:,} ({_share(f.correct, records)})",
                 f"{f.one_to_many:,}",
                 f"{f.wrong:,}",
@@ -291,7 +294,9 @@ class AuditReport(Report):
         mined = [
             f.feature
             for f in result.figures
-            if f.attack == "pattern-mining" and f.qgrams_identified and (f.position_precision or 0) >= 0.5
+            if f.attack == "pattern-mining"
+            and f.qgrams_identified
+            and ((f.position_precision or 0) >= 0.5 or (f.position_precision is None and f.correct > 0))
         ]
         if mined:
             advice.append(

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import pytest
 
+from anonlinkclient.audit.page import AuditReport
 from anonlinkclient.audit.scoring import position_map
 from anonlinkclient.encoding.parallel import derive_step_keys
 from anonlinkclient.encoding.post_steps import plan
@@ -55,6 +56,9 @@ def test_permute_and_balance_after_undoing_audit_as_unhardened(unhardened: plant
 
 def test_after_rule90_the_positions_are_not_scored_and_the_report_says_why() -> None:
     result = _audit([{"type": "rule90"}])
+    rows = AuditReport(result).figures_table().rows
+    unscored = [row for row in rows if row[2] != "0"]
+    assert unscored and all(row[3:5] == ["not scored", "not scored"] for row in unscored)
     assert all(f.position_precision is None and f.position_recall is None for f in result.figures)
     assert (
         "all",
