@@ -1,7 +1,7 @@
 """The ``anonlink`` command line tool.
 
 Each command is a thin adapter (in :mod:`.encoding`, :mod:`.blocking`,
-:mod:`.linkage`, :mod:`.report` and :mod:`.service`): it parses options, calls one library
+:mod:`.linkage`, :mod:`.report`, :mod:`.service` and :mod:`.audit`): it parses options, calls one library
 function, and reports. Every expected failure is an
 :class:`~anonlinkclient.errors.AnonlinkClientError`; :class:`AnonlinkGroup` is
 the one boundary that turns it into ``Error: <one line>`` on stderr and the
@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Type
 import click
 
 from anonlinkclient import __version__
-from anonlinkclient.cli import blocking, encoding, linkage, report, service
+from anonlinkclient.cli import audit, blocking, encoding, linkage, report, service
 from anonlinkclient.cli.options import messages_to_stderr, verbose_option
 from anonlinkclient.errors import (
     AnonlinkClientError,
@@ -96,7 +96,7 @@ def _register(commands: List[click.Command]) -> None:
         cli.add_command(command)
 
 
-for _module in (encoding, blocking, linkage, report, service):
+for _module in (encoding, blocking, linkage, report, service, audit):
     _register(_module.COMMANDS)
 
 for _name, _command in encoding.ALIASES.items():

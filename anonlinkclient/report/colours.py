@@ -46,6 +46,12 @@ COLOURS: Dict[str, str] = {
     "records in blocks": _GREEN,  # records in blocks of each size
     "blocked records": _BLUE,  # records by the number of blocks they are in
     "unblocked records": _VERMILION,  # records in no block: never compared
+    # The privacy audit: records each attack re-identifies (darker: the worst case).
+    "frequency alignment (worst case)": _BLUE,
+    "frequency alignment (reference list)": _SKY,
+    "pattern mining (worst case)": _VERMILION,
+    "pattern mining (reference list)": _ORANGE,
+    "chance": _GREY,  # what guessing the most common value gets
     # What every chart has around its data.
     "text": "#222222",
     "muted text": "#5f6368",  # ticks

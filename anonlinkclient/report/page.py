@@ -9,7 +9,7 @@ element, so that the page can also be shown inside a Jupyter notebook
 import abc
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 from anonlinkclient.errors import UsageError
 from anonlinkclient.io.output import atomic_output, check_outputs
@@ -174,19 +174,30 @@ class Report(abc.ABC):
         """The report's charts, one below the other, as one standalone SVG."""
         return svg.stack(self.svg_id, self.title, self.key_message(), self.charts)
 
-    def write(self, output: str, svg_output: Optional[str] = None) -> None:
+    def write(
+        self,
+        output: str,
+        svg_output: Optional[str] = None,
+        private: bool = False,
+        also: Sequence[Tuple[str, str]] = (),
+    ) -> None:
         """Write the page to ``output`` (``-``: stdout) and, if asked, the charts as one SVG to ``svg_output``.
 
-        Both are made before either file is opened, and written atomically: both files appear, or neither.
+        Everything is made before any file is opened, and written atomically: every file
+        appears, or none.
 
+        :param private: the page is readable by its owner only (it holds personal data).
+        :param also: other ``(path, text)`` outputs to write with them (e.g. the figures as JSON).
         :raises OutputFileError: if an output cannot be written.
         """
         page = self.html()
         figure = self.svg() if svg_output is not None else ""
         with contextlib.ExitStack() as stack:
-            html_out = stack.enter_context(atomic_output(output))
+            html_out = stack.enter_context(atomic_output(output, private=private))
             if svg_output is not None:
                 stack.enter_context(atomic_output(svg_output)).write(figure)
+            for path, text in also:
+                stack.enter_context(atomic_output(path)).write(text)
             html_out.write(page)
 
     def _repr_html_(self) -> str:

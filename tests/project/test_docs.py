@@ -26,6 +26,7 @@ MANUAL_SECTIONS = [
     "Where your data lives",
     "Linkage Schema",
     "Hardening",
+    "Privacy audit",
     "Blocking Schema",
     "File Formats",
     "Development",

@@ -52,6 +52,11 @@ ROLE_OF = {
     ("records-by-block-size", "records"): "records in blocks",
     ("blocks-per-record", "records"): "blocked records",
     ("blocks-per-record", "no-block"): "unblocked records",
+    ("risk", "frequency-worst-case"): "frequency alignment (worst case)",
+    ("risk", "pattern-mining-worst-case"): "pattern mining (worst case)",
+    ("risk", "frequency-reference"): "frequency alignment (reference list)",
+    ("risk", "pattern-mining-reference"): "pattern mining (reference list)",
+    ("risk", "chance"): "chance",
 }
 
 WRITE_REPORTS = """
@@ -77,6 +82,16 @@ threshold_report(str(three), str(out / "3.html"), svg_output=str(out / "three-pa
 blocks = out / "blocks.json"
 blocks.write_text(json.dumps({"blocks": {"0": ["x"], "1": ["x", "y"]}, "meta": {"source": {"clk_count": [3]}}}))
 block_report(str(blocks), str(out / "b.html"), str(out / "blocks.svg"))
+
+from anonlinkclient.audit.census import Census, FeatureCensus
+from anonlinkclient.audit.page import AuditReport
+from anonlinkclient.audit.run import AuditResult
+from anonlinkclient.audit.scoring import Figures
+attacks = [(a, s) for s in ("worst-case", "reference") for a in ("frequency", "pattern-mining")]
+figures = [Figures(a, s, "name", 10, 0.9, 0.8, 5 + i, 1, 1, 13 - i, 0.1) for i, (a, s) in enumerate(attacks)]
+census = Census(20, 20, 0, 0, (FeatureCensus("name", "bigrams", "blakeHash", 12, 0.2, 60.0, ()),), 0, 0)
+result = AuditResult("schema.json", 20, figures, census, [], scenarios=["worst-case", "reference"], clk_bits=1024)
+AuditReport(result).write(str(out / "a.html"), str(out / "audit.svg"), private=True)
 """
 
 
@@ -113,7 +128,7 @@ def test_every_colour_drawn_comes_from_the_table_by_role(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     series: Dict[tuple, str] = {}
     used = set()
-    for name in ("truth.svg", "no-truth.svg", "three-parties.svg", "blocks.svg"):
+    for name in ("truth.svg", "no-truth.svg", "three-parties.svg", "blocks.svg", "audit.svg"):
         text = (tmp_path / name).read_text()
         colours = set(re.findall(r"#[0-9A-Fa-f]{6}\b", text))
         assert colours <= set(table.values()), f"{name} draws colours that are not in the table"
