@@ -14,6 +14,7 @@ has, after undoing what an attacker can undo of hardening (:mod:`.attacks.undo`)
 :mod:`.scoring` then compares what they concluded with the truth.
 """
 
+import contextlib
 import itertools
 import logging
 import time
@@ -230,7 +231,8 @@ def hash_population(
     bits = hardening_of(schema).clk_bits
     with opener() as source:
         try:
-            rows = _gather(hash_source(source, secret, schema, True, workers), (bits + 7) // 8, count)
+            with contextlib.closing(hash_source(source, secret, schema, True, workers)) as clks:
+                rows = _gather(clks, (bits + 7) // 8, count)
             if rows is None:
                 raise InputFileError(source.name, f"changed while it was audited (it had {count} records before)")
         except InputFileError as exc:

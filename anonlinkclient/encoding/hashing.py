@@ -10,7 +10,7 @@ turns a record that fails the schema into an
 import contextlib
 import dataclasses
 import time
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, TextIO, Union
+from typing import Any, Generator, Iterable, Iterator, List, Optional, Sequence, TextIO, Union
 
 from bitarray import bitarray
 from clkhash.schema import Schema
@@ -61,7 +61,7 @@ def hash_source(
     validate: bool = True,
     workers: Optional[int] = None,
     progress: bool = False,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """Yield the CLK (as bytes) of every record of a record source, in order.
 
     :param source: the records, one value per schema field in the schema's order.
@@ -142,8 +142,9 @@ def hash_csv_file(
     warn_about_folds(document)
     meta = clk_file_meta(schema_path, schema, secret)
     with open_pii(pii_path, schema, header, input_format, table, query, sheet, columns, progress) as source:
-        clks = hash_source(source, secret, schema, validate, workers, progress)
-        count = write_clk_file(clk_path, _some(clks, source.name), meta, clk_format)
+        # closed here, so that an interruption while writing stops the workers before the error is told
+        with contextlib.closing(hash_source(source, secret, schema, validate, workers, progress)) as clks:
+            count = write_clk_file(clk_path, _some(clks, source.name), meta, clk_format)
     return count
 
 
