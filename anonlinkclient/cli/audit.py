@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import log, source_options, verbose_option
+from anonlinkclient.cli.options import columns_option, log, source_options, verbose_option
 from anonlinkclient.errors import UsageError
 
 #: The library's usage errors of the audit, said in terms of the command's options.
@@ -40,12 +40,7 @@ IN_OPTIONS_WORDS = {
 )
 @click.option("--no-header", is_flag=True, help="PII_CSV has no header row.")
 @source_options
-@click.option(
-    "--columns",
-    metavar="FEATURE=COLUMN,...",
-    help="Read these features from columns of other names (for example dob=birth_date); "
-    "the input's columns are then found by name.",
-)
+@columns_option
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes for hashing (default: one per core).")
 @verbose_option
 def audit(

@@ -6,6 +6,7 @@ from typing import Dict, Optional, Tuple
 import click
 
 from anonlinkclient.cli.options import (
+    columns_option,
     log,
     quiet_option,
     raw_clk_size_option,
@@ -41,12 +42,7 @@ from anonlinkclient.synthetic.fake_pii import DEFAULT_CORRUPTION, DEFAULT_OVERLA
     "(--input-format is the input's).",
 )
 @source_options
-@click.option(
-    "--columns",
-    metavar="FEATURE=COLUMN,...",
-    help="Read these features from columns of other names (for example dob=birth_date); "
-    "the input's columns are then found by name.",
-)
+@columns_option
 @quiet_option
 @verbose_option
 def hash_command(

@@ -288,6 +288,15 @@ class FiniteFloatRange(click.FloatRange):
         return super().convert(number, param, ctx)
 
 
+#: ``--columns``: features read from columns of other names (commands that read PII by name).
+columns_option = click.option(
+    "--columns",
+    metavar="FEATURE=COLUMN,...",
+    help="Read these features from columns of other names (for example dob=birth_date); "
+    "the input's columns are then found by name.",
+)
+
+
 def source_options(command: F) -> F:
     """Where the PII is, when it is not a CSV: ``--input-format``, ``--table``, ``--query``, ``--sheet``."""
     options = [
