@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 import click
 
-from anonlinkclient.cli.options import columns_option, log, source_options, verbose_option
+from anonlinkclient.cli.options import columns_option, log, source_options, verbose_option, workers_option
 from anonlinkclient.errors import UsageError
 
 #: The library's usage errors of the audit, said in terms of the command's options.
@@ -41,7 +41,7 @@ IN_OPTIONS_WORDS = {
 @click.option("--no-header", is_flag=True, help="PII_CSV has no header row.")
 @source_options
 @columns_option
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes for hashing (default: one per core).")
+@workers_option
 @verbose_option
 def audit(
     pii_csv: str,

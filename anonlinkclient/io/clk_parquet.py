@@ -27,14 +27,13 @@ or ids out of order are refused in one line naming the part file (and its row, c
 from 1), before anything is done with the CLKs.
 """
 
-import contextlib
 import json
 import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from anonlinkclient.errors import InputFileError
-from anonlinkclient.io.files import first_line, path_order
-from anonlinkclient.io.parquet_records import NOT_PARQUET
+from anonlinkclient.io.files import path_order
+from anonlinkclient.io.parquet_records import parquet_batches, parquet_file, parquet_reason
 
 #: The first (and last) bytes of every Parquet file.
 PARQUET_MAGIC = b"PAR1"
@@ -97,31 +96,6 @@ def part_files(path: str) -> List[str]:
     if not parts:
         raise InputFileError(path, "contains no CLKs (no part files)")
     return [os.path.join(path, name) for name in sorted(parts, key=path_order)]
-
-
-def _reason(exc: BaseException) -> str:
-    """A short reason from pyarrow's message (it names the file's structure, not its values)."""
-    return first_line(exc)[:160]
-
-
-@contextlib.contextmanager
-def _parquet(path: str) -> Iterator[Any]:
-    """A ``pyarrow.parquet.ParquetFile`` of ``path`` that reads a buffer at a time; the file is closed after.
-
-    :raises InputFileError: if it is not Parquet, or is truncated.
-    """
-    import pyarrow.parquet as pq
-
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise InputFileError(path, f"cannot be read ({exc.strerror})") from None
-    with handle:
-        try:
-            parquet = pq.ParquetFile(handle, buffer_size=1 << 20, pre_buffer=False)
-        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError or others for a bad footer
-            raise InputFileError(path, f"{NOT_PARQUET} ({_reason(exc)})") from None
-        yield parquet
 
 
 def _metadata(path: str, parquet: Any) -> Tuple[str, Dict[str, Any]]:
@@ -196,7 +170,7 @@ class ParquetClks:
         self.clk_column = ""
         id_type: Optional[Any] = None
         for file in self.files:
-            with _parquet(file) as parquet:
+            with parquet_file(file, file) as parquet:
                 column, meta = _metadata(file, parquet)
                 schema = parquet.schema_arrow
                 self.count += int(parquet.metadata.num_rows)
@@ -219,16 +193,9 @@ class ParquetClks:
         """``(part file, 1-based row of the batch's first row, CLKs, ids)`` of every batch, in order."""
         columns = list(dict.fromkeys([self.clk_column, self.meta["sorted_by"]]))
         for file in self.files:
-            with _parquet(file) as parquet:
+            with parquet_file(file, file) as parquet:
                 done = 0
-                batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False)
-                while True:
-                    try:
-                        batch = next(batches)
-                    except StopIteration:
-                        break
-                    except Exception as exc:  # corrupt pages, a truncated file
-                        raise InputFileError(file, f"{NOT_PARQUET} ({_reason(exc)})", row=done + 1) from None
+                for batch in parquet_batches(parquet, file, columns, BATCH_ROWS):
                     yield file, done + 1, batch.column(self.clk_column), batch.column(self.meta["sorted_by"])
                     done += batch.num_rows
                 if done != parquet.metadata.num_rows:
@@ -272,7 +239,7 @@ class ParquetClks:
             current = ids if last is not None else ids[1:]
             increasing = pc.greater(current, previous)
         except (pa.ArrowException, TypeError) as exc:
-            raise InputFileError(file, f"its ids cannot be ordered ({_reason(exc)})", column=sorted_by) from None
+            raise InputFileError(file, f"its ids cannot be ordered ({parquet_reason(exc)})", column=sorted_by) from None
         if increasing.false_count:
             bad = pc.index(increasing, False).as_py() + (0 if last is not None else 1)
             raise InputFileError(

@@ -105,7 +105,7 @@ def part_files(directory: str) -> List[str]:
 def _part(path: str, name: str, relative: Optional[str] = None) -> Part:
     """A part file's rows and columns (its footer, read and closed), and its partition keys."""
     shown = path if relative is not None else name
-    with _parquet_file(path, shown) as parquet:
+    with parquet_file(path, shown) as parquet:
         rows = int(parquet.metadata.num_rows)
         types = {field.name: str(field.type) for field in parquet.schema_arrow}
     keys: Dict[str, Optional[str]] = {}
@@ -118,7 +118,7 @@ def _part(path: str, name: str, relative: Optional[str] = None) -> Part:
 
 
 @contextlib.contextmanager
-def _parquet_file(path: str, shown: str) -> Iterator[Any]:
+def parquet_file(path: str, shown: str) -> Iterator[Any]:
     """A Parquet file open for reading (``shown``: how messages name it)."""
     import pyarrow.parquet as pq
 
@@ -127,7 +127,7 @@ def _parquet_file(path: str, shown: str) -> Iterator[Any]:
             # pre-buffering keeps what it read: memory would grow with the file
             parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=1 << 20)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError or others for a bad footer
-            raise InputFileError(shown, f"{NOT_PARQUET} ({_reason(exc)})") from None
+            raise InputFileError(shown, f"{NOT_PARQUET} ({parquet_reason(exc)})") from None
         yield parquet
 
 
@@ -153,18 +153,27 @@ def _check_same_columns(first: Part, part: Part) -> None:
 
 def _batches(part: Part, columns: List[str], rows: int) -> Iterator[Tuple[int, Dict[str, Any]]]:
     """A part file's batches of ``rows`` records, as (length, column name -> Arrow array)."""
-    done = 0
-    with _parquet_file(part.path, part.shown) as parquet:
-        batches = parquet.iter_batches(batch_size=rows, columns=columns, use_threads=False)
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
-            except Exception as exc:  # corrupt pages, a truncated file
-                raise InputFileError(part.shown, f"{NOT_PARQUET} ({_reason(exc)})", row=done + 1) from None
+    with parquet_file(part.path, part.shown) as parquet:
+        for batch in parquet_batches(parquet, part.shown, columns, rows):
             yield batch.num_rows, {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
-            done += batch.num_rows
+
+
+def parquet_batches(parquet: Any, shown: str, columns: List[str], rows: int) -> Iterator[Any]:
+    """The record batches of ``rows`` rows of an open Parquet file's ``columns``.
+
+    :raises InputFileError: naming ``shown`` and the row where a page cannot be read (corrupt, truncated).
+    """
+    done = 0
+    batches = parquet.iter_batches(batch_size=rows, columns=columns, use_threads=False)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as exc:  # corrupt pages, a truncated file
+            raise InputFileError(shown, f"{NOT_PARQUET} ({parquet_reason(exc)})", row=done + 1) from None
+        yield batch
+        done += batch.num_rows
 
 
 def _constant(value: Optional[str], length: int) -> Any:
@@ -174,6 +183,6 @@ def _constant(value: Optional[str], length: int) -> Any:
     return pa.nulls(length, pa.string()) if value is None else pa.array([value] * length, pa.string())
 
 
-def _reason(exc: BaseException) -> str:
+def parquet_reason(exc: BaseException) -> str:
     """A short reason from pyarrow's message (it names no values, only the file's structure)."""
     return first_line(exc)[:160]

@@ -15,7 +15,7 @@ import numpy as np
 
 from anonlinkclient.report import svg
 from anonlinkclient.report.colours import COLOURS
-from anonlinkclient.report.estimate import BAND, BIN_WIDTH, BOOTSTRAP_REPLICATES, QUALITIES, ScoreEstimate
+from anonlinkclient.report.estimate import BAND, BIN_WIDTH, BOOTSTRAP_REPLICATES, QUALITIES, EstimatedAt, ScoreEstimate
 
 #: What every printed estimate ends with: it is not a measurement.
 ESTIMATED = "estimated from the scores, no ground truth"
@@ -40,11 +40,16 @@ def estimate_line(estimate: ScoreEstimate) -> str:
     best = estimate.best
     if estimate.reason is not None or best is None:
         return no_estimate(estimate)
-    precision = "–" if best.precision is None else f"{best.precision:.3f}"
+    precision = _precision(best)
     return (
         f"Estimated best threshold {best.threshold:g}: F-measure {best.f_measure:.3f}, precision {precision},"
         f" recall {best.recall:.3f} ({ESTIMATED})"
     )
+
+
+def _precision(best: EstimatedAt) -> str:
+    """The estimated precision at the best threshold, to 3 decimals (a dash where there is none)."""
+    return "–" if best.precision is None else f"{best.precision:.3f}"
 
 
 def _band(band: Sequence[float], digits: int = 3) -> str:
@@ -56,7 +61,7 @@ def estimate_message(estimate: ScoreEstimate, truth_f_measure: Optional[float] =
     best = estimate.best
     if estimate.reason is not None or best is None:
         return no_estimate(estimate)
-    precision = "–" if best.precision is None else f"{best.precision:.3f}"
+    precision = _precision(best)
     message = (
         f"Estimated best threshold: {best.threshold:g}, with an estimated F-measure of {best.f_measure:.3f} "
         f"({_band(best.bands['f_measure'])}), precision {precision} and recall {best.recall:.3f}, estimated from "
